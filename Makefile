@@ -1,0 +1,151 @@
+# uzram — one GNU Makefile, no configure step.
+#
+#   make                       ./uzram and ./libuzram.a
+#   make check                 installs missing deps (scripts/deps.sh), builds, runs tests/run
+#   make test                  check plus the long suites
+#   make SAN=address,undefined check   the same under sanitizers (objects in build/san-*)
+#   make fuzz [FUZZ_SECONDS=N] libFuzzer targets with clang, run N seconds each
+#   make bench                 the benchmark programs (bench/*.c)
+#
+# Variables: CC, CFLAGS, SAN, CI=true (-Werror), BUILD (object directory).
+
+PKGS      := liblz4 libzstd lzo2 zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Optional front-end libraries: each is used when pkg-config finds it.
+OPT_PKGS  := fuse3 liburing gnutls
+OPT_FOUND := $(foreach p,$(OPT_PKGS),$(if $(shell pkg-config --exists $(p) && echo y),$(p)))
+OPT_CFLAGS := $(if $(OPT_FOUND),$(shell pkg-config --cflags $(OPT_FOUND))) \
+	$(if $(filter fuse3,$(OPT_FOUND)),-DHAVE_FUSE3) \
+	$(if $(filter liburing,$(OPT_FOUND)),-DHAVE_LIBURING) \
+	$(if $(filter gnutls,$(OPT_FOUND)),-DHAVE_GNUTLS)
+OPT_LIBS  := $(if $(OPT_FOUND),$(shell pkg-config --libs $(OPT_FOUND)))
+
+comma := ,
+ifneq ($(SAN),)
+BUILD    ?= build/san-$(subst $(comma),-,$(SAN))
+SANFLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD    ?= build/default
+SANFLAGS :=
+endif
+
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wpointer-arith -Wformat=2 -Wundef -Wvla -Wno-unused-parameter
+ifeq ($(CI),true)
+WARN     += -Werror
+endif
+ALL_CFLAGS := -std=gnu11 -pthread $(CFLAGS) $(WARN) $(SANFLAGS) -Iinclude -Ilib \
+	$(PKG_CFLAGS) $(OPT_CFLAGS) -MMD -MP
+LDLIBS   := $(PKG_LIBS) $(OPT_LIBS) -lpthread -lm
+
+LIB_SRC   := $(sort $(wildcard lib/*.c))
+PROG_SRC  := $(sort $(wildcard src/*.c))
+TEST_SRC  := $(sort $(wildcard tests/test_*.c))
+TESTLIB_SRC := $(sort $(wildcard tests/lib/*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
+EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+PROG_OBJ  := $(PROG_SRC:%.c=$(BUILD)/%.o)
+TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
+LIBA      := $(BUILD)/libuzram.a
+PROG      := $(BUILD)/uzram
+TEST_BIN  := $(TEST_SRC:%.c=$(BUILD)/%)
+BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
+REPLAY_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/replay_%)
+EXAMPLE_BIN := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
+
+.PHONY: all check test fuzz bench run clean deps tests
+.DEFAULT_GOAL := all
+
+ifeq ($(BUILD),build/default)
+all: uzram libuzram.a
+uzram: $(PROG)
+	$(Q)cp -f $< $@
+libuzram.a: $(LIBA)
+	$(Q)cp -f $< $@
+else
+all: $(PROG) $(LIBA)
+endif
+
+# Quiet unless V=1.
+ifneq ($(V),1)
+Q = @
+E = @echo
+else
+Q =
+E = @:
+endif
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(E) "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBA): $(LIB_OBJ)
+	@rm -f $@
+	$(E) "  AR      $@"
+	$(Q)$(AR) rcs $@ $^
+
+$(PROG): $(PROG_OBJ) $(LIBA)
+	$(E) "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(PROG_OBJ) $(LIBA) $(LDLIBS)
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTLIB_OBJ) $(LIBA)
+	$(E) "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(TESTLIB_OBJ) $(LIBA) $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBA)
+	$(E) "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
+$(BUILD)/examples/%: $(BUILD)/examples/%.o $(LIBA)
+	$(E) "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
+# Corpus replay: each fuzz target linked with a plain main() that feeds it
+# every file of fuzz/corpus/<target>/ (no libFuzzer needed).
+$(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/%.o $(BUILD)/fuzz/replay_main.o $(LIBA)
+	$(E) "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+tests: $(PROG) $(LIBA) $(TEST_BIN) $(REPLAY_BIN) $(EXAMPLE_BIN) $(BENCH_BIN)
+
+deps:
+	@scripts/deps.sh
+
+check: deps
+	@$(MAKE) --no-print-directory tests
+	@BUILD=$(BUILD) UZRAM=$(BUILD)/uzram SAN=$(SAN) tests/run check
+
+test: deps
+	@$(MAKE) --no-print-directory tests
+	@BUILD=$(BUILD) UZRAM=$(BUILD)/uzram SAN=$(SAN) tests/run test
+
+bench: $(PROG) $(BENCH_BIN)
+
+run: deps all
+	@scripts/run.sh
+
+# libFuzzer builds always use clang with ASan+UBSan, in their own directory.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := build/fuzz
+FUZZ_FLAGS := -std=gnu11 -pthread -O1 -g -fsanitize=fuzzer,address,undefined \
+	-Iinclude -Ilib $(PKG_CFLAGS) $(OPT_CFLAGS)
+fuzz:
+	@mkdir -p $(FUZZ_BUILD)
+	@set -e; for t in $(FUZZ_SRC:fuzz/%.c=%); do \
+	  clang $(FUZZ_FLAGS) -o $(FUZZ_BUILD)/$$t fuzz/$$t.c $(LIB_SRC) $(LDLIBS); \
+	  mkdir -p fuzz/corpus/$$t $(FUZZ_BUILD)/corpus-$$t; \
+	  echo "== $$t ($(FUZZ_SECONDS)s)"; \
+	  $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    $(FUZZ_BUILD)/corpus-$$t fuzz/corpus/$$t 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' ; \
+	done
+
+clean:
+	rm -rf build uzram libuzram.a
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
