@@ -1,0 +1,51 @@
+/*
+ * lzo.h - LZO1X (bitstream v0) and LZO-RLE (v1), the kernel's lib/lzo formats,
+ * written for uzram (reference/kernel-zram.md §6.5).
+ *
+ * The encoder is the kernel's lzo1x_1 / lzorle1x_1 algorithm (D_BITS 13,
+ * 16 KiB dictionary); the decoder is the bounds-checked lzo1x_decompress_safe
+ * that reads both versions. Names carry a uz_ prefix so that a program can link
+ * liblzo2 beside us (the tests do, for cross-decoding).
+ */
+#ifndef UZRAM_LZO_H
+#define UZRAM_LZO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UZ_LZO1X_1_MEM_COMPRESS	(8192 * sizeof(uint16_t))
+/* Worst-case output of the encoders for in_len input bytes. */
+#define UZ_LZO1X_WORST(in_len)	((in_len) + ((in_len) / 16) + 64 + 3 + 2)
+
+/* Return codes, as the kernel's (and liblzo2's) LZO_E_*. */
+#define UZ_LZO_E_OK			0
+#define UZ_LZO_E_ERROR			(-1)
+#define UZ_LZO_E_OUT_OF_MEMORY		(-2)
+#define UZ_LZO_E_NOT_COMPRESSIBLE	(-3)
+#define UZ_LZO_E_INPUT_OVERRUN		(-4)
+#define UZ_LZO_E_OUTPUT_OVERRUN		(-5)
+#define UZ_LZO_E_LOOKBEHIND_OVERRUN	(-6)
+#define UZ_LZO_E_EOF_NOT_FOUND		(-7)
+#define UZ_LZO_E_INPUT_NOT_CONSUMED	(-8)
+#define UZ_LZO_E_NOT_YET_IMPLEMENTED	(-9)
+#define UZ_LZO_E_INVALID_ARGUMENT	(-10)
+
+/*
+ * Compress in[0..in_len) into out; *out_len is set to the bytes written.
+ * out must hold UZ_LZO1X_WORST(in_len) bytes; wrkmem is UZ_LZO1X_1_MEM_COMPRESS
+ * bytes (any alignment of 8 or more). Returns UZ_LZO_E_OK.
+ */
+int uz_lzo1x_1_compress(const uint8_t *in, size_t in_len, uint8_t *out,
+			size_t *out_len, void *wrkmem);
+int uz_lzorle1x_1_compress(const uint8_t *in, size_t in_len, uint8_t *out,
+			   size_t *out_len, void *wrkmem);
+
+/*
+ * Decompress a v0 or v1 stream. On entry *out_len is the capacity of out; on
+ * return the bytes produced. Never reads past in + in_len nor writes past
+ * out + capacity. Returns UZ_LZO_E_OK or a negative UZ_LZO_E_* code.
+ */
+int uz_lzo1x_decompress_safe(const uint8_t *in, size_t in_len, uint8_t *out,
+			     size_t *out_len);
+
+#endif /* UZRAM_LZO_H */
