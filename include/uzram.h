@@ -1,0 +1,182 @@
+/*
+ * uzram.h - libuzram: Linux zram in userspace.
+ *
+ * A registry (struct uzram) holds devices zram0, zram1, ... exactly as the
+ * kernel's zram-control does: hot_add gives the lowest free id, hot_remove
+ * refuses a device that is open. Each device is configured and observed
+ * through the kernel's sysfs attributes, by name, with the kernel's formats
+ * and errors (uzram_attr_show / uzram_attr_store), and holds data through
+ * byte-addressed block I/O on an opened handle (uzram_open / uzram_read ...).
+ *
+ * Conventions: every function returns 0 (or a count) on success and -errno
+ * on failure; nothing prints or exits. All functions are thread-safe. I/O
+ * takes no device-wide lock; an open handle keeps the device from being
+ * reset or removed (-EBUSY), as an open /dev/zramN does.
+ *
+ *	struct uzram *z;
+ *	struct uzram_dev *d;
+ *	uzram_new(&z, 1);			// zram0, uninitialised
+ *	uzram_attr_store(z, 0, "comp_algorithm", "zstd", 4);
+ *	uzram_attr_store(z, 0, "disksize", "1G", 2);
+ *	uzram_open(z, 0, &d);
+ *	uzram_write(d, buf, 0, 4096);
+ *	...
+ *	uzram_close(d);
+ *	uzram_free(z);
+ */
+#ifndef UZRAM_H
+#define UZRAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UZRAM_VERSION "0.1.0"
+
+#define UZRAM_PAGE_SIZE		4096u
+#define UZRAM_SECTOR_SIZE	512u
+#define UZRAM_MAX_COMPS		4	/* primary + 3 recompression priorities */
+
+struct uzram;
+struct uzram_dev;
+
+/* ---- the registry (zram-control) ---- */
+
+/* A registry with num_devices uninitialised devices (ids 0..n-1). */
+int uzram_new(struct uzram **out, unsigned int num_devices);
+/* Removes every device (open handles must be closed first). */
+void uzram_free(struct uzram *z);
+/* hot_add: a new uninitialised device; returns its id (lowest free). */
+int uzram_hot_add(struct uzram *z);
+/* hot_remove: 0, -EINVAL (id < 0), -ENODEV, -EBUSY (open). */
+int uzram_hot_remove(struct uzram *z, int id);
+/* The ids of existing devices, ascending; returns how many exist. */
+size_t uzram_list(struct uzram *z, int *ids, size_t max);
+bool uzram_exists(struct uzram *z, int id);
+
+/*
+ * The zram-control class attributes, as files: "hot_add" (show: creates a
+ * device, prints "%d\n" with its id) and "hot_remove" (store: a decimal id,
+ * kstrtoint rules). Returns as uzram_attr_show / uzram_attr_store; -ENOENT
+ * for other names, -EACCES for the wrong direction.
+ */
+long uzram_control_show(struct uzram *z, const char *name, char *buf,
+			size_t size);
+int uzram_control_store(struct uzram *z, const char *name, const char *buf,
+			size_t len);
+
+/* ---- attributes (/sys/block/zramN/...) ---- */
+
+struct uzram_attr_info {
+	const char *name;
+	unsigned int mode;	/* 0444, 0200, 0644 (0400 for block_state) */
+};
+
+/* The attribute table in the kernel's order. */
+size_t uzram_attr_count(void);
+const struct uzram_attr_info *uzram_attr_at(size_t i);
+const struct uzram_attr_info *uzram_attr_find(const char *name);
+
+/*
+ * Show an attribute into buf (NUL-terminated when it fits); returns the
+ * length, -ENODEV (no such device), -ENOENT (no such attribute), -EACCES
+ * (write-only), or the attribute's error (e.g. block_state on an
+ * uninitialised device: -EINVAL). The kernel's sysfs buffer is one page.
+ */
+long uzram_attr_show(struct uzram *z, int id, const char *name, char *buf,
+		     size_t size);
+/*
+ * Store buf[0..len) into an attribute, as a write(2) to sysfs. Returns 0 or
+ * -errno: the attribute's error, -ENODEV, -ENOENT, -EACCES (read-only).
+ */
+int uzram_attr_store(struct uzram *z, int id, const char *name,
+		     const char *buf, size_t len);
+
+/*
+ * block_state, paged: formats lines for slots from *pos on into buf, as the
+ * kernel's seekable debugfs file; *pos advances past the slots written.
+ * Returns the bytes written (0 at the end) or -errno.
+ */
+long uzram_block_state(struct uzram *z, int id, uint64_t *pos, char *buf,
+		       size_t size);
+
+/* A typed snapshot of everything the stat attributes show. */
+struct uzram_stats {
+	bool initialised;
+	uint64_t disksize;
+	char algorithm[32];		/* the primary algorithm */
+	unsigned int streams;		/* compression streams */
+	/* mm_stat */
+	uint64_t orig_data_size;	/* bytes */
+	uint64_t compr_data_size;	/* bytes */
+	uint64_t mem_used_total;	/* bytes */
+	uint64_t mem_limit;		/* bytes */
+	uint64_t mem_used_max;		/* bytes */
+	uint64_t same_pages;
+	uint64_t pages_compacted;
+	uint64_t huge_pages;
+	uint64_t huge_pages_since;
+	/* io_stat */
+	uint64_t failed_reads;
+	uint64_t failed_writes;
+	uint64_t notify_free;
+	/* debug_stat */
+	uint64_t miss_free;
+	/* bd_stat, 4 KiB units */
+	uint64_t bd_count;
+	uint64_t bd_reads;
+	uint64_t bd_writes;
+	/* the block layer's stat file */
+	uint64_t read_ios, read_sectors, write_ios, write_sectors;
+	uint64_t discard_ios, discard_sectors;
+};
+int uzram_stats(struct uzram *z, int id, struct uzram_stats *st);
+
+/* ---- block I/O ---- */
+
+/* Open a device for I/O: -ENODEV, -EBUSY (being reset or removed). */
+int uzram_open(struct uzram *z, int id, struct uzram_dev **out);
+void uzram_close(struct uzram_dev *d);
+int uzram_dev_id(const struct uzram_dev *d);
+/* disksize in bytes (0 while uninitialised). */
+uint64_t uzram_dev_size(const struct uzram_dev *d);
+
+/*
+ * I/O at 512-byte granularity: offset and len are multiples of 512 and the
+ * range lies within disksize, else -EINVAL. A write that does not cover a
+ * whole page is a read-modify-write of that page. Errors: -ENOMEM (mem_limit
+ * or out of memory; nothing stored before is lost), -EIO.
+ */
+int uzram_read(struct uzram_dev *d, void *buf, uint64_t offset, size_t len);
+int uzram_write(struct uzram_dev *d, const void *buf, uint64_t offset,
+		size_t len);
+/* Discard: frees the whole pages inside the range; partial pages untouched. */
+int uzram_discard(struct uzram_dev *d, uint64_t offset, uint64_t len);
+/* Write-zeroes: the whole range reads as zeros afterwards. */
+int uzram_write_zeroes(struct uzram_dev *d, uint64_t offset, uint64_t len);
+int uzram_flush(struct uzram_dev *d);
+
+enum uzram_page_state {
+	UZRAM_PAGE_UNWRITTEN,	/* never written, discarded or freed: a hole */
+	UZRAM_PAGE_ZERO,	/* stored, reads as zeros */
+	UZRAM_PAGE_DATA,
+};
+/* State of the page holding byte offset (for NBD block status). */
+int uzram_page_state(struct uzram_dev *d, uint64_t offset);
+
+/* ---- algorithms ---- */
+
+/* The algorithms this build offers, in the kernel's order. */
+size_t uzram_algorithm_count(void);
+const char *uzram_algorithm_name(size_t i);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* UZRAM_H */

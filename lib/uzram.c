@@ -1,0 +1,353 @@
+/*
+ * uzram.c - the public API: the registry of devices (the kernel's
+ * zram-control), device references and open handles, and the thin wrappers
+ * from include/uzram.h onto the device (zram_drv.c, zram_attr.c).
+ *
+ * Lifetime. The registry maps ids to devices under its mutex. Every API call
+ * that names a device by id takes a reference for its duration; an open
+ * handle holds one reference and counts as an opener. hot_remove and reset
+ * refuse a device with openers (-EBUSY) and claim it while they work; the
+ * memory goes when the last reference does.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parse.h"
+#include "uzram.h"
+#include "zram_drv.h"
+
+struct uzram {
+	pthread_mutex_t lock;
+	struct zram **devs;	/* index = id; NULL = free id */
+	size_t nr_slots;
+};
+
+struct uzram_dev {
+	struct zram *zram;
+};
+
+static void zram_get(struct zram *zram)
+{
+	atomic_fetch_add(&zram->refs, 1);
+}
+
+static void zram_put(struct zram *zram)
+{
+	if (atomic_fetch_sub(&zram->refs, 1) == 1)
+		zram_destroy(zram);
+}
+
+/* A reference to device id, or NULL. */
+static struct zram *lookup(struct uzram *z, int id)
+{
+	struct zram *zram = NULL;
+
+	if (id < 0)
+		return NULL;
+	pthread_mutex_lock(&z->lock);
+	if ((size_t)id < z->nr_slots && z->devs[id]) {
+		zram = z->devs[id];
+		zram_get(zram);
+	}
+	pthread_mutex_unlock(&z->lock);
+	return zram;
+}
+
+int uzram_hot_add(struct uzram *z)
+{
+	struct zram *zram;
+	size_t id;
+
+	pthread_mutex_lock(&z->lock);
+	for (id = 0; id < z->nr_slots && z->devs[id]; id++)
+		;
+	if (id == z->nr_slots) {
+		size_t n = z->nr_slots ? z->nr_slots * 2 : 4;
+		struct zram **devs = id < INT32_MAX ?
+			realloc(z->devs, n * sizeof(*devs)) : NULL;
+		if (!devs) {
+			pthread_mutex_unlock(&z->lock);
+			return -ENOMEM;
+		}
+		memset(devs + z->nr_slots, 0, (n - z->nr_slots) * sizeof(*devs));
+		z->devs = devs;
+		z->nr_slots = n;
+	}
+	zram = zram_create((int)id);
+	if (!zram) {
+		pthread_mutex_unlock(&z->lock);
+		return -ENOMEM;
+	}
+	z->devs[id] = zram;
+	pthread_mutex_unlock(&z->lock);
+	return (int)id;
+}
+
+int uzram_hot_remove(struct uzram *z, int id)
+{
+	struct zram *zram;
+
+	if (id < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&z->lock);
+	if ((size_t)id >= z->nr_slots || !z->devs[id]) {
+		pthread_mutex_unlock(&z->lock);
+		return -ENODEV;
+	}
+	zram = z->devs[id];
+	pthread_mutex_lock(&zram->open_lock);
+	if (zram->openers || zram->claim) {
+		pthread_mutex_unlock(&zram->open_lock);
+		pthread_mutex_unlock(&z->lock);
+		return -EBUSY;
+	}
+	zram->claim = true;
+	pthread_mutex_unlock(&zram->open_lock);
+	z->devs[id] = NULL;
+	pthread_mutex_unlock(&z->lock);
+
+	pthread_rwlock_wrlock(&zram->dev_lock);
+	zram_reset_device(zram);
+	pthread_rwlock_unlock(&zram->dev_lock);
+	zram_put(zram);
+	return 0;
+}
+
+long uzram_control_show(struct uzram *z, const char *name, char *buf,
+			size_t size)
+{
+	int id;
+
+	if (!strcmp(name, "hot_remove"))
+		return -EACCES;
+	if (strcmp(name, "hot_add"))
+		return -ENOENT;
+	id = uzram_hot_add(z);
+	if (id < 0)
+		return id;
+	return snprintf(buf, size, "%d\n", id);
+}
+
+int uzram_control_store(struct uzram *z, const char *name, const char *buf,
+			size_t len)
+{
+	char *tmp;
+	int id, ret;
+
+	if (!strcmp(name, "hot_add"))
+		return -EACCES;
+	if (strcmp(name, "hot_remove"))
+		return -ENOENT;
+	if (len > UZRAM_PAGE_SIZE)
+		return -E2BIG;
+	tmp = strndup(buf, len);
+	if (!tmp)
+		return -ENOMEM;
+	ret = kstrtoint(tmp, 10, &id);
+	free(tmp);
+	if (ret)
+		return ret;
+	return uzram_hot_remove(z, id);
+}
+
+int uzram_new(struct uzram **out, unsigned int num_devices)
+{
+	struct uzram *z = calloc(1, sizeof(*z));
+
+	*out = NULL;
+	if (!z)
+		return -ENOMEM;
+	pthread_mutex_init(&z->lock, NULL);
+	for (unsigned int i = 0; i < num_devices; i++) {
+		int ret = uzram_hot_add(z);
+		if (ret < 0) {
+			uzram_free(z);
+			return ret;
+		}
+	}
+	*out = z;
+	return 0;
+}
+
+void uzram_free(struct uzram *z)
+{
+	if (!z)
+		return;
+	for (size_t id = 0; id < z->nr_slots; id++)
+		if (z->devs[id])
+			zram_put(z->devs[id]);
+	free(z->devs);
+	pthread_mutex_destroy(&z->lock);
+	free(z);
+}
+
+size_t uzram_list(struct uzram *z, int *ids, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&z->lock);
+	for (size_t id = 0; id < z->nr_slots; id++) {
+		if (!z->devs[id])
+			continue;
+		if (n < max)
+			ids[n] = (int)id;
+		n++;
+	}
+	pthread_mutex_unlock(&z->lock);
+	return n;
+}
+
+bool uzram_exists(struct uzram *z, int id)
+{
+	struct zram *zram = lookup(z, id);
+
+	if (zram)
+		zram_put(zram);
+	return zram != NULL;
+}
+
+long uzram_attr_show(struct uzram *z, int id, const char *name, char *buf,
+		     size_t size)
+{
+	struct zram *zram = lookup(z, id);
+	long ret;
+
+	if (!zram)
+		return -ENODEV;
+	ret = zram_attr_show(zram, name, buf, size);
+	zram_put(zram);
+	return ret;
+}
+
+int uzram_attr_store(struct uzram *z, int id, const char *name,
+		     const char *buf, size_t len)
+{
+	struct zram *zram = lookup(z, id);
+	int ret;
+
+	if (!zram)
+		return -ENODEV;
+	ret = zram_attr_store(zram, name, buf, len);
+	zram_put(zram);
+	return ret;
+}
+
+long uzram_block_state(struct uzram *z, int id, uint64_t *pos, char *buf,
+		       size_t size)
+{
+	struct zram *zram = lookup(z, id);
+	long ret;
+
+	if (!zram)
+		return -ENODEV;
+	ret = zram_block_state_show(zram, pos, buf, size);
+	zram_put(zram);
+	return ret;
+}
+
+int uzram_stats(struct uzram *z, int id, struct uzram_stats *st)
+{
+	struct zram *zram = lookup(z, id);
+
+	if (!zram)
+		return -ENODEV;
+	zram_fill_stats(zram, st);
+	zram_put(zram);
+	return 0;
+}
+
+int uzram_open(struct uzram *z, int id, struct uzram_dev **out)
+{
+	struct zram *zram = lookup(z, id);
+	struct uzram_dev *d;
+
+	*out = NULL;
+	if (!zram)
+		return -ENODEV;
+	d = malloc(sizeof(*d));
+	if (!d) {
+		zram_put(zram);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&zram->open_lock);
+	if (zram->claim) {
+		pthread_mutex_unlock(&zram->open_lock);
+		zram_put(zram);
+		free(d);
+		return -EBUSY;
+	}
+	zram->openers++;
+	pthread_mutex_unlock(&zram->open_lock);
+	d->zram = zram;
+	*out = d;
+	return 0;
+}
+
+void uzram_close(struct uzram_dev *d)
+{
+	struct zram *zram;
+
+	if (!d)
+		return;
+	zram = d->zram;
+	pthread_mutex_lock(&zram->open_lock);
+	zram->openers--;
+	pthread_mutex_unlock(&zram->open_lock);
+	zram_put(zram);
+	free(d);
+}
+
+int uzram_dev_id(const struct uzram_dev *d)
+{
+	return d->zram->id;
+}
+
+uint64_t uzram_dev_size(const struct uzram_dev *d)
+{
+	return atomic_load_explicit(&d->zram->disksize, memory_order_acquire);
+}
+
+int uzram_read(struct uzram_dev *d, void *buf, uint64_t offset, size_t len)
+{
+	return zram_io_read(d->zram, buf, offset, len);
+}
+
+int uzram_write(struct uzram_dev *d, const void *buf, uint64_t offset,
+		size_t len)
+{
+	return zram_io_write(d->zram, buf, offset, len);
+}
+
+int uzram_discard(struct uzram_dev *d, uint64_t offset, uint64_t len)
+{
+	return zram_io_discard(d->zram, offset, len);
+}
+
+int uzram_write_zeroes(struct uzram_dev *d, uint64_t offset, uint64_t len)
+{
+	return zram_io_write_zeroes(d->zram, offset, len);
+}
+
+int uzram_flush(struct uzram_dev *d)
+{
+	return 0;	/* RAM: everything acknowledged is already visible */
+}
+
+int uzram_page_state(struct uzram_dev *d, uint64_t offset)
+{
+	return zram_io_page_state(d->zram, offset);
+}
+
+size_t uzram_algorithm_count(void)
+{
+	return zcomp_nr_backends();
+}
+
+const char *uzram_algorithm_name(size_t i)
+{
+	const struct zcomp_ops *ops = zcomp_backend(i);
+
+	return ops ? ops->name : NULL;
+}

@@ -1,0 +1,647 @@
+/*
+ * zram_attr.c - the attributes of /sys/block/zramN: one table of names,
+ * modes, show and store functions, with the kernel's output formats, parsing
+ * and errors (reference/kernel-zram.md §2). The library API, the control
+ * socket, the FUSE tree and `uzram ctl` all go through this table.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "parse.h"
+#include "zram_drv.h"
+
+struct zram_attr {
+	struct uzram_attr_info info;
+	long (*show)(struct zram *zram, char *buf, size_t size);
+	/* buf is a NUL-terminated copy of what was written. */
+	int (*store)(struct zram *zram, char *buf, size_t len);
+};
+
+#define RD(z)	pthread_rwlock_rdlock(&(z)->dev_lock)
+#define WR(z)	pthread_rwlock_wrlock(&(z)->dev_lock)
+#define UNLOCK(z) pthread_rwlock_unlock(&(z)->dev_lock)
+
+static long emit(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static long emit(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+static uint64_t st(_Atomic uint64_t *v)
+{
+	return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+/* ---- disksize, initstate, reset ---- */
+
+static long disksize_show(struct zram *zram, char *buf, size_t size)
+{
+	return emit(buf, size, "%" PRIu64 "\n", atomic_load(&zram->disksize));
+}
+
+static int disksize_store(struct zram *zram, char *buf, size_t len)
+{
+	uint64_t disksize = memparse(buf, NULL);
+	int ret;
+
+	if (!disksize)
+		return -EINVAL;
+	WR(zram);
+	if (init_done(zram)) {
+		UNLOCK(zram);
+		return -EBUSY;	/* "Cannot change disksize for initialized device" */
+	}
+	ret = zram_init_device(zram, UZ_PAGE_ALIGN(disksize));
+	UNLOCK(zram);
+	return ret;
+}
+
+static long initstate_show(struct zram *zram, char *buf, size_t size)
+{
+	unsigned int val;
+
+	RD(zram);
+	val = init_done(zram);
+	UNLOCK(zram);
+	return emit(buf, size, "%u\n", val);
+}
+
+static int reset_store(struct zram *zram, char *buf, size_t len)
+{
+	uint16_t do_reset;
+	int ret = kstrtou16(buf, 10, &do_reset);
+
+	if (ret)
+		return ret;
+	if (!do_reset)
+		return -EINVAL;
+	pthread_mutex_lock(&zram->open_lock);
+	if (zram->openers || zram->claim) {
+		pthread_mutex_unlock(&zram->open_lock);
+		return -EBUSY;
+	}
+	zram->claim = true;
+	pthread_mutex_unlock(&zram->open_lock);
+
+	WR(zram);
+	zram_reset_device(zram);
+	UNLOCK(zram);
+
+	pthread_mutex_lock(&zram->open_lock);
+	zram->claim = false;
+	pthread_mutex_unlock(&zram->open_lock);
+	return 0;
+}
+
+/* ---- compact, mem_limit, mem_used_max, idle ---- */
+
+static int compact_store(struct zram *zram, char *buf, size_t len)
+{
+	RD(zram);
+	if (!init_done(zram)) {
+		UNLOCK(zram);
+		return -EINVAL;
+	}
+	zs_compact(zram->mem_pool);
+	UNLOCK(zram);
+	return 0;
+}
+
+static int mem_limit_store(struct zram *zram, char *buf, size_t len)
+{
+	char *tmp;
+	uint64_t limit = memparse(buf, &tmp);
+
+	if (buf == tmp)	/* no chars parsed, invalid input */
+		return -EINVAL;
+	WR(zram);
+	atomic_store(&zram->limit_pages, UZ_PAGE_ALIGN(limit) >> UZ_PAGE_SHIFT);
+	UNLOCK(zram);
+	return 0;
+}
+
+static int mem_used_max_store(struct zram *zram, char *buf, size_t len)
+{
+	unsigned long val;
+	int err = kstrtoul(buf, 10, &val);
+
+	if (err || val != 0)
+		return -EINVAL;
+	RD(zram);
+	if (init_done(zram))
+		atomic_store(&zram->stats.max_used_pages,
+			     zs_get_total_pages(zram->mem_pool));
+	UNLOCK(zram);
+	return 0;
+}
+
+/*
+ * Mark allocated slots idle: every one (cutoff 0), or those not accessed
+ * since cutoff - and clear IDLE on the others (§4.4).
+ */
+static void mark_idle(struct zram *zram, int64_t cutoff)
+{
+	for (uint64_t index = 0; index < zram->nr_pages; index++) {
+		uint32_t i = (uint32_t)index;
+
+		zram_slot_lock(zram, i);
+		if (!zram_slot_allocated(zram, i) ||
+		    zram_test_flag(zram, i, ZRAM_WB) ||
+		    zram_test_flag(zram, i, ZRAM_SAME)) {
+			zram_slot_unlock(zram, i);
+			continue;
+		}
+		if (cutoff == 0 || (int64_t)zram->table[i].ac_time < cutoff)
+			zram_set_flag(zram, i, ZRAM_IDLE);
+		else
+			zram_clear_flag(zram, i, ZRAM_IDLE);
+		zram_slot_unlock(zram, i);
+	}
+}
+
+static int idle_store(struct zram *zram, char *buf, size_t len)
+{
+	int64_t cutoff = 0;	/* 0: every slot */
+
+	if (!sysfs_streq(buf, "all")) {
+		unsigned int age_sec;
+
+		if (kstrtouint(buf, 0, &age_sec))
+			return -EINVAL;
+		cutoff = (int64_t)zram_now() - (int64_t)age_sec;
+		if (cutoff < 0)
+			cutoff = INT64_MIN;	/* older than boot: none idle */
+	}
+	RD(zram);
+	if (!init_done(zram)) {
+		UNLOCK(zram);
+		return -EINVAL;
+	}
+	mark_idle(zram, cutoff);
+	UNLOCK(zram);
+	return 0;
+}
+
+/* ---- algorithms ---- */
+
+static long comp_algorithm_show(struct zram *zram, char *buf, size_t size)
+{
+	long n;
+
+	RD(zram);
+	n = (long)zcomp_available_show(zram->comp_algs[ZRAM_PRIMARY_COMP], buf,
+				       size);
+	UNLOCK(zram);
+	return n;
+}
+
+static int comp_algorithm_store_prio(struct zram *zram, unsigned int prio,
+				     const char *buf)
+{
+	const struct zcomp_ops *ops;
+	char name[ZRAM_MAX_ALGO_NAME_SZ];
+	size_t sz = strlen(buf);
+
+	if (sz >= ZRAM_MAX_ALGO_NAME_SZ)
+		return -E2BIG;
+	memcpy(name, buf, sz + 1);
+	if (sz > 0 && name[sz - 1] == '\n')	/* ignore trailing newline */
+		name[sz - 1] = '\0';
+	ops = zcomp_lookup(name);
+	if (!ops)
+		return -EINVAL;
+	WR(zram);
+	if (init_done(zram)) {
+		UNLOCK(zram);
+		return -EBUSY;	/* "Can't change algorithm for initialized device" */
+	}
+	zram_comp_algorithm_set(zram, prio, ops->name);
+	UNLOCK(zram);
+	return 0;
+}
+
+static int comp_algorithm_store(struct zram *zram, char *buf, size_t len)
+{
+	return comp_algorithm_store_prio(zram, ZRAM_PRIMARY_COMP, buf);
+}
+
+static int read_dict(const char *path, void **dict, size_t *dict_sz)
+{
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint8_t *p;
+	size_t got = 0;
+
+	if (fd < 0)
+		return -EINVAL;
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || sb.st_size > INT32_MAX) {
+		close(fd);
+		return -EINVAL;
+	}
+	p = malloc(sb.st_size ? (size_t)sb.st_size : 1);
+	if (!p) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (got < (size_t)sb.st_size) {
+		ssize_t n = read(fd, p + got, (size_t)sb.st_size - got);
+		if (n <= 0) {
+			free(p);
+			close(fd);
+			return -EINVAL;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	*dict = p;
+	*dict_sz = got;
+	return 0;
+}
+
+/* algorithm_params (§2.5): priority= algo= level= dict= deflate.winbits= */
+static int algorithm_params_store(struct zram *zram, char *buf, size_t len)
+{
+	int prio = ZRAM_MAX_COMPS, level = ZCOMP_PARAM_NOT_SET;
+	int winbits = ZCOMP_PARAM_NOT_SET;
+	char *args = skip_spaces(buf), *param, *val;
+	char *algo = NULL, *dict_path = NULL;
+	bool prio_given = false;
+	int ret;
+
+	while (*args) {
+		args = next_arg(args, &param, &val);
+		if (!val || !*val)
+			return -EINVAL;
+		if (!strcmp(param, "priority")) {
+			ret = kstrtoint(val, 10, &prio);
+			if (ret)
+				return ret;
+			prio_given = true;
+		} else if (!strcmp(param, "level")) {
+			ret = kstrtoint(val, 10, &level);
+			if (ret)
+				return ret;
+		} else if (!strcmp(param, "algo")) {
+			algo = val;
+		} else if (!strcmp(param, "dict")) {
+			dict_path = val;
+		} else if (!strcmp(param, "deflate.winbits")) {
+			ret = kstrtoint(val, 10, &winbits);
+			if (ret)
+				return ret;
+		}
+		/* unknown keys are ignored */
+	}
+
+	WR(zram);
+	if (init_done(zram)) {
+		ret = -EBUSY;
+		goto out;
+	}
+	ret = -EINVAL;
+	if (prio_given && (prio < ZRAM_PRIMARY_COMP || prio >= ZRAM_MAX_COMPS))
+		goto out;
+	if (algo && prio_given) {
+		if (!zram->comp_algs[prio] || strcmp(zram->comp_algs[prio], algo))
+			goto out;
+	} else if (algo) {
+		for (prio = ZRAM_PRIMARY_COMP; prio < ZRAM_MAX_COMPS; prio++)
+			if (zram->comp_algs[prio] &&
+			    !strcmp(zram->comp_algs[prio], algo))
+				break;
+		if (prio == ZRAM_MAX_COMPS)
+			goto out;
+	} else if (!prio_given) {
+		prio = ZRAM_PRIMARY_COMP;
+	}
+
+	struct zcomp_params *p = &zram->params[prio];
+	zcomp_params_release(p);
+	if (dict_path) {
+		ret = read_dict(dict_path, &p->dict, &p->dict_sz);
+		if (ret) {
+			ret = -EINVAL;
+			goto out;
+		}
+	}
+	p->level = level;
+	p->deflate_winbits = winbits;
+	ret = 0;
+out:
+	UNLOCK(zram);
+	return ret;
+}
+
+static long recomp_algorithm_show(struct zram *zram, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	RD(zram);
+	for (int prio = ZRAM_SECONDARY_COMP; prio < ZRAM_MAX_COMPS; prio++) {
+		if (!zram->comp_algs[prio])
+			continue;
+		len += (size_t)snprintf(buf + UZ_MIN(len, size),
+					size - UZ_MIN(len, size), "#%d: ", prio);
+		len += zcomp_available_show(zram->comp_algs[prio],
+					    buf + UZ_MIN(len, size),
+					    size - UZ_MIN(len, size));
+	}
+	UNLOCK(zram);
+	return (long)len;
+}
+
+static int recomp_algorithm_store(struct zram *zram, char *buf, size_t len)
+{
+	int prio = ZRAM_SECONDARY_COMP;
+	char *args = skip_spaces(buf), *param, *val, *alg = NULL;
+	int ret;
+
+	while (*args) {
+		args = next_arg(args, &param, &val);
+		if (!val || !*val)
+			return -EINVAL;
+		if (!strcmp(param, "algo")) {
+			alg = val;
+		} else if (!strcmp(param, "priority")) {
+			ret = kstrtoint(val, 10, &prio);
+			if (ret)
+				return ret;
+		}
+	}
+	if (!alg)
+		return -EINVAL;
+	if (prio < ZRAM_SECONDARY_COMP || prio >= ZRAM_MAX_COMPS)
+		return -EINVAL;
+	return comp_algorithm_store_prio(zram, (unsigned int)prio, alg);
+}
+
+/* ---- statistics (§2.6) ---- */
+
+static long io_stat_show(struct zram *zram, char *buf, size_t size)
+{
+	long n;
+
+	RD(zram);
+	n = emit(buf, size, "%8" PRIu64 " %8" PRIu64 " 0 %8" PRIu64 "\n",
+		 st(&zram->stats.failed_reads), st(&zram->stats.failed_writes),
+		 st(&zram->stats.notify_free));
+	UNLOCK(zram);
+	return n;
+}
+
+static long mm_stat_show(struct zram *zram, char *buf, size_t size)
+{
+	struct zs_pool_stats pool_stats = { 0 };
+	uint64_t mem_used = 0;
+	long n;
+
+	RD(zram);
+	if (init_done(zram)) {
+		mem_used = zs_get_total_pages(zram->mem_pool);
+		zs_pool_stats(zram->mem_pool, &pool_stats);
+	}
+	n = emit(buf, size,
+		 "%8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRId64
+		 " %8" PRIu64 " %8lu %8" PRIu64 " %8" PRIu64 "\n",
+		 st(&zram->stats.pages_stored) << UZ_PAGE_SHIFT,
+		 st(&zram->stats.compr_data_size),
+		 mem_used << UZ_PAGE_SHIFT,
+		 atomic_load(&zram->limit_pages) << UZ_PAGE_SHIFT,
+		 (int64_t)(st(&zram->stats.max_used_pages) << UZ_PAGE_SHIFT),
+		 st(&zram->stats.same_pages), pool_stats.pages_compacted,
+		 st(&zram->stats.huge_pages), st(&zram->stats.huge_pages_since));
+	UNLOCK(zram);
+	return n;
+}
+
+static long debug_stat_show(struct zram *zram, char *buf, size_t size)
+{
+	long n;
+
+	RD(zram);
+	n = emit(buf, size, "version: %d\n0 %8" PRIu64 "\n", 1,
+		 st(&zram->stats.miss_free));
+	UNLOCK(zram);
+	return n;
+}
+
+/* /sys/block/zramN/stat: the block layer's 17 fields (reads and writes
+ * are accounted, discards counted too; times and queue depth are 0). */
+static long stat_show(struct zram *zram, char *buf, size_t size)
+{
+	return emit(buf, size,
+		    "%8" PRIu64 " %8u %8" PRIu64 " %8u %8" PRIu64 " %8u %8" PRIu64
+		    " %8u %8u %8u %8u %8" PRIu64 " %8u %8" PRIu64 " %8u %8u %8u\n",
+		    st(&zram->stats.read_ios), 0, st(&zram->stats.read_sectors), 0,
+		    st(&zram->stats.write_ios), 0, st(&zram->stats.write_sectors),
+		    0, 0, 0, 0, st(&zram->stats.discard_ios), 0,
+		    st(&zram->stats.discard_sectors), 0, 0, 0);
+}
+
+/* ---- block_state (§2.7) ---- */
+
+long zram_block_state_show(struct zram *zram, uint64_t *pos, char *buf,
+			   size_t size)
+{
+	size_t written = 0;
+	uint64_t index;
+
+	RD(zram);
+	if (!init_done(zram)) {
+		UNLOCK(zram);
+		return -EINVAL;
+	}
+	for (index = *pos; index < zram->nr_pages; index++) {
+		uint32_t i = (uint32_t)index;
+		char line[64];
+		int n;
+
+		zram_slot_lock(zram, i);
+		if (!zram_slot_allocated(zram, i)) {
+			zram_slot_unlock(zram, i);
+			continue;
+		}
+		n = snprintf(line, sizeof(line), "%12zd %12u.%06d %c%c%c%c%c%c\n",
+			     (ssize_t)index, zram->table[i].ac_time, 0,
+			     zram_test_flag(zram, i, ZRAM_SAME) ? 's' : '.',
+			     zram_test_flag(zram, i, ZRAM_WB) ? 'w' : '.',
+			     zram_test_flag(zram, i, ZRAM_HUGE) ? 'h' : '.',
+			     zram_test_flag(zram, i, ZRAM_IDLE) ? 'i' : '.',
+			     zram_get_priority(zram, i) ? 'r' : '.',
+			     zram_test_flag(zram, i, ZRAM_INCOMPRESSIBLE) ? 'n' : '.');
+		zram_slot_unlock(zram, i);
+		if (written + (size_t)n > size)
+			break;	/* the line does not fit: stop at this slot */
+		memcpy(buf + written, line, (size_t)n);
+		written += (size_t)n;
+	}
+	*pos = index;
+	UNLOCK(zram);
+	return (long)written;
+}
+
+static long block_state_show(struct zram *zram, char *buf, size_t size)
+{
+	uint64_t pos = 0;
+	long n = zram_block_state_show(zram, &pos, buf, size ? size - 1 : 0);
+
+	if (n >= 0 && size)
+		buf[n] = '\0';
+	return n;
+}
+
+/* ---- the table ---- */
+
+#define RO	0444
+#define WO	0200
+#define RW	0644
+
+static const struct zram_attr zram_attrs[] = {
+	{ { "disksize", RW }, disksize_show, disksize_store },
+	{ { "initstate", RO }, initstate_show, NULL },
+	{ { "reset", WO }, NULL, reset_store },
+	{ { "compact", WO }, NULL, compact_store },
+	{ { "mem_limit", WO }, NULL, mem_limit_store },
+	{ { "mem_used_max", WO }, NULL, mem_used_max_store },
+	{ { "idle", WO }, NULL, idle_store },
+	{ { "comp_algorithm", RW }, comp_algorithm_show, comp_algorithm_store },
+	{ { "bd_stat", RO }, zram_bd_stat_show, NULL },
+	{ { "backing_dev", RW }, zram_backing_dev_show, zram_backing_dev_store },
+	{ { "writeback", WO }, NULL, zram_writeback_store },
+	{ { "writeback_limit", RW }, zram_writeback_limit_show, zram_writeback_limit_store },
+	{ { "writeback_limit_enable", RW }, zram_writeback_limit_enable_show,
+	  zram_writeback_limit_enable_store },
+	{ { "writeback_batch_size", RW }, zram_writeback_batch_size_show,
+	  zram_writeback_batch_size_store },
+	{ { "compressed_writeback", RW }, zram_compressed_writeback_show,
+	  zram_compressed_writeback_store },
+	{ { "io_stat", RO }, io_stat_show, NULL },
+	{ { "mm_stat", RO }, mm_stat_show, NULL },
+	{ { "debug_stat", RO }, debug_stat_show, NULL },
+	{ { "recomp_algorithm", RW }, recomp_algorithm_show, recomp_algorithm_store },
+	{ { "recompress", WO }, NULL, zram_recompress_store },
+	{ { "algorithm_params", WO }, NULL, algorithm_params_store },
+	/* not zram's group, but beside it in the device's directory */
+	{ { "stat", RO }, stat_show, NULL },
+	{ { "block_state", 0400 }, block_state_show, NULL },
+};
+
+size_t uzram_attr_count(void)
+{
+	return UZ_ARRAY_SIZE(zram_attrs);
+}
+
+const struct uzram_attr_info *uzram_attr_at(size_t i)
+{
+	return i < UZ_ARRAY_SIZE(zram_attrs) ? &zram_attrs[i].info : NULL;
+}
+
+static const struct zram_attr *attr_find(const char *name)
+{
+	for (size_t i = 0; i < UZ_ARRAY_SIZE(zram_attrs); i++)
+		if (!strcmp(zram_attrs[i].info.name, name))
+			return &zram_attrs[i];
+	return NULL;
+}
+
+const struct uzram_attr_info *uzram_attr_find(const char *name)
+{
+	const struct zram_attr *a = attr_find(name);
+
+	return a ? &a->info : NULL;
+}
+
+long zram_attr_show(struct zram *zram, const char *name, char *buf,
+		    size_t size)
+{
+	const struct zram_attr *a = attr_find(name);
+
+	if (!a)
+		return -ENOENT;
+	if (!a->show)
+		return -EACCES;
+	long n = a->show(zram, buf, size);
+	if (n >= 0 && (size_t)n < size)
+		buf[n] = '\0';
+	return n;
+}
+
+/* As sysfs: at most one page is written at once, and the store sees a
+ * NUL-terminated copy. */
+int zram_attr_store(struct zram *zram, const char *name, const char *buf,
+		    size_t len)
+{
+	const struct zram_attr *a = attr_find(name);
+	char *copy;
+	int ret;
+
+	if (!a)
+		return -ENOENT;
+	if (!a->store)
+		return -EACCES;
+	if (len > UZ_PAGE_SIZE)
+		return -E2BIG;
+	copy = malloc(len + 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, buf, len);
+	copy[len] = '\0';
+	ret = a->store(zram, copy, len);
+	free(copy);
+	return ret;
+}
+
+void zram_fill_stats(struct zram *zram, struct uzram_stats *s)
+{
+	struct zs_pool_stats pool_stats = { 0 };
+
+	memset(s, 0, sizeof(*s));
+	RD(zram);
+	s->initialised = init_done(zram);
+	s->disksize = atomic_load(&zram->disksize);
+	snprintf(s->algorithm, sizeof(s->algorithm), "%s",
+		 zram->comp_algs[ZRAM_PRIMARY_COMP] ? zram->comp_algs[ZRAM_PRIMARY_COMP] : "");
+	if (s->initialised) {
+		s->mem_used_total = (uint64_t)zs_get_total_pages(zram->mem_pool)
+				    << UZ_PAGE_SHIFT;
+		zs_pool_stats(zram->mem_pool, &pool_stats);
+		s->streams = zram->comps[ZRAM_PRIMARY_COMP]->nr_streams;
+	}
+	s->orig_data_size = st(&zram->stats.pages_stored) << UZ_PAGE_SHIFT;
+	s->compr_data_size = st(&zram->stats.compr_data_size);
+	s->mem_limit = atomic_load(&zram->limit_pages) << UZ_PAGE_SHIFT;
+	s->mem_used_max = st(&zram->stats.max_used_pages) << UZ_PAGE_SHIFT;
+	s->same_pages = st(&zram->stats.same_pages);
+	s->pages_compacted = pool_stats.pages_compacted;
+	s->huge_pages = st(&zram->stats.huge_pages);
+	s->huge_pages_since = st(&zram->stats.huge_pages_since);
+	s->failed_reads = st(&zram->stats.failed_reads);
+	s->failed_writes = st(&zram->stats.failed_writes);
+	s->notify_free = st(&zram->stats.notify_free);
+	s->miss_free = st(&zram->stats.miss_free);
+	s->bd_count = st(&zram->stats.bd_count);
+	s->bd_reads = st(&zram->stats.bd_reads);
+	s->bd_writes = st(&zram->stats.bd_writes);
+	s->read_ios = st(&zram->stats.read_ios);
+	s->read_sectors = st(&zram->stats.read_sectors);
+	s->write_ios = st(&zram->stats.write_ios);
+	s->write_sectors = st(&zram->stats.write_sectors);
+	s->discard_ios = st(&zram->stats.discard_ios);
+	s->discard_sectors = st(&zram->stats.discard_sectors);
+	UNLOCK(zram);
+}

@@ -1,0 +1,677 @@
+/*
+ * zram_drv.c - the zram device: slot locks, the write and read paths,
+ * discard, initialisation and reset (reference/kernel-zram.md §3; the
+ * design is in zram_drv.h).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zram_drv.h"
+
+const char *const zram_default_comp = "lzo-rle";
+
+/* ---- slot lock: a bit of the flags word, with a futex for sleepers ---- */
+
+#define LOCK_BIT	(1u << ZRAM_ENTRY_LOCK)
+#define WAIT_BIT	(1u << ZRAM_LOCK_WAITERS)
+#define SPIN_TRIES	64
+
+static void futex_wait(_Atomic uint32_t *addr, uint32_t val)
+{
+	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, val, NULL,
+		NULL, 0);
+}
+
+static void futex_wake_all(_Atomic uint32_t *addr)
+{
+	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL,
+		NULL, 0);
+}
+
+bool zram_slot_trylock(struct zram *zram, uint32_t index)
+{
+	_Atomic uint32_t *f = &zram->table[index].flags;
+	uint32_t old = atomic_load_explicit(f, memory_order_relaxed);
+
+	while (!(old & LOCK_BIT)) {
+		if (atomic_compare_exchange_weak_explicit(f, &old, old | LOCK_BIT,
+							  memory_order_acquire,
+							  memory_order_relaxed))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Spin a little, then sleep. A thread that has slept takes the lock with the
+ * waiters bit set (it cannot know whether others still sleep), so that its
+ * unlock wakes them: the classic three-state futex mutex on two bits.
+ */
+void zram_slot_lock(struct zram *zram, uint32_t index)
+{
+	_Atomic uint32_t *f = &zram->table[index].flags;
+	uint32_t extra = 0;
+
+	for (int spin = 0;; spin++) {
+		uint32_t old = atomic_load_explicit(f, memory_order_relaxed);
+
+		if (!(old & LOCK_BIT)) {
+			if (atomic_compare_exchange_weak_explicit(
+				    f, &old, old | LOCK_BIT | extra,
+				    memory_order_acquire, memory_order_relaxed))
+				return;
+			continue;
+		}
+		if (spin < SPIN_TRIES) {
+			__builtin_ia32_pause();
+			continue;
+		}
+		if (!(old & WAIT_BIT) &&
+		    !atomic_compare_exchange_weak_explicit(f, &old, old | WAIT_BIT,
+							   memory_order_relaxed,
+							   memory_order_relaxed))
+			continue;
+		futex_wait(f, old | WAIT_BIT);
+		extra = WAIT_BIT;
+	}
+}
+
+void zram_slot_unlock(struct zram *zram, uint32_t index)
+{
+	_Atomic uint32_t *f = &zram->table[index].flags;
+	uint32_t old = atomic_fetch_and_explicit(f, ~(LOCK_BIT | WAIT_BIT),
+						 memory_order_release);
+
+	if (unlikely(old & WAIT_BIT))
+		futex_wake_all(f);
+}
+
+uint32_t zram_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint32_t)ts.tv_sec;
+}
+
+/* After a successful access: not idle, not selected, accessed now. */
+void zram_mark_accessed(struct zram *zram, uint32_t index)
+{
+	zram_update_flags(zram, index,
+			  (1u << ZRAM_IDLE) | (1u << ZRAM_PP_SLOT), 0);
+	zram->table[index].ac_time = zram_now();
+}
+
+/* ---- slot_free (§3.6): every counter follows from here ---- */
+
+void zram_slot_free(struct zram *zram, uint32_t index)
+{
+	struct zram_slot *slot = &zram->table[index];
+	uint32_t f;
+
+	slot->ac_time = 0;
+	zram_update_flags(zram, index,
+			  (1u << ZRAM_IDLE) | (1u << ZRAM_INCOMPRESSIBLE) |
+				  (1u << ZRAM_PP_SLOT) |
+				  (ZRAM_COMP_PRIORITY_MASK << ZRAM_COMP_PRIORITY_BIT1),
+			  0);
+	f = atomic_load_explicit(&slot->flags, memory_order_relaxed);
+
+	if (f & (1u << ZRAM_HUGE)) {
+		if (!(f & (1u << ZRAM_WB)))
+			atomic_fetch_sub(&zram->stats.huge_pages, 1);
+		zram_clear_flag(zram, index, ZRAM_HUGE);
+	}
+	if (f & (1u << ZRAM_WB)) {
+		zram_clear_flag(zram, index, ZRAM_WB);
+		zram_release_bdev_block(zram, slot->handle);
+		goto out;
+	}
+	if (f & (1u << ZRAM_SAME)) {
+		zram_clear_flag(zram, index, ZRAM_SAME);
+		atomic_fetch_sub(&zram->stats.same_pages, 1);
+		goto out;
+	}
+	if (!slot->handle)
+		return;
+	zs_free(zram->mem_pool, slot->handle);
+	atomic_fetch_sub(&zram->stats.compr_data_size, f & ZRAM_SIZE_MASK);
+out:
+	atomic_fetch_sub(&zram->stats.pages_stored, 1);
+	slot->handle = 0;
+	zram_set_obj_size(zram, index, 0);
+}
+
+/* ---- same-filled pages (§4.1) ---- */
+
+/* One repeated 8-byte word? First against last, then every word. */
+static bool page_same_filled(const void *mem, unsigned long *element)
+{
+	const uint8_t *p = mem;
+	const unsigned int last = UZ_PAGE_SIZE / 8 - 1;
+	uint64_t val = uz_get_le64(p);
+
+	if (val != uz_get_le64(p + last * 8))
+		return false;
+	for (unsigned int pos = 1; pos < last; pos += 7) {
+		uint64_t diff = 0;
+		unsigned int end = UZ_MIN(pos + 7, last);
+		for (unsigned int k = pos; k < end; k++)
+			diff |= uz_get_le64(p + k * 8) ^ val;
+		if (diff)
+			return false;
+	}
+	*element = (unsigned long)val;
+	return true;
+}
+
+static void fill_page(void *mem, unsigned long value)
+{
+	uint64_t *p = mem;
+
+	if (value == 0) {
+		memset(mem, 0, UZ_PAGE_SIZE);
+		return;
+	}
+	for (unsigned int i = 0; i < UZ_PAGE_SIZE / 8; i++)
+		p[i] = value;
+}
+
+/* ---- mem_limit (§4.3) ---- */
+
+bool zram_can_store_page(struct zram *zram)
+{
+	uint64_t alloced = zs_get_total_pages(zram->mem_pool);
+	uint64_t old = atomic_load_explicit(&zram->stats.max_used_pages,
+					    memory_order_relaxed);
+	uint64_t limit;
+
+	while (alloced > old &&
+	       !atomic_compare_exchange_weak(&zram->stats.max_used_pages, &old,
+					     alloced))
+		;
+	limit = atomic_load_explicit(&zram->limit_pages, memory_order_relaxed);
+	return !limit || alloced <= limit;
+}
+
+/* ---- write path (§3.3) ---- */
+
+/*
+ * Install a new content into the slot: free the old one, set the new.
+ * `locked`: the caller already holds the slot lock (partial writes).
+ */
+static void slot_install(struct zram *zram, uint32_t index, bool locked,
+			 unsigned long handle, uint32_t size, uint32_t flags)
+{
+	if (!locked)
+		zram_slot_lock(zram, index);
+	zram_slot_free(zram, index);
+	zram->table[index].handle = handle;
+	zram_update_flags(zram, index, ZRAM_SIZE_MASK, size | flags);
+	zram_mark_accessed(zram, index);
+	if (!locked)
+		zram_slot_unlock(zram, index);
+}
+
+static int write_same_filled_page(struct zram *zram, unsigned long fill,
+				  uint32_t index, bool locked)
+{
+	slot_install(zram, index, locked, fill, 0, 1u << ZRAM_SAME);
+	atomic_fetch_add(&zram->stats.same_pages, 1);
+	atomic_fetch_add(&zram->stats.pages_stored, 1);
+	return 0;
+}
+
+static int write_incompressible_page(struct zram *zram, const void *mem,
+				     uint32_t index, bool locked)
+{
+	unsigned long handle = zs_malloc(zram->mem_pool, UZ_PAGE_SIZE);
+
+	if (ZS_IS_ERR(handle))
+		return ZS_ERR(handle);
+	if (!zram_can_store_page(zram)) {
+		zs_free(zram->mem_pool, handle);
+		return -ENOMEM;
+	}
+	zs_obj_write(zram->mem_pool, handle, mem, UZ_PAGE_SIZE);
+	slot_install(zram, index, locked, handle, UZ_PAGE_SIZE, 1u << ZRAM_HUGE);
+	atomic_fetch_add(&zram->stats.compr_data_size, UZ_PAGE_SIZE);
+	atomic_fetch_add(&zram->stats.huge_pages, 1);
+	atomic_fetch_add(&zram->stats.huge_pages_since, 1);
+	atomic_fetch_add(&zram->stats.pages_stored, 1);
+	return 0;
+}
+
+static int zram_write_page(struct zram *zram, const void *mem, uint32_t index,
+			   bool locked)
+{
+	struct zcomp *comp = zram->comps[ZRAM_PRIMARY_COMP];
+	struct zcomp_strm *zstrm;
+	unsigned long element, handle;
+	unsigned int comp_len;
+	int ret;
+
+	if (page_same_filled(mem, &element))
+		return write_same_filled_page(zram, element, index, locked);
+
+	zstrm = zcomp_stream_get(comp);
+	ret = zcomp_compress(comp, zstrm, mem, &comp_len);
+	if (unlikely(ret)) {
+		zcomp_stream_put(zstrm);
+		return ret;
+	}
+	if (comp_len >= zram->huge_class_size) {
+		zcomp_stream_put(zstrm);
+		return write_incompressible_page(zram, mem, index, locked);
+	}
+	handle = zs_malloc(zram->mem_pool, comp_len);
+	if (unlikely(ZS_IS_ERR(handle))) {
+		zcomp_stream_put(zstrm);
+		return ZS_ERR(handle);
+	}
+	if (!zram_can_store_page(zram)) {
+		zcomp_stream_put(zstrm);
+		zs_free(zram->mem_pool, handle);
+		return -ENOMEM;
+	}
+	zs_obj_write(zram->mem_pool, handle, zstrm->buffer, comp_len);
+	zcomp_stream_put(zstrm);
+
+	slot_install(zram, index, locked, handle, comp_len, 0);
+	atomic_fetch_add(&zram->stats.pages_stored, 1);
+	atomic_fetch_add(&zram->stats.compr_data_size, comp_len);
+	return 0;
+}
+
+/* ---- read path (§3.2) ---- */
+
+static int read_compressed_page(struct zram *zram, uint32_t index, void *page)
+{
+	struct zram_slot *slot = &zram->table[index];
+	unsigned int size = zram_get_obj_size(zram, index);
+	unsigned int prio = zram_get_priority(zram, index);
+	struct zcomp *comp = zram->comps[prio];
+	struct zcomp_strm *zstrm;
+	const void *src;
+	int ret;
+
+	if (unlikely(!comp))
+		return -EINVAL;
+	zstrm = zcomp_stream_get(comp);
+	src = zs_obj_read_begin(zram->mem_pool, slot->handle, zstrm->local_copy);
+	ret = zcomp_decompress(comp, zstrm, src, size, page);
+	zs_obj_read_end(zram->mem_pool, slot->handle, src);
+	zcomp_stream_put(zstrm);
+	return ret;
+}
+
+static int read_incompressible_page(struct zram *zram, uint32_t index,
+				    void *page)
+{
+	unsigned long handle = zram->table[index].handle;
+	const void *src = zs_obj_read_begin(zram->mem_pool, handle, NULL);
+
+	memcpy(page, src, UZ_PAGE_SIZE);
+	zs_obj_read_end(zram->mem_pool, handle, src);
+	return 0;
+}
+
+int zram_read_page_locked(struct zram *zram, uint32_t index, void *page)
+{
+	struct zram_slot *slot = &zram->table[index];
+
+	if (zram_test_flag(zram, index, ZRAM_WB))
+		return zram_read_from_bdev(zram, index, page);
+	if (zram_test_flag(zram, index, ZRAM_SAME) || !slot->handle) {
+		fill_page(page, slot->handle);
+		return 0;
+	}
+	if (!zram_test_flag(zram, index, ZRAM_HUGE))
+		return read_compressed_page(zram, index, page);
+	return read_incompressible_page(zram, index, page);
+}
+
+static int zram_read_page(struct zram *zram, uint32_t index, void *page)
+{
+	int ret;
+
+	zram_slot_lock(zram, index);
+	ret = zram_read_page_locked(zram, index, page);
+	if (ret == 0)
+		zram_mark_accessed(zram, index);
+	zram_slot_unlock(zram, index);
+	return ret;
+}
+
+/* ---- partial pages: read-modify-write under the slot lock ---- */
+
+static int zram_write_partial(struct zram *zram, uint32_t index,
+			      unsigned int offset, const void *src,
+			      unsigned int len)
+{
+	uint8_t page[UZ_PAGE_SIZE] __attribute__((aligned(64)));
+	int ret;
+
+	zram_slot_lock(zram, index);
+	ret = zram_read_page_locked(zram, index, page);
+	if (ret == 0) {
+		if (src)
+			memcpy(page + offset, src, len);
+		else
+			memset(page + offset, 0, len);
+		ret = zram_write_page(zram, page, index, true);
+	}
+	zram_slot_unlock(zram, index);
+	return ret;
+}
+
+/* ---- the byte-addressed I/O API ---- */
+
+static int check_range(struct zram *zram, uint64_t offset, uint64_t len)
+{
+	uint64_t size = atomic_load_explicit(&zram->disksize,
+					     memory_order_acquire);
+
+	if ((offset | len) & (UZ_SECTOR_SIZE - 1))
+		return -EINVAL;
+	if (offset > size || len > size - offset)
+		return -EINVAL;
+	return 0;
+}
+
+int zram_io_read(struct zram *zram, void *buf, uint64_t offset, size_t len)
+{
+	uint8_t page[UZ_PAGE_SIZE] __attribute__((aligned(64)));
+	uint8_t *dst = buf;
+	int ret = check_range(zram, offset, len);
+
+	if (ret)
+		return ret;
+	atomic_fetch_add_explicit(&zram->stats.read_ios, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&zram->stats.read_sectors, len >> UZ_SECTOR_SHIFT,
+				  memory_order_relaxed);
+	while (len) {
+		uint32_t index = (uint32_t)(offset >> UZ_PAGE_SHIFT);
+		unsigned int off = (unsigned int)(offset & (UZ_PAGE_SIZE - 1));
+		unsigned int n = (unsigned int)UZ_MIN((size_t)(UZ_PAGE_SIZE - off), len);
+
+		if (n == UZ_PAGE_SIZE) {
+			ret = zram_read_page(zram, index, dst);
+		} else {
+			ret = zram_read_page(zram, index, page);
+			if (ret == 0)
+				memcpy(dst, page + off, n);
+		}
+		if (unlikely(ret)) {
+			atomic_fetch_add(&zram->stats.failed_reads, 1);
+			return ret;
+		}
+		dst += n;
+		offset += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int zram_io_write(struct zram *zram, const void *buf, uint64_t offset,
+		  size_t len)
+{
+	const uint8_t *src = buf;
+	int ret = check_range(zram, offset, len);
+
+	if (ret)
+		return ret;
+	atomic_fetch_add_explicit(&zram->stats.write_ios, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&zram->stats.write_sectors, len >> UZ_SECTOR_SHIFT,
+				  memory_order_relaxed);
+	while (len) {
+		uint32_t index = (uint32_t)(offset >> UZ_PAGE_SHIFT);
+		unsigned int off = (unsigned int)(offset & (UZ_PAGE_SIZE - 1));
+		unsigned int n = (unsigned int)UZ_MIN((size_t)(UZ_PAGE_SIZE - off), len);
+
+		if (n == UZ_PAGE_SIZE)
+			ret = zram_write_page(zram, src, index, false);
+		else
+			ret = zram_write_partial(zram, index, off, src, n);
+		if (unlikely(ret)) {
+			atomic_fetch_add(&zram->stats.failed_writes, 1);
+			return ret;
+		}
+		src += n;
+		offset += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Free whole pages [first, first + count) (§3.5). */
+static void free_pages_range(struct zram *zram, uint64_t first, uint64_t count)
+{
+	for (uint64_t i = 0; i < count; i++) {
+		uint32_t index = (uint32_t)(first + i);
+		zram_slot_lock(zram, index);
+		zram_slot_free(zram, index);
+		zram_slot_unlock(zram, index);
+		atomic_fetch_add(&zram->stats.notify_free, 1);
+	}
+}
+
+/*
+ * Discard as the kernel's zram_bio_discard: skip a partial head page, free
+ * every whole page, ignore a partial tail.
+ */
+int zram_io_discard(struct zram *zram, uint64_t offset, uint64_t len)
+{
+	int ret = check_range(zram, offset, len);
+	uint64_t first, end;
+
+	if (ret)
+		return ret;
+	atomic_fetch_add_explicit(&zram->stats.discard_ios, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&zram->stats.discard_sectors,
+				  len >> UZ_SECTOR_SHIFT, memory_order_relaxed);
+	first = UZ_DIV_ROUND_UP(offset, UZ_PAGE_SIZE);
+	end = (offset + len) >> UZ_PAGE_SHIFT;
+	if (end > first)
+		free_pages_range(zram, first, end - first);
+	return 0;
+}
+
+/*
+ * Write-zeroes: whole pages are freed as by discard (they then read as
+ * zeros, as the kernel's); partial head and tail pages are zeroed by
+ * read-modify-write, so the whole range reads as zeros.
+ */
+int zram_io_write_zeroes(struct zram *zram, uint64_t offset, uint64_t len)
+{
+	int ret = check_range(zram, offset, len);
+	uint64_t first, end;
+
+	if (ret || len == 0)
+		return ret;
+	first = UZ_DIV_ROUND_UP(offset, UZ_PAGE_SIZE);
+	end = (offset + len) >> UZ_PAGE_SHIFT;
+	if (end < first) {	/* inside one page */
+		return zram_write_partial(zram, (uint32_t)(offset >> UZ_PAGE_SHIFT),
+					  offset & (UZ_PAGE_SIZE - 1), NULL,
+					  (unsigned int)len);
+	}
+	if (offset & (UZ_PAGE_SIZE - 1)) {
+		unsigned int off = offset & (UZ_PAGE_SIZE - 1);
+		ret = zram_write_partial(zram, (uint32_t)(offset >> UZ_PAGE_SHIFT),
+					 off, NULL, UZ_PAGE_SIZE - off);
+		if (ret)
+			goto fail;
+	}
+	if ((offset + len) & (UZ_PAGE_SIZE - 1)) {
+		ret = zram_write_partial(zram, (uint32_t)end, 0, NULL,
+					 (offset + len) & (UZ_PAGE_SIZE - 1));
+		if (ret)
+			goto fail;
+	}
+	if (end > first)
+		free_pages_range(zram, first, end - first);
+	return 0;
+fail:
+	atomic_fetch_add(&zram->stats.failed_writes, 1);
+	return ret;
+}
+
+int zram_io_page_state(struct zram *zram, uint64_t offset)
+{
+	uint32_t index;
+	int state;
+
+	if (offset >= atomic_load_explicit(&zram->disksize, memory_order_acquire))
+		return -EINVAL;
+	index = (uint32_t)(offset >> UZ_PAGE_SHIFT);
+	zram_slot_lock(zram, index);
+	if (!zram_slot_allocated(zram, index))
+		state = UZRAM_PAGE_UNWRITTEN;
+	else if (zram_test_flag(zram, index, ZRAM_SAME) &&
+		 zram->table[index].handle == 0)
+		state = UZRAM_PAGE_ZERO;
+	else
+		state = UZRAM_PAGE_DATA;
+	zram_slot_unlock(zram, index);
+	return state;
+}
+
+/* ---- lifetime, init and reset ---- */
+
+void zram_comp_algorithm_set(struct zram *zram, unsigned int prio,
+			     const char *alg)
+{
+	zram->comp_algs[prio] = alg;
+}
+
+struct zram *zram_create(int id)
+{
+	struct zram *zram = calloc(1, sizeof(*zram));
+
+	if (!zram)
+		return NULL;
+	zram->id = id;
+	snprintf(zram->name, sizeof(zram->name), "zram%d", id);
+	pthread_rwlock_init(&zram->dev_lock, NULL);
+	pthread_mutex_init(&zram->open_lock, NULL);
+	pthread_mutex_init(&zram->bitmap_lock, NULL);
+	pthread_mutex_init(&zram->wb_limit_lock, NULL);
+	for (int i = 0; i < ZRAM_MAX_COMPS; i++)
+		zcomp_params_init(&zram->params[i]);
+	zram->comp_algs[ZRAM_PRIMARY_COMP] = zram_default_comp;
+	zram->backing_fd = -1;
+	zram->wb_batch_size = 32;
+	atomic_init(&zram->refs, 1);
+	return zram;
+}
+
+static void zram_destroy_comps(struct zram *zram)
+{
+	for (int prio = 0; prio < ZRAM_MAX_COMPS; prio++) {
+		zcomp_destroy(zram->comps[prio]);
+		zram->comps[prio] = NULL;
+		zcomp_params_release(&zram->params[prio]);
+		zram->comp_algs[prio] = NULL;
+	}
+}
+
+static void zram_meta_free(struct zram *zram)
+{
+	if (zram->table) {
+		/* Backing blocks are released with the backing store; the
+		 * pool goes as a whole. */
+		munmap(zram->table, zram->table_bytes);
+		zram->table = NULL;
+	}
+	if (zram->mem_pool) {
+		zs_destroy_pool(zram->mem_pool);
+		zram->mem_pool = NULL;
+	}
+	zram->nr_pages = 0;
+}
+
+static unsigned int default_streams(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (unsigned int)n : 1;
+}
+
+/* disksize store, under dev_lock (write): §1.1, §2.5. */
+int zram_init_device(struct zram *zram, uint64_t disksize)
+{
+	uint64_t nr_pages = disksize >> UZ_PAGE_SHIFT;
+	int ret;
+
+	if (nr_pages > UINT32_MAX)
+		return -EINVAL;	/* slot indexes are 32-bit */
+	zram->table_bytes = UZ_PAGE_ALIGN(nr_pages * sizeof(struct zram_slot));
+	zram->table = mmap(NULL, zram->table_bytes, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (zram->table == MAP_FAILED) {
+		zram->table = NULL;
+		return -ENOMEM;
+	}
+	zram->nr_pages = nr_pages;
+	zram->mem_pool = zs_create_pool(zram->name);
+	if (!zram->mem_pool) {
+		zram_meta_free(zram);
+		return -ENOMEM;
+	}
+	zram->huge_class_size = zs_huge_class_size(zram->mem_pool);
+	zram_note_huge_class_size(zram->huge_class_size);
+	if (!zram->nr_streams)
+		zram->nr_streams = default_streams();
+	for (int prio = 0; prio < ZRAM_MAX_COMPS; prio++) {
+		if (!zram->comp_algs[prio])
+			continue;
+		ret = zcomp_create(&zram->comps[prio], zram->comp_algs[prio],
+				   &zram->params[prio], zram->nr_streams);
+		if (ret) {
+			/*
+			 * The kernel leaves no primary algorithm behind here
+			 * (kernel-zram.md §2.5); restore the default instead.
+			 */
+			zram_destroy_comps(zram);
+			zram->comp_algs[ZRAM_PRIMARY_COMP] = zram_default_comp;
+			zram_meta_free(zram);
+			return ret;
+		}
+	}
+	atomic_store_explicit(&zram->disksize, disksize, memory_order_release);
+	return 0;
+}
+
+/* reset, under dev_lock (write), no openers: §2.5. */
+void zram_reset_device(struct zram *zram)
+{
+	atomic_store(&zram->limit_pages, 0);
+	atomic_store_explicit(&zram->disksize, 0, memory_order_release);
+	zram_meta_free(zram);
+	zram_destroy_comps(zram);
+	memset(&zram->stats, 0, sizeof(zram->stats));
+	zram_reset_bdev(zram);
+	zram->comp_algs[ZRAM_PRIMARY_COMP] = zram_default_comp;
+}
+
+void zram_destroy(struct zram *zram)
+{
+	if (!zram)
+		return;
+	zram_reset_device(zram);
+	zram_destroy_comps(zram);
+	pthread_rwlock_destroy(&zram->dev_lock);
+	pthread_mutex_destroy(&zram->open_lock);
+	pthread_mutex_destroy(&zram->bitmap_lock);
+	pthread_mutex_destroy(&zram->wb_limit_lock);
+	free(zram);
+}

@@ -1,0 +1,267 @@
+/*
+ * zram_drv.h - the device: its slot table, flags, statistics and locks
+ * (the kernel's drivers/block/zram/zram_drv.h; reference/kernel-zram.md §1).
+ *
+ * Layout. One 16-byte slot per 4 KiB page of the disk:
+ *
+ *	handle (8 bytes)  zsmalloc handle | same-filled pattern | backing block
+ *	flags  (4 bytes)  bits 0-12 object size, 13.. the ZRAM_* flags below
+ *	ac_time (4 bytes) last access, CLOCK_BOOTTIME seconds
+ *
+ * The table is an anonymous mapping: pages of it that were never touched
+ * cost no memory (the kernel's vzalloc does commit them).
+ *
+ * Locking. dev_lock (rwlock) guards configuration, as the kernel's: written
+ * by disksize, reset, the algorithm and backing-store attributes, writeback
+ * and recompress; read by the stat shows, compact, idle, mem_used_max. The
+ * I/O path takes no device lock: I/O needs an open handle, and reset and
+ * removal refuse a device that is open. Each slot has its own lock, a bit in
+ * its flags word (ZRAM_ENTRY_LOCK) with a waiters bit and a futex, so the
+ * table costs nothing extra; a holder may sleep. Compression and allocation
+ * run outside the slot lock (last writer wins), except for a partial-page
+ * write, which holds it across its read-modify-write so that writers of
+ * different sectors of one page never lose each other's data.
+ */
+#ifndef UZRAM_ZRAM_DRV_H
+#define UZRAM_ZRAM_DRV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "uzram.h"
+#include "zcomp.h"
+#include "zsmalloc.h"
+
+#define ZRAM_FLAG_SHIFT		(UZ_PAGE_SHIFT + 1)	/* 13: size field width */
+#define ZRAM_SIZE_MASK		((1u << ZRAM_FLAG_SHIFT) - 1)
+
+enum zram_pageflags {
+	ZRAM_SAME = ZRAM_FLAG_SHIFT,	/* 13: one repeated word, kept in handle */
+	ZRAM_ENTRY_LOCK,		/* 14: the slot lock */
+	ZRAM_WB,			/* 15: on the backing store, handle = block */
+	ZRAM_PP_SLOT,			/* 16: selected for writeback/recompress */
+	ZRAM_HUGE,			/* 17: stored uncompressed */
+	ZRAM_IDLE,			/* 18: marked idle */
+	ZRAM_INCOMPRESSIBLE,		/* 19: recompression could not shrink it */
+	ZRAM_COMP_PRIORITY_BIT1,	/* 20: algorithm priority, 2 bits */
+	ZRAM_COMP_PRIORITY_BIT2,	/* 21 */
+	ZRAM_LOCK_WAITERS,		/* 22: uzram's: someone sleeps on the lock */
+	__NR_ZRAM_PAGEFLAGS,
+};
+
+#define ZRAM_COMP_PRIORITY_MASK	0x3u
+#define ZRAM_PRIMARY_COMP	0
+#define ZRAM_SECONDARY_COMP	1
+#define ZRAM_MAX_COMPS		UZRAM_MAX_COMPS
+#define ZRAM_MAX_ALGO_NAME_SZ	128
+
+struct zram_slot {
+	unsigned long handle;
+	_Atomic uint32_t flags;
+	uint32_t ac_time;
+};
+_Static_assert(sizeof(struct zram_slot) == 16, "a slot is 16 bytes");
+_Static_assert(__NR_ZRAM_PAGEFLAGS <= 32, "flags fit in 32 bits");
+
+/* Every counter of mm_stat, io_stat, debug_stat and bd_stat (§1.5). */
+struct zram_stats {
+	_Atomic uint64_t compr_data_size;	/* bytes in zsmalloc */
+	_Atomic uint64_t failed_reads;
+	_Atomic uint64_t failed_writes;
+	_Atomic uint64_t notify_free;		/* pages freed by discard */
+	_Atomic uint64_t same_pages;
+	_Atomic uint64_t huge_pages;
+	_Atomic uint64_t huge_pages_since;
+	_Atomic uint64_t pages_stored;
+	_Atomic uint64_t max_used_pages;
+	_Atomic uint64_t miss_free;
+	_Atomic uint64_t bd_count;
+	_Atomic uint64_t bd_reads;
+	_Atomic uint64_t bd_writes;
+	/* the block layer's /sys/block/zramN/stat */
+	_Atomic uint64_t read_ios, read_sectors;
+	_Atomic uint64_t write_ios, write_sectors;
+	_Atomic uint64_t discard_ios, discard_sectors;
+};
+
+struct zram {
+	struct zram_slot *table;
+	size_t table_bytes;
+	struct zs_pool *mem_pool;
+	struct zcomp *comps[ZRAM_MAX_COMPS];
+	struct zcomp_params params[ZRAM_MAX_COMPS];
+	const char *comp_algs[ZRAM_MAX_COMPS];	/* static backend names */
+	pthread_rwlock_t dev_lock;
+	_Atomic uint64_t limit_pages;		/* mem_limit, pages; 0 = none */
+	struct zram_stats stats;
+	_Atomic uint64_t disksize;		/* bytes; 0 = uninitialised */
+	uint64_t nr_pages;
+	size_t huge_class_size;
+	unsigned int nr_streams;
+	int id;
+	char name[16];				/* "zram0" */
+
+	/* Openers and claim (reset/remove in progress), as the block layer. */
+	pthread_mutex_t open_lock;
+	unsigned int openers;
+	bool claim;
+	atomic_int refs;			/* registry references */
+
+	/* Writeback (backing store). */
+	int backing_fd;				/* -1: none */
+	char *backing_path;
+	unsigned long *bitmap;			/* one bit per backing block */
+	uint64_t bd_nr_pages;
+	size_t bd_hint;				/* no free block in words below */
+	pthread_mutex_t bitmap_lock;
+	bool wb_limit_enable;
+	uint64_t bd_wb_limit;			/* 4 KiB units */
+	unsigned int wb_batch_size;
+	bool compressed_wb;
+	pthread_mutex_t wb_limit_lock;
+};
+
+/* ---- slot access (zram_drv.c) ---- */
+
+void zram_slot_lock(struct zram *zram, uint32_t index);
+bool zram_slot_trylock(struct zram *zram, uint32_t index);
+void zram_slot_unlock(struct zram *zram, uint32_t index);
+
+static inline bool zram_test_flag(struct zram *zram, uint32_t index,
+				  enum zram_pageflags flag)
+{
+	return atomic_load_explicit(&zram->table[index].flags,
+				    memory_order_relaxed) & (1u << flag);
+}
+
+static inline void zram_set_flag(struct zram *zram, uint32_t index,
+				 enum zram_pageflags flag)
+{
+	atomic_fetch_or_explicit(&zram->table[index].flags, 1u << flag,
+				 memory_order_relaxed);
+}
+
+static inline void zram_clear_flag(struct zram *zram, uint32_t index,
+				   enum zram_pageflags flag)
+{
+	atomic_fetch_and_explicit(&zram->table[index].flags, ~(1u << flag),
+				  memory_order_relaxed);
+}
+
+static inline unsigned int zram_get_obj_size(struct zram *zram, uint32_t index)
+{
+	return atomic_load_explicit(&zram->table[index].flags,
+				    memory_order_relaxed) & ZRAM_SIZE_MASK;
+}
+
+/* Replace bits of the flags word under the slot lock (waiters may set theirs). */
+static inline void zram_update_flags(struct zram *zram, uint32_t index,
+				     uint32_t clear, uint32_t set)
+{
+	_Atomic uint32_t *f = &zram->table[index].flags;
+	uint32_t old = atomic_load_explicit(f, memory_order_relaxed);
+
+	while (!atomic_compare_exchange_weak_explicit(f, &old, (old & ~clear) | set,
+						      memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+}
+
+static inline void zram_set_obj_size(struct zram *zram, uint32_t index,
+				     unsigned int size)
+{
+	zram_update_flags(zram, index, ZRAM_SIZE_MASK, size);
+}
+
+static inline unsigned int zram_get_priority(struct zram *zram, uint32_t index)
+{
+	return (atomic_load_explicit(&zram->table[index].flags,
+				     memory_order_relaxed) >>
+		ZRAM_COMP_PRIORITY_BIT1) & ZRAM_COMP_PRIORITY_MASK;
+}
+
+static inline void zram_set_priority(struct zram *zram, uint32_t index,
+				     unsigned int prio)
+{
+	zram_update_flags(zram, index,
+			  ZRAM_COMP_PRIORITY_MASK << ZRAM_COMP_PRIORITY_BIT1,
+			  (prio & ZRAM_COMP_PRIORITY_MASK) << ZRAM_COMP_PRIORITY_BIT1);
+}
+
+static inline bool zram_slot_allocated(struct zram *zram, uint32_t index)
+{
+	uint32_t f = atomic_load_explicit(&zram->table[index].flags,
+					  memory_order_relaxed);
+	return (f & ZRAM_SIZE_MASK) || (f & (1u << ZRAM_SAME)) ||
+	       (f & (1u << ZRAM_WB));
+}
+
+static inline bool init_done(struct zram *zram)
+{
+	return atomic_load_explicit(&zram->disksize, memory_order_acquire) != 0;
+}
+
+/* Seconds of CLOCK_BOOTTIME, the unit of ac_time. */
+uint32_t zram_now(void);
+
+/* ---- the device (zram_drv.c) ---- */
+
+struct zram *zram_create(int id);
+void zram_destroy(struct zram *zram);
+void zram_slot_free(struct zram *zram, uint32_t index);
+void zram_mark_accessed(struct zram *zram, uint32_t index);
+bool zram_can_store_page(struct zram *zram);
+/* Read slot index into page (PAGE_SIZE bytes); slot lock held by caller. */
+int zram_read_page_locked(struct zram *zram, uint32_t index, void *page);
+int zram_init_device(struct zram *zram, uint64_t disksize);
+void zram_reset_device(struct zram *zram);
+void zram_comp_algorithm_set(struct zram *zram, unsigned int prio,
+			     const char *alg);
+extern const char *const zram_default_comp;
+
+/* Byte-addressed I/O (the public uzram_read ... call these). */
+int zram_io_read(struct zram *zram, void *buf, uint64_t offset, size_t len);
+int zram_io_write(struct zram *zram, const void *buf, uint64_t offset,
+		  size_t len);
+int zram_io_discard(struct zram *zram, uint64_t offset, uint64_t len);
+int zram_io_write_zeroes(struct zram *zram, uint64_t offset, uint64_t len);
+int zram_io_page_state(struct zram *zram, uint64_t offset);
+
+/* ---- attributes (zram_attr.c) ---- */
+
+long zram_attr_show(struct zram *zram, const char *name, char *buf,
+		    size_t size);
+int zram_attr_store(struct zram *zram, const char *name, const char *buf,
+		    size_t len);
+long zram_block_state_show(struct zram *zram, uint64_t *pos, char *buf,
+			   size_t size);
+void zram_fill_stats(struct zram *zram, struct uzram_stats *st);
+
+/* ---- writeback (writeback.c) ---- */
+
+int zram_read_from_bdev(struct zram *zram, uint32_t index, void *page);
+void zram_release_bdev_block(struct zram *zram, unsigned long blk);
+void zram_reset_bdev(struct zram *zram);
+long zram_bd_stat_show(struct zram *zram, char *buf, size_t size);
+long zram_backing_dev_show(struct zram *zram, char *buf, size_t size);
+int zram_backing_dev_store(struct zram *zram, char *buf, size_t len);
+int zram_writeback_store(struct zram *zram, char *buf, size_t len);
+long zram_writeback_limit_show(struct zram *zram, char *buf, size_t size);
+int zram_writeback_limit_store(struct zram *zram, char *buf, size_t len);
+long zram_writeback_limit_enable_show(struct zram *zram, char *buf, size_t size);
+int zram_writeback_limit_enable_store(struct zram *zram, char *buf, size_t len);
+long zram_writeback_batch_size_show(struct zram *zram, char *buf, size_t size);
+int zram_writeback_batch_size_store(struct zram *zram, char *buf, size_t len);
+long zram_compressed_writeback_show(struct zram *zram, char *buf, size_t size);
+int zram_compressed_writeback_store(struct zram *zram, char *buf, size_t len);
+
+/* ---- recompression (recompress.c) ---- */
+
+int zram_recompress_store(struct zram *zram, char *buf, size_t len);
+/* Remember the first pool's huge_class_size (recompress's threshold check). */
+void zram_note_huge_class_size(size_t size);
+
+#endif /* UZRAM_ZRAM_DRV_H */

@@ -1,0 +1,333 @@
+/*
+ * test_attr.c - every attribute's accepted and rejected inputs, with the
+ * exact output and error of each (kernel-zram.md §2.1-§2.6), and the
+ * registry's hot_add / hot_remove rules.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "devutil.h"
+
+#define ALGS "lzo-rle lzo lz4 lz4hc zstd deflate 842 "
+
+static void expect_show(struct uzram *z, int id, const char *attr, const char *want)
+{
+	const char *got = show(z, id, attr);
+	CHECK(!strcmp(got, want), "%s: got '%s', want '%s'", attr, got, want);
+}
+
+#define EXPECT_STORE(z, id, attr, val, err)					\
+	do {									\
+		int r_ = store(z, id, attr, val);				\
+		CHECK(r_ == (err), "store '%s' > %s: got %d (%s), want %d",	\
+		      val, attr, r_, r_ ? strerror(-r_) : "ok", err);		\
+	} while (0)
+
+static void test_registry(void)
+{
+	struct uzram *z;
+	struct uzram_dev *d;
+	int ids[8];
+
+	REQUIRE(uzram_new(&z, 1) == 0, "new");
+	CHECK_EQ(uzram_list(z, ids, 8), 1);
+	CHECK_EQ(ids[0], 0);
+	CHECK_EQ(uzram_hot_add(z), 1);
+	CHECK_EQ(uzram_hot_add(z), 2);
+	CHECK_EQ(uzram_hot_remove(z, 1), 0);
+	CHECK(!uzram_exists(z, 1), "1 removed");
+	CHECK_EQ(uzram_hot_add(z), 1);		/* the lowest free id again */
+	CHECK_EQ(uzram_hot_remove(z, -1), -EINVAL);
+	CHECK_EQ(uzram_hot_remove(z, 7), -ENODEV);
+	CHECK_EQ(uzram_hot_remove(z, 3), -ENODEV);
+	CHECK_EQ(uzram_open(z, 2, &d), 0);
+	CHECK_EQ(uzram_hot_remove(z, 2), -EBUSY);
+	CHECK_EQ(store(z, 2, "reset", "1"), -EBUSY);	/* open: reset refused too */
+	uzram_close(d);
+	CHECK_EQ(uzram_hot_remove(z, 2), 0);
+	CHECK_EQ(uzram_hot_remove(z, 2), -ENODEV);
+	CHECK_EQ(uzram_hot_remove(z, 0), 0);	/* device 0 is like any other */
+	CHECK_EQ(uzram_list(z, ids, 8), 1);
+	CHECK_EQ(ids[0], 1);
+	CHECK_EQ(uzram_hot_add(z), 0);
+	CHECK_EQ(uzram_open(z, 5, &d), -ENODEV);
+	CHECK(!strcmp(show(z, 9, "disksize"), "ERR 19"), "no device: ENODEV");
+	uzram_free(z);
+}
+
+static void test_initial(struct uzram *z)
+{
+	expect_show(z, 0, "disksize", "0\n");
+	expect_show(z, 0, "initstate", "0\n");
+	expect_show(z, 0, "comp_algorithm", "[lzo-rle] lzo lz4 lz4hc zstd deflate 842 \n");
+	expect_show(z, 0, "mm_stat",
+		    "       0        0        0        0        0        0        0        0        0\n");
+	expect_show(z, 0, "io_stat", "       0        0 0        0\n");
+	expect_show(z, 0, "debug_stat", "version: 1\n0        0\n");
+	expect_show(z, 0, "recomp_algorithm", "");
+	expect_show(z, 0, "block_state", "ERR 22");	/* EINVAL uninitialised */
+	/* modes: write-only cannot be read, read-only cannot be written */
+	expect_show(z, 0, "reset", "ERR 13");
+	expect_show(z, 0, "algorithm_params", "ERR 13");
+	EXPECT_STORE(z, 0, "initstate", "1", -EACCES);
+	EXPECT_STORE(z, 0, "mm_stat", "1", -EACCES);
+	EXPECT_STORE(z, 0, "nosuch", "1", -ENOENT);
+	expect_show(z, 0, "nosuch", "ERR 2");
+
+	const struct uzram_attr_info *a = uzram_attr_find("hot_add");
+	CHECK(a == NULL, "hot_add is not a device attribute");
+	CHECK_EQ(uzram_attr_find("disksize")->mode, 0644);
+	CHECK_EQ(uzram_attr_find("initstate")->mode, 0444);
+	CHECK_EQ(uzram_attr_find("reset")->mode, 0200);
+	CHECK_EQ(uzram_attr_find("mm_stat")->mode, 0444);
+	CHECK_EQ(uzram_attr_find("algorithm_params")->mode, 0200);
+	CHECK_EQ(uzram_attr_find("comp_algorithm")->mode, 0644);
+	CHECK_EQ(uzram_attr_find("block_state")->mode, 0400);
+	/* the kernel's order of zram's group */
+	CHECK(!strcmp(uzram_attr_at(0)->name, "disksize"), "first is disksize");
+	CHECK(!strcmp(uzram_attr_at(1)->name, "initstate"), "then initstate");
+	CHECK(!strcmp(uzram_attr_at(7)->name, "comp_algorithm"), "comp_algorithm 8th");
+}
+
+static void test_disksize(struct uzram *z)
+{
+	static const struct { const char *in; const char *out; } ok[] = {
+		{ "1", "4096\n" },		/* rounded up to PAGE_SIZE */
+		{ "4096", "4096\n" },
+		{ "4097", "8192\n" },
+		{ "64k", "65536\n" },
+		{ "0x1000", "4096\n" },
+		{ "010", "4096\n" },		/* octal 8, rounded */
+		{ "1G", "1073741824\n" },
+		{ "1Gxyz", "1073741824\n" },	/* trailing text ignored */
+		{ "2M\n", "2097152\n" },
+		{ "100G", "107374182400\n" },	/* 25 M slots: a lazily mapped table */
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		EXPECT_STORE(z, 0, "disksize", ok[i].in, 0);
+		expect_show(z, 0, "disksize", ok[i].out);
+		expect_show(z, 0, "initstate", "1\n");
+		EXPECT_STORE(z, 0, "disksize", "1M", -EBUSY);
+		EXPECT_STORE(z, 0, "reset", "1", 0);
+		expect_show(z, 0, "disksize", "0\n");
+		expect_show(z, 0, "initstate", "0\n");
+	}
+	EXPECT_STORE(z, 0, "disksize", "0", -EINVAL);
+	EXPECT_STORE(z, 0, "disksize", "", -EINVAL);
+	EXPECT_STORE(z, 0, "disksize", "abc", -EINVAL);
+	EXPECT_STORE(z, 0, "disksize", "-1", -EINVAL);
+	EXPECT_STORE(z, 0, "disksize", "k", -EINVAL);
+	expect_show(z, 0, "initstate", "0\n");
+}
+
+static void test_comp_algorithm(struct uzram *z)
+{
+	char name[200];
+
+	EXPECT_STORE(z, 0, "comp_algorithm", "lz4", 0);
+	expect_show(z, 0, "comp_algorithm", "lzo-rle lzo [lz4] lz4hc zstd deflate 842 \n");
+	EXPECT_STORE(z, 0, "comp_algorithm", "zstd\n", 0);
+	expect_show(z, 0, "comp_algorithm", "lzo-rle lzo lz4 lz4hc [zstd] deflate 842 \n");
+	/* one newline is stripped, and the lookup ignores one more (sysfs_streq) */
+	EXPECT_STORE(z, 0, "comp_algorithm", "zstd\n\n", 0);
+	EXPECT_STORE(z, 0, "comp_algorithm", "zstd\n\n\n", -EINVAL);
+	EXPECT_STORE(z, 0, "comp_algorithm", "zst", -EINVAL);
+	EXPECT_STORE(z, 0, "comp_algorithm", "", -EINVAL);
+	EXPECT_STORE(z, 0, "comp_algorithm", " lz4", -EINVAL);
+	memset(name, 'a', 127);
+	name[127] = 0;
+	EXPECT_STORE(z, 0, "comp_algorithm", name, -EINVAL);
+	name[127] = 'a';
+	name[128] = 0;
+	EXPECT_STORE(z, 0, "comp_algorithm", name, -E2BIG);
+	for (size_t i = 0; i < uzram_algorithm_count(); i++)
+		EXPECT_STORE(z, 0, "comp_algorithm", uzram_algorithm_name(i), 0);
+	expect_show(z, 0, "comp_algorithm", "lzo-rle lzo lz4 lz4hc zstd deflate [842] \n");
+	EXPECT_STORE(z, 0, "comp_algorithm", "lz4", 0);
+	EXPECT_STORE(z, 0, "disksize", "1M", 0);
+	EXPECT_STORE(z, 0, "comp_algorithm", "zstd", -EBUSY);
+	EXPECT_STORE(z, 0, "comp_algorithm", "nope", -EINVAL);	/* checked first */
+	expect_show(z, 0, "comp_algorithm", "lzo-rle lzo [lz4] lz4hc zstd deflate 842 \n");
+	EXPECT_STORE(z, 0, "reset", "1", 0);
+	/* reset restores the default */
+	expect_show(z, 0, "comp_algorithm", "[lzo-rle] lzo lz4 lz4hc zstd deflate 842 \n");
+}
+
+static void test_reset(struct uzram *z)
+{
+	EXPECT_STORE(z, 0, "reset", "1", 0);		/* uninitialised: harmless */
+	EXPECT_STORE(z, 0, "reset", "1\n", 0);
+	EXPECT_STORE(z, 0, "reset", "+1", 0);
+	EXPECT_STORE(z, 0, "reset", "65535", 0);
+	EXPECT_STORE(z, 0, "reset", "0", -EINVAL);
+	EXPECT_STORE(z, 0, "reset", "abc", -EINVAL);
+	EXPECT_STORE(z, 0, "reset", "", -EINVAL);
+	EXPECT_STORE(z, 0, "reset", "1 ", -EINVAL);
+	EXPECT_STORE(z, 0, "reset", "65536", -ERANGE);
+	EXPECT_STORE(z, 0, "reset", "-1", -EINVAL);
+}
+
+static void test_compact_limits_idle(struct uzram *z)
+{
+	EXPECT_STORE(z, 0, "compact", "1", -EINVAL);	/* uninitialised */
+	EXPECT_STORE(z, 0, "idle", "all", -EINVAL);
+	EXPECT_STORE(z, 0, "idle", "bogus", -EINVAL);
+	EXPECT_STORE(z, 0, "mem_used_max", "0", 0);	/* uninitialised: a no-op */
+	EXPECT_STORE(z, 0, "mem_used_max", "1", -EINVAL);
+	EXPECT_STORE(z, 0, "mem_used_max", "0\n", 0);
+	EXPECT_STORE(z, 0, "mem_used_max", "00", 0);
+	EXPECT_STORE(z, 0, "mem_used_max", "x", -EINVAL);
+	EXPECT_STORE(z, 0, "mem_used_max", "", -EINVAL);
+
+	EXPECT_STORE(z, 0, "mem_limit", "", -EINVAL);
+	EXPECT_STORE(z, 0, "mem_limit", "abc", -EINVAL);
+	EXPECT_STORE(z, 0, "mem_limit", "-5", -EINVAL);
+	EXPECT_STORE(z, 0, "mem_limit", "1M", 0);	/* before init */
+	CHECK_EQ(mm_stat(z, 0).limit, 1 << 20);
+	EXPECT_STORE(z, 0, "mem_limit", "1", 0);	/* rounded up to a page */
+	CHECK_EQ(mm_stat(z, 0).limit, 4096);
+	EXPECT_STORE(z, 0, "mem_limit", "2Kfoo", 0);
+	CHECK_EQ(mm_stat(z, 0).limit, 4096);
+	EXPECT_STORE(z, 0, "mem_limit", "0", 0);
+	CHECK_EQ(mm_stat(z, 0).limit, 0);
+
+	EXPECT_STORE(z, 0, "disksize", "4M", 0);
+	EXPECT_STORE(z, 0, "compact", "", 0);		/* any content */
+	EXPECT_STORE(z, 0, "compact", "whatever", 0);
+	EXPECT_STORE(z, 0, "mem_limit", "3M", 0);	/* after init too */
+	CHECK_EQ(mm_stat(z, 0).limit, 3 << 20);
+	EXPECT_STORE(z, 0, "idle", "all", 0);
+	EXPECT_STORE(z, 0, "idle", "all\n", 0);
+	EXPECT_STORE(z, 0, "idle", "0", 0);
+	EXPECT_STORE(z, 0, "idle", "0x10", 0);
+	EXPECT_STORE(z, 0, "idle", "4294967295", 0);
+	EXPECT_STORE(z, 0, "idle", "4294967296", -EINVAL);
+	EXPECT_STORE(z, 0, "idle", "-1", -EINVAL);
+	EXPECT_STORE(z, 0, "idle", "al", -EINVAL);
+	expect_show(z, 0, "block_state", "");		/* nothing allocated */
+	EXPECT_STORE(z, 0, "reset", "1", 0);
+	CHECK_EQ(mm_stat(z, 0).limit, 0);		/* reset clears mem_limit */
+}
+
+static void test_algorithm_params(struct uzram *z)
+{
+	char path[] = "/tmp/uzram-dict-XXXXXX";
+	int fd;
+
+	EXPECT_STORE(z, 0, "algorithm_params", "level", -EINVAL);
+	EXPECT_STORE(z, 0, "algorithm_params", "level=", -EINVAL);
+	EXPECT_STORE(z, 0, "algorithm_params", "level=abc", -EINVAL);
+	EXPECT_STORE(z, 0, "algorithm_params", "level=99999999999", -ERANGE);
+	EXPECT_STORE(z, 0, "algorithm_params", "priority=4", -EINVAL);
+	EXPECT_STORE(z, 0, "algorithm_params", "priority=-1", -EINVAL);
+	EXPECT_STORE(z, 0, "algorithm_params", "priority=1", 0);	/* clears priority 1 params */
+	EXPECT_STORE(z, 0, "algorithm_params", "algo=zstd", -EINVAL);	/* not configured */
+	EXPECT_STORE(z, 0, "algorithm_params", "algo=lzo-rle priority=1", -EINVAL);
+	EXPECT_STORE(z, 0, "algorithm_params", "foo=bar", 0);	/* unknown keys ignored */
+	EXPECT_STORE(z, 0, "algorithm_params", "", 0);
+	EXPECT_STORE(z, 0, "algorithm_params", "dict=/nonexistent/dict", -EINVAL);
+
+	/* lzo takes no level: disksize fails, and the default stays usable */
+	EXPECT_STORE(z, 0, "algorithm_params", "algo=lzo-rle level=3", 0);
+	EXPECT_STORE(z, 0, "disksize", "1M", -EOPNOTSUPP);
+	expect_show(z, 0, "initstate", "0\n");
+	expect_show(z, 0, "comp_algorithm", "[lzo-rle] lzo lz4 lz4hc zstd deflate 842 \n");
+	EXPECT_STORE(z, 0, "disksize", "1M", 0);	/* params were cleared */
+	EXPECT_STORE(z, 0, "algorithm_params", "level=1", -EBUSY);	/* after init */
+	EXPECT_STORE(z, 0, "reset", "1", 0);
+
+	EXPECT_STORE(z, 0, "comp_algorithm", "lz4", 0);
+	EXPECT_STORE(z, 0, "algorithm_params", "level=0", 0);
+	EXPECT_STORE(z, 0, "disksize", "1M", -EINVAL);	/* lz4 acceleration >= 1 */
+	EXPECT_STORE(z, 0, "comp_algorithm", "lz4", 0);
+	EXPECT_STORE(z, 0, "algorithm_params", "algo=lz4 level=5", 0);
+	EXPECT_STORE(z, 0, "disksize", "1M", 0);
+	EXPECT_STORE(z, 0, "reset", "1", 0);
+
+	EXPECT_STORE(z, 0, "comp_algorithm", "lz4hc", 0);
+	EXPECT_STORE(z, 0, "algorithm_params", "level=17", 0);
+	EXPECT_STORE(z, 0, "disksize", "1M", -EINVAL);
+	EXPECT_STORE(z, 0, "comp_algorithm", "zstd", 0);
+	EXPECT_STORE(z, 0, "algorithm_params", "priority=0 level=19", 0);
+	EXPECT_STORE(z, 0, "disksize", "1M", 0);
+	EXPECT_STORE(z, 0, "reset", "1", 0);
+
+	EXPECT_STORE(z, 0, "comp_algorithm", "deflate", 0);
+	EXPECT_STORE(z, 0, "algorithm_params", "deflate.winbits=-15 level=9", 0);
+	EXPECT_STORE(z, 0, "disksize", "1M", 0);
+	EXPECT_STORE(z, 0, "reset", "1", 0);
+	EXPECT_STORE(z, 0, "comp_algorithm", "deflate", 0);
+	EXPECT_STORE(z, 0, "algorithm_params", "deflate.winbits=99", 0);
+	EXPECT_STORE(z, 0, "disksize", "1M", -EINVAL);
+
+	/* a dictionary: read at store time; lz4 refuses one over 64 KiB */
+	fd = mkstemp(path);
+	REQUIRE(fd >= 0, "mkstemp");
+	static uint8_t dict[70000];
+	uint64_t seed = 1;
+	for (size_t i = 0; i < sizeof(dict); i++)
+		dict[i] = (uint8_t)("abcdefgh"[check_rand(&seed) % 8]);
+	REQUIRE(write(fd, dict, sizeof(dict)) == (ssize_t)sizeof(dict), "write dict");
+	close(fd);
+	char arg[128];
+	snprintf(arg, sizeof(arg), "dict=%s", path);
+	EXPECT_STORE(z, 0, "comp_algorithm", "lz4", 0);
+	EXPECT_STORE(z, 0, "algorithm_params", arg, 0);
+	EXPECT_STORE(z, 0, "disksize", "1M", -EINVAL);
+	EXPECT_STORE(z, 0, "comp_algorithm", "zstd", 0);
+	snprintf(arg, sizeof(arg), "algo=zstd dict=\"%s\"", path);
+	EXPECT_STORE(z, 0, "algorithm_params", arg, 0);
+	EXPECT_STORE(z, 0, "disksize", "1M", 0);
+	EXPECT_STORE(z, 0, "reset", "1", 0);
+	truncate(path, 60000);
+	EXPECT_STORE(z, 0, "comp_algorithm", "lz4", 0);
+	snprintf(arg, sizeof(arg), "dict=%s", path);
+	EXPECT_STORE(z, 0, "algorithm_params", arg, 0);
+	EXPECT_STORE(z, 0, "disksize", "1M", 0);
+	EXPECT_STORE(z, 0, "reset", "1", 0);
+	unlink(path);
+}
+
+static void test_recomp_algorithm(struct uzram *z)
+{
+	EXPECT_STORE(z, 0, "recomp_algorithm", "algo=zstd", 0);
+	expect_show(z, 0, "recomp_algorithm", "#1: lzo-rle lzo lz4 lz4hc [zstd] deflate 842 \n");
+	EXPECT_STORE(z, 0, "recomp_algorithm", "algo=lz4 priority=3", 0);
+	expect_show(z, 0, "recomp_algorithm",
+		    "#1: lzo-rle lzo lz4 lz4hc [zstd] deflate 842 \n"
+		    "#3: lzo-rle lzo [lz4] lz4hc zstd deflate 842 \n");
+	EXPECT_STORE(z, 0, "recomp_algorithm", "priority=1", -EINVAL);	/* no algo */
+	EXPECT_STORE(z, 0, "recomp_algorithm", "algo=zstd priority=0", -EINVAL);
+	EXPECT_STORE(z, 0, "recomp_algorithm", "algo=zstd priority=4", -EINVAL);
+	EXPECT_STORE(z, 0, "recomp_algorithm", "algo", -EINVAL);
+	EXPECT_STORE(z, 0, "recomp_algorithm", "algo=nope", -EINVAL);
+	EXPECT_STORE(z, 0, "recomp_algorithm", "algo=zstd priority=x", -EINVAL);
+	/* params by algorithm name now find priority 1 */
+	EXPECT_STORE(z, 0, "algorithm_params", "algo=zstd level=9", 0);
+	EXPECT_STORE(z, 0, "algorithm_params", "algo=lz4 priority=3 level=2", 0);
+	EXPECT_STORE(z, 0, "algorithm_params", "algo=lz4 priority=1", -EINVAL);
+	EXPECT_STORE(z, 0, "disksize", "1M", 0);
+	EXPECT_STORE(z, 0, "recomp_algorithm", "algo=zstd", -EBUSY);
+	EXPECT_STORE(z, 0, "reset", "1", 0);
+	expect_show(z, 0, "recomp_algorithm", "");	/* reset clears secondaries */
+}
+
+int main(void)
+{
+	struct uzram *z;
+
+	test_registry();
+	REQUIRE(uzram_new(&z, 1) == 0, "new");
+	test_initial(z);
+	test_disksize(z);
+	test_comp_algorithm(z);
+	test_reset(z);
+	test_compact_limits_idle(z);
+	test_algorithm_params(z);
+	test_recomp_algorithm(z);
+	uzram_free(z);
+	return check_summary();
+}
