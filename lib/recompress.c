@@ -1,0 +1,216 @@
+/*
+ * recompress.c - the recompress attribute: recompress stored pages with a
+ * secondary algorithm (recomp_algorithm, priorities 1-3), keeping the result
+ * only when it lands in a smaller zsmalloc class (reference/kernel-zram.md
+ * §4.6, the 7.3 kernel's single-target rules).
+ *
+ * Runs under dev_lock (write). Candidates are queued by size (pp.c) and
+ * taken largest first; each is read, recompressed and replaced under its
+ * slot lock, so readers and writers of other slots go on meanwhile. A slot
+ * remembers its algorithm in two priority bits; reads decompress with it.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+
+#include "parse.h"
+#include "pp.h"
+#include "zram_drv.h"
+
+enum {
+	RECOMPRESS_IDLE = 1 << 0,
+	RECOMPRESS_HUGE = 1 << 1,
+};
+
+/* The highest priority with an algorithm (INCOMPRESSIBLE is set there). */
+static unsigned int highest_priority_algorithm(struct zram *zram)
+{
+	unsigned int prio = ZRAM_PRIMARY_COMP;
+
+	for (unsigned int p = ZRAM_SECONDARY_COMP; p < ZRAM_MAX_COMPS; p++)
+		if (zram->comps[p])
+			prio = p;
+	return prio;
+}
+
+static int scan_slots_for_recompress(struct zram *zram, struct pp_ctl *ctl,
+				     int mode, unsigned int prio)
+{
+	int ret = 0;
+
+	for (uint64_t index = 0; index < zram->nr_pages && !ret; index++) {
+		uint32_t i = (uint32_t)index;
+
+		zram_slot_lock(zram, i);
+		if (!zram_slot_allocated(zram, i) || zram_test_flag(zram, i, ZRAM_WB) ||
+		    zram_test_flag(zram, i, ZRAM_SAME) ||
+		    zram_test_flag(zram, i, ZRAM_INCOMPRESSIBLE) ||
+		    zram_get_priority(zram, i) >= prio)
+			goto next;
+		if ((mode & RECOMPRESS_IDLE) && !zram_test_flag(zram, i, ZRAM_IDLE))
+			goto next;
+		if ((mode & RECOMPRESS_HUGE) && !zram_test_flag(zram, i, ZRAM_HUGE))
+			goto next;
+		ret = pp_add(ctl, i, zram_get_obj_size(zram, i));
+		if (!ret)
+			zram_set_flag(zram, i, ZRAM_PP_SLOT);
+next:
+		zram_slot_unlock(zram, i);
+	}
+	return ret;
+}
+
+/*
+ * Recompress one slot (locked, still selected). *max_pages counts attempts.
+ * Returns 0 (also when the slot is kept as it was) or an error that ends the
+ * command.
+ */
+static int recompress_slot(struct zram *zram, uint32_t index, unsigned int prio,
+			   unsigned int threshold, unsigned long long *max_pages,
+			   uint8_t *page)
+{
+	struct zcomp *comp = zram->comps[prio];
+	unsigned int old_size = zram_get_obj_size(zram, index);
+	unsigned int new_len, class_old, class_new;
+	struct zcomp_strm *zstrm;
+	unsigned long handle;
+	int ret;
+
+	if (!zram->table[index].handle)
+		return -EINVAL;
+	if (threshold && old_size < threshold)
+		return 0;	/* not worth it; does not count against max_pages */
+	ret = zram_read_page_locked(zram, index, page);
+	if (ret)
+		return ret;
+	zram_clear_flag(zram, index, ZRAM_IDLE);
+
+	zstrm = zcomp_stream_get(comp);
+	ret = zcomp_compress(comp, zstrm, page, &new_len);
+	(*max_pages)--;
+	if (ret) {
+		zcomp_stream_put(zstrm);
+		return ret;
+	}
+	/* The kernel's comparison: class indexes without the handle header. */
+	class_old = zs_lookup_class_index(zram->mem_pool, old_size);
+	class_new = zs_lookup_class_index(zram->mem_pool, new_len);
+	if (class_new >= class_old || (threshold && new_len >= threshold)) {
+		zcomp_stream_put(zstrm);
+		if (prio == highest_priority_algorithm(zram))
+			zram_set_flag(zram, index, ZRAM_INCOMPRESSIBLE);
+		return 0;
+	}
+	handle = zs_malloc(zram->mem_pool, new_len);
+	if (ZS_IS_ERR(handle)) {
+		zcomp_stream_put(zstrm);
+		return ZS_ERR(handle);
+	}
+	zs_obj_write(zram->mem_pool, handle, zstrm->buffer, new_len);
+	zcomp_stream_put(zstrm);
+
+	zram_slot_free(zram, index);
+	zram->table[index].handle = handle;
+	zram_set_obj_size(zram, index, new_len);
+	zram_set_priority(zram, index, prio);
+	atomic_fetch_add(&zram->stats.compr_data_size, new_len);
+	atomic_fetch_add(&zram->stats.pages_stored, 1);
+	return 0;
+}
+
+/* The first pool's huge_class_size, as the kernel's module-wide value. */
+static _Atomic size_t huge_class_size;
+
+void zram_note_huge_class_size(size_t size)
+{
+	size_t zero = 0;
+
+	atomic_compare_exchange_strong(&huge_class_size, &zero, size);
+}
+
+int zram_recompress_store(struct zram *zram, char *buf, size_t len)
+{
+	char *args = skip_spaces(buf), *param, *val, *algo = NULL;
+	unsigned long long num_recomp_pages = ULLONG_MAX;
+	unsigned int threshold = 0, prio = 0;
+	bool prio_given = false;
+	struct pp_ctl ctl;
+	uint8_t *page;
+	uint32_t index;
+	int mode = 0, ret;
+
+	while (*args) {
+		args = next_arg(args, &param, &val);
+		if (!val || !*val)
+			return -EINVAL;
+		if (!strcmp(param, "type")) {
+			if (!strcmp(val, "idle"))
+				mode = RECOMPRESS_IDLE;
+			else if (!strcmp(val, "huge"))
+				mode = RECOMPRESS_HUGE;
+			else if (!strcmp(val, "huge_idle"))
+				mode = RECOMPRESS_IDLE | RECOMPRESS_HUGE;
+			else
+				return -EINVAL;
+		} else if (!strcmp(param, "max_pages")) {
+			ret = kstrtoull(val, 10, &num_recomp_pages);
+			if (ret)
+				return ret;
+		} else if (!strcmp(param, "threshold")) {
+			ret = kstrtouint(val, 10, &threshold);
+			if (ret)
+				return ret;
+		} else if (!strcmp(param, "algo")) {
+			algo = val;
+		} else if (!strcmp(param, "priority")) {
+			ret = kstrtouint(val, 10, &prio);
+			if (ret)
+				return ret;
+			prio_given = true;
+		}
+	}
+	if (threshold >= atomic_load(&huge_class_size))
+		return -EINVAL;
+
+	pthread_rwlock_wrlock(&zram->dev_lock);
+	ret = -EINVAL;
+	if (!init_done(zram))
+		goto out;
+	if (prio_given && (prio < ZRAM_SECONDARY_COMP || prio >= ZRAM_MAX_COMPS))
+		goto out;
+	if (algo && prio_given) {
+		if (!zram->comp_algs[prio] || strcmp(zram->comp_algs[prio], algo))
+			goto out;
+	} else if (algo) {
+		for (prio = ZRAM_SECONDARY_COMP; prio < ZRAM_MAX_COMPS; prio++)
+			if (zram->comp_algs[prio] && !strcmp(zram->comp_algs[prio], algo))
+				break;
+		if (prio == ZRAM_MAX_COMPS)
+			goto out;
+	} else if (!prio_given) {
+		prio = ZRAM_SECONDARY_COMP;
+	}
+	if (!zram->comps[prio])
+		goto out;
+
+	page = aligned_alloc(64, UZ_PAGE_SIZE);
+	if (!page) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	pp_init(&ctl);
+	ret = scan_slots_for_recompress(zram, &ctl, mode, prio);
+	while (!ret && num_recomp_pages && pp_next(&ctl, &index)) {
+		zram_slot_lock(zram, index);
+		if (zram_test_flag(zram, index, ZRAM_PP_SLOT))
+			ret = recompress_slot(zram, index, prio, threshold,
+					      &num_recomp_pages, page);
+		zram_clear_flag(zram, index, ZRAM_PP_SLOT);
+		zram_slot_unlock(zram, index);
+	}
+	pp_release(zram, &ctl);
+	free(page);
+out:
+	pthread_rwlock_unlock(&zram->dev_lock);
+	return ret;
+}

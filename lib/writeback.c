@@ -1,0 +1,668 @@
+/*
+ * writeback.c - the backing store and the writeback attributes
+ * (reference/kernel-zram.md §2.4-§2.6, §4.5).
+ *
+ * The backing store is a block device or - unlike the kernel, which users
+ * keep tripping on - a regular file, opened O_DIRECT when the filesystem
+ * allows it. It is cut into 4 KiB blocks; a bitmap (bitmap_lock) says which
+ * hold a written-back slot, and a block is taken lowest first (a hint skips
+ * the full words below it). A written-back slot keeps ZRAM_WB, its block
+ * number in handle, and its size, priority and ZRAM_HUGE (the 7.3 kernel's
+ * completion), so compressed writeback can decompress it when read.
+ *
+ * `writeback` runs under dev_lock (write), as the kernel's: candidates are
+ * queued by size (pp.c) and written largest first with up to
+ * writeback_batch_size writes in flight through io_uring (liburing), or one
+ * at a time with pwrite where liburing is missing. A slot accessed or freed
+ * while its write is in flight loses ZRAM_PP_SLOT and stays in memory; a
+ * failed write rolls back the limit and the block and keeps the page: nothing
+ * is lost.
+ */
+#define _GNU_SOURCE	/* O_DIRECT */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifdef HAVE_LIBURING
+#include <liburing.h>
+#endif
+
+#include "parse.h"
+#include "pp.h"
+#include "zram_drv.h"
+
+#define BITS_PER_LONG	(8 * sizeof(unsigned long))
+#define WB_MAX_BATCH	256	/* in flight at most, whatever the attribute says */
+
+/* ---- blocks ---- */
+
+static bool alloc_block(struct zram *zram, unsigned long *blk)
+{
+	size_t words = UZ_DIV_ROUND_UP(zram->bd_nr_pages, BITS_PER_LONG);
+	bool found = false;
+
+	pthread_mutex_lock(&zram->bitmap_lock);
+	for (size_t w = zram->bd_hint; w < words; w++) {
+		unsigned long free_bits = ~zram->bitmap[w];
+		if (!free_bits)
+			continue;
+		unsigned long b = w * BITS_PER_LONG + (unsigned long)__builtin_ctzl(free_bits);
+		if (b >= zram->bd_nr_pages)
+			break;
+		zram->bitmap[w] |= 1ul << (b % BITS_PER_LONG);
+		zram->bd_hint = w;
+		*blk = b;
+		found = true;
+		break;
+	}
+	if (!found)
+		zram->bd_hint = words;
+	pthread_mutex_unlock(&zram->bitmap_lock);
+	if (found)
+		atomic_fetch_add(&zram->stats.bd_count, 1);
+	return found;
+}
+
+void zram_release_bdev_block(struct zram *zram, unsigned long blk)
+{
+	size_t w = blk / BITS_PER_LONG;
+
+	pthread_mutex_lock(&zram->bitmap_lock);
+	zram->bitmap[w] &= ~(1ul << (blk % BITS_PER_LONG));
+	if (w < zram->bd_hint)
+		zram->bd_hint = w;
+	pthread_mutex_unlock(&zram->bitmap_lock);
+	atomic_fetch_sub(&zram->stats.bd_count, 1);
+}
+
+/* ---- reading a written-back slot (slot lock held) ---- */
+
+int zram_read_from_bdev(struct zram *zram, uint32_t index, void *page)
+{
+	uint8_t buf[UZ_PAGE_SIZE] __attribute__((aligned(UZ_PAGE_SIZE)));
+	unsigned long blk = zram->table[index].handle;
+	ssize_t n;
+
+	if (zram->backing_fd < 0)
+		return -EIO;
+	n = pread(zram->backing_fd, buf, UZ_PAGE_SIZE, (off_t)blk << UZ_PAGE_SHIFT);
+	if (n != UZ_PAGE_SIZE)
+		return -EIO;
+	atomic_fetch_add(&zram->stats.bd_reads, 1);
+	if (!zram->compressed_wb || zram_test_flag(zram, index, ZRAM_HUGE)) {
+		memcpy(page, buf, UZ_PAGE_SIZE);
+		return 0;
+	}
+
+	struct zcomp *comp = zram->comps[zram_get_priority(zram, index)];
+	struct zcomp_strm *zstrm;
+	int ret;
+
+	if (!comp)
+		return -EIO;
+	zstrm = zcomp_stream_get(comp);
+	ret = zcomp_decompress(comp, zstrm, buf, zram_get_obj_size(zram, index), page);
+	zcomp_stream_put(zstrm);
+	return ret ? -EIO : 0;
+}
+
+void zram_reset_bdev(struct zram *zram)
+{
+	if (zram->backing_fd >= 0)
+		close(zram->backing_fd);
+	zram->backing_fd = -1;
+	free(zram->bitmap);
+	zram->bitmap = NULL;
+	free(zram->backing_path);
+	zram->backing_path = NULL;
+	zram->bd_nr_pages = 0;
+	zram->bd_hint = 0;
+}
+
+/* ---- backing_dev ---- */
+
+long zram_backing_dev_show(struct zram *zram, char *buf, size_t size)
+{
+	long n;
+
+	pthread_rwlock_rdlock(&zram->dev_lock);
+	n = snprintf(buf, size, "%s\n", zram->backing_path ? zram->backing_path : "none");
+	pthread_rwlock_unlock(&zram->dev_lock);
+	return n;
+}
+
+static int open_backing(const char *path, int *fdp, uint64_t *bytes)
+{
+	struct stat st;
+	int fd;
+
+	if (stat(path, &st) != 0)
+		return -errno;
+	if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode))
+		return -ENOTBLK;
+	/* O_EXCL on a block device: refused while mounted or in use. */
+	int flags = O_RDWR | O_CLOEXEC | O_LARGEFILE | (S_ISBLK(st.st_mode) ? O_EXCL : 0);
+	fd = open(path, flags | O_DIRECT);
+	if (fd < 0 && errno == EINVAL)	/* e.g. tmpfs: no O_DIRECT */
+		fd = open(path, flags);
+	if (fd < 0)
+		return -errno;
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(fd, BLKGETSIZE64, bytes) != 0) {
+			int err = errno;
+			close(fd);
+			return -err;
+		}
+	} else {
+		*bytes = (uint64_t)st.st_size;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+int zram_backing_dev_store(struct zram *zram, char *buf, size_t len)
+{
+	size_t sz = strlen(buf);
+	unsigned long *bitmap;
+	uint64_t bytes = 0, nr_pages;
+	char *path;
+	int fd = -1, ret;
+
+	if (sz > 0 && buf[sz - 1] == '\n')
+		buf[--sz] = '\0';
+	if (sz >= 4096)
+		return -ENAMETOOLONG;
+	pthread_rwlock_wrlock(&zram->dev_lock);
+	if (init_done(zram)) {
+		ret = -EBUSY;	/* "Can't setup backing device for initialized device" */
+		goto out;
+	}
+	ret = open_backing(buf, &fd, &bytes);
+	if (ret)
+		goto out;
+	nr_pages = bytes >> UZ_PAGE_SHIFT;
+	if (!nr_pages) {
+		close(fd);
+		ret = -EINVAL;
+		goto out;
+	}
+	bitmap = calloc(UZ_DIV_ROUND_UP(nr_pages, BITS_PER_LONG), sizeof(unsigned long));
+	path = strdup(buf);
+	if (!bitmap || !path) {
+		free(bitmap);
+		free(path);
+		close(fd);
+		ret = -ENOMEM;
+		goto out;
+	}
+	zram_reset_bdev(zram);
+	zram->backing_fd = fd;
+	zram->backing_path = path;
+	zram->bitmap = bitmap;
+	zram->bd_nr_pages = nr_pages;
+	ret = 0;
+out:
+	pthread_rwlock_unlock(&zram->dev_lock);
+	return ret;
+}
+
+/* ---- the limit and batch attributes ---- */
+
+long zram_bd_stat_show(struct zram *zram, char *buf, size_t size)
+{
+	long n;
+
+	pthread_rwlock_rdlock(&zram->dev_lock);
+	n = snprintf(buf, size, "%8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
+		     atomic_load(&zram->stats.bd_count), atomic_load(&zram->stats.bd_reads),
+		     atomic_load(&zram->stats.bd_writes));
+	pthread_rwlock_unlock(&zram->dev_lock);
+	return n;
+}
+
+long zram_writeback_limit_show(struct zram *zram, char *buf, size_t size)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&zram->wb_limit_lock);
+	v = zram->bd_wb_limit;
+	pthread_mutex_unlock(&zram->wb_limit_lock);
+	return snprintf(buf, size, "%" PRIu64 "\n", v);
+}
+
+int zram_writeback_limit_store(struct zram *zram, char *buf, size_t len)
+{
+	unsigned long long val;
+	int ret = kstrtoull(buf, 10, &val);
+
+	if (ret)
+		return -EINVAL;
+	/* 4 KiB units, a multiple of PAGE_SIZE/4096: nothing to round here */
+	pthread_mutex_lock(&zram->wb_limit_lock);
+	zram->bd_wb_limit = val;
+	pthread_mutex_unlock(&zram->wb_limit_lock);
+	return 0;
+}
+
+long zram_writeback_limit_enable_show(struct zram *zram, char *buf, size_t size)
+{
+	bool v;
+
+	pthread_mutex_lock(&zram->wb_limit_lock);
+	v = zram->wb_limit_enable;
+	pthread_mutex_unlock(&zram->wb_limit_lock);
+	return snprintf(buf, size, "%d\n", v);
+}
+
+int zram_writeback_limit_enable_store(struct zram *zram, char *buf, size_t len)
+{
+	unsigned long long val;
+
+	if (kstrtoull(buf, 10, &val))
+		return -EINVAL;
+	pthread_mutex_lock(&zram->wb_limit_lock);
+	zram->wb_limit_enable = val != 0;
+	pthread_mutex_unlock(&zram->wb_limit_lock);
+	return 0;
+}
+
+long zram_writeback_batch_size_show(struct zram *zram, char *buf, size_t size)
+{
+	unsigned int v;
+
+	pthread_rwlock_rdlock(&zram->dev_lock);
+	v = zram->wb_batch_size;
+	pthread_rwlock_unlock(&zram->dev_lock);
+	return snprintf(buf, size, "%u\n", v);
+}
+
+int zram_writeback_batch_size_store(struct zram *zram, char *buf, size_t len)
+{
+	unsigned int val;
+
+	if (kstrtouint(buf, 10, &val) || val == 0)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&zram->dev_lock);
+	zram->wb_batch_size = val;
+	pthread_rwlock_unlock(&zram->dev_lock);
+	return 0;
+}
+
+long zram_compressed_writeback_show(struct zram *zram, char *buf, size_t size)
+{
+	bool v;
+
+	pthread_rwlock_rdlock(&zram->dev_lock);
+	v = zram->compressed_wb;
+	pthread_rwlock_unlock(&zram->dev_lock);
+	return snprintf(buf, size, "%d\n", v);
+}
+
+int zram_compressed_writeback_store(struct zram *zram, char *buf, size_t len)
+{
+	bool val;
+	int ret = kstrtobool(buf, &val);
+
+	if (ret)
+		return ret;
+	pthread_rwlock_wrlock(&zram->dev_lock);
+	if (init_done(zram)) {
+		pthread_rwlock_unlock(&zram->dev_lock);
+		return -EBUSY;
+	}
+	zram->compressed_wb = val;
+	pthread_rwlock_unlock(&zram->dev_lock);
+	return 0;
+}
+
+/* ---- writeback ---- */
+
+enum {
+	IDLE_WRITEBACK = 1 << 0,
+	HUGE_WRITEBACK = 1 << 1,
+	INCOMPRESSIBLE_WRITEBACK = 1 << 2,
+};
+
+static int parse_mode(const char *s, int *mode)
+{
+	if (!strcmp(s, "idle"))
+		*mode = IDLE_WRITEBACK;
+	else if (!strcmp(s, "huge"))
+		*mode = HUGE_WRITEBACK;
+	else if (!strcmp(s, "huge_idle"))
+		*mode = IDLE_WRITEBACK | HUGE_WRITEBACK;
+	else if (!strcmp(s, "incompressible"))
+		*mode = INCOMPRESSIBLE_WRITEBACK;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* Queue the slots of [lo, hi) that match mode (0: every stored slot). */
+static int scan_slots_for_writeback(struct zram *zram, struct pp_ctl *ctl,
+				    uint64_t lo, uint64_t hi, int mode)
+{
+	int ret = 0;
+
+	for (uint64_t index = lo; index < hi && !ret; index++) {
+		uint32_t i = (uint32_t)index;
+
+		zram_slot_lock(zram, i);
+		if (!zram_slot_allocated(zram, i) || zram_test_flag(zram, i, ZRAM_WB) ||
+		    zram_test_flag(zram, i, ZRAM_SAME))
+			goto next;
+		if ((mode & IDLE_WRITEBACK) && !zram_test_flag(zram, i, ZRAM_IDLE))
+			goto next;
+		if ((mode & HUGE_WRITEBACK) && !zram_test_flag(zram, i, ZRAM_HUGE))
+			goto next;
+		if ((mode & INCOMPRESSIBLE_WRITEBACK) &&
+		    !zram_test_flag(zram, i, ZRAM_INCOMPRESSIBLE))
+			goto next;
+		ret = pp_add(ctl, i, zram_get_obj_size(zram, i));
+		if (!ret)
+			zram_set_flag(zram, i, ZRAM_PP_SLOT);
+next:
+		zram_slot_unlock(zram, i);
+	}
+	return ret;
+}
+
+struct wb_req {
+	uint8_t *page;		/* aligned for O_DIRECT */
+	unsigned long blk;
+	uint32_t index;
+	bool busy;
+};
+
+struct wb_ctl {
+	struct zram *zram;
+	struct wb_req *reqs;
+	unsigned int nr_reqs;
+	unsigned int inflight;
+#ifdef HAVE_LIBURING
+	struct io_uring ring;
+	bool ring_ok;
+#endif
+};
+
+static bool limit_reached(struct zram *zram)
+{
+	bool r;
+
+	pthread_mutex_lock(&zram->wb_limit_lock);
+	r = zram->wb_limit_enable && zram->bd_wb_limit == 0;
+	pthread_mutex_unlock(&zram->wb_limit_lock);
+	return r;
+}
+
+static void limit_adjust(struct zram *zram, int64_t delta)
+{
+	pthread_mutex_lock(&zram->wb_limit_lock);
+	if (zram->wb_limit_enable && (delta > 0 || zram->bd_wb_limit > 0))
+		zram->bd_wb_limit += (uint64_t)delta;
+	pthread_mutex_unlock(&zram->wb_limit_lock);
+}
+
+/* A write finished with result res (bytes or -errno). */
+static int wb_complete(struct wb_ctl *wb, struct wb_req *req, long res)
+{
+	struct zram *zram = wb->zram;
+	uint32_t index = req->index;
+
+	req->busy = false;
+	wb->inflight--;
+	if (res != UZ_PAGE_SIZE) {
+		limit_adjust(zram, +(int64_t)(UZ_PAGE_SIZE / 4096));
+		zram_release_bdev_block(zram, req->blk);
+		zram_slot_lock(zram, index);
+		zram_clear_flag(zram, index, ZRAM_PP_SLOT);
+		zram_slot_unlock(zram, index);
+		return res < 0 ? (int)res : -EIO;
+	}
+	atomic_fetch_add(&zram->stats.bd_writes, 1);
+	zram_slot_lock(zram, index);
+	if (!zram_test_flag(zram, index, ZRAM_PP_SLOT)) {
+		/* accessed or freed meanwhile: it stays in memory */
+		zram_release_bdev_block(zram, req->blk);
+	} else {
+		unsigned int size = zram_get_obj_size(zram, index);
+
+		zram_clear_flag(zram, index, ZRAM_IDLE);
+		if (zram_test_flag(zram, index, ZRAM_HUGE))
+			atomic_fetch_sub(&zram->stats.huge_pages, 1);
+		atomic_fetch_sub(&zram->stats.compr_data_size, size);
+		zs_free(zram->mem_pool, zram->table[index].handle);
+		zram->table[index].handle = req->blk;
+		zram_set_flag(zram, index, ZRAM_WB);
+		zram_clear_flag(zram, index, ZRAM_PP_SLOT);
+	}
+	zram_slot_unlock(zram, index);
+	return 0;
+}
+
+/* Wait for one write to complete; returns its error (0 on success). */
+static int wb_reap_one(struct wb_ctl *wb)
+{
+#ifdef HAVE_LIBURING
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	do {
+		ret = io_uring_wait_cqe(&wb->ring, &cqe);
+	} while (ret == -EINTR);
+	if (ret)
+		return ret;
+	struct wb_req *req = io_uring_cqe_get_data(cqe);
+	long res = cqe->res;
+	io_uring_cqe_seen(&wb->ring, cqe);
+	return wb_complete(wb, req, res);
+#else
+	return 0;
+#endif
+}
+
+static int wb_submit(struct wb_ctl *wb, struct wb_req *req)
+{
+	off_t off = (off_t)req->blk << UZ_PAGE_SHIFT;
+
+	req->busy = true;
+	wb->inflight++;
+#ifdef HAVE_LIBURING
+	if (wb->ring_ok) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&wb->ring);
+		if (sqe) {
+			io_uring_prep_write(sqe, wb->zram->backing_fd, req->page,
+					    UZ_PAGE_SIZE, (uint64_t)off);
+			io_uring_sqe_set_data(sqe, req);
+			int ret = io_uring_submit(&wb->ring);
+			if (ret == 1)
+				return 0;
+			/* nothing submitted: fall back to a plain write */
+		}
+	}
+#endif
+	ssize_t n = pwrite(wb->zram->backing_fd, req->page, UZ_PAGE_SIZE, off);
+	return wb_complete(wb, req, n < 0 ? -errno : n);
+}
+
+/* Copy slot index into req->page (slot lock held): raw, or compressed bytes. */
+static int wb_fill(struct zram *zram, uint32_t index, uint8_t *page)
+{
+	if (zram->compressed_wb && !zram_test_flag(zram, index, ZRAM_HUGE)) {
+		unsigned int size = zram_get_obj_size(zram, index);
+		unsigned long h = zram->table[index].handle;
+		const void *src = zs_obj_read_begin(zram->mem_pool, h, NULL);
+
+		memcpy(page, src, size);
+		zs_obj_read_end(zram->mem_pool, h, src);
+		memset(page + size, 0, UZ_PAGE_SIZE - size);
+		return 0;
+	}
+	return zram_read_page_locked(zram, index, page);
+}
+
+static int zram_writeback_slots(struct zram *zram, struct pp_ctl *ctl)
+{
+	struct wb_ctl wb = { .zram = zram };
+	unsigned int batch = UZ_MIN(zram->wb_batch_size, WB_MAX_BATCH);
+	uint32_t index;
+	int ret = 0, err;
+
+	wb.reqs = calloc(batch, sizeof(*wb.reqs));
+	if (!wb.reqs)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < batch; i++) {
+		wb.reqs[i].page = aligned_alloc(UZ_PAGE_SIZE, UZ_PAGE_SIZE);
+		if (!wb.reqs[i].page)
+			break;
+		wb.nr_reqs++;
+	}
+	if (!wb.nr_reqs) {
+		free(wb.reqs);
+		return -ENOMEM;
+	}
+#ifdef HAVE_LIBURING
+	wb.ring_ok = io_uring_queue_init(wb.nr_reqs, &wb.ring, 0) == 0;
+#endif
+
+	while (pp_next(ctl, &index)) {
+		struct wb_req *req = NULL;
+		unsigned long blk;
+
+		if (limit_reached(zram)) {
+			ret = -EIO;
+			goto stop;
+		}
+		while (!req) {
+			for (unsigned int i = 0; i < wb.nr_reqs && !req; i++)
+				if (!wb.reqs[i].busy)
+					req = &wb.reqs[i];
+			if (!req && (err = wb_reap_one(&wb)))
+				ret = err;
+		}
+		if (!alloc_block(zram, &blk)) {
+			ret = -ENOSPC;
+			goto stop;
+		}
+		zram_slot_lock(zram, index);
+		if (!zram_test_flag(zram, index, ZRAM_PP_SLOT) ||
+		    wb_fill(zram, index, req->page)) {
+			zram_clear_flag(zram, index, ZRAM_PP_SLOT);
+			zram_slot_unlock(zram, index);
+			zram_release_bdev_block(zram, blk);
+			continue;
+		}
+		zram_slot_unlock(zram, index);
+		limit_adjust(zram, -(int64_t)(UZ_PAGE_SIZE / 4096));
+		req->blk = blk;
+		req->index = index;
+		if ((err = wb_submit(&wb, req)))
+			ret = err;
+		continue;
+stop:
+		/* this candidate was taken off the list: unmark it */
+		zram_slot_lock(zram, index);
+		zram_clear_flag(zram, index, ZRAM_PP_SLOT);
+		zram_slot_unlock(zram, index);
+		break;
+	}
+	while (wb.inflight)
+		if ((err = wb_reap_one(&wb)))
+			ret = err;
+#ifdef HAVE_LIBURING
+	if (wb.ring_ok)
+		io_uring_queue_exit(&wb.ring);
+#endif
+	for (unsigned int i = 0; i < wb.nr_reqs; i++)
+		free(wb.reqs[i].page);
+	free(wb.reqs);
+	return ret;
+}
+
+int zram_writeback_store(struct zram *zram, char *buf, size_t len)
+{
+	uint64_t lo = 0, hi;
+	char *args = skip_spaces(buf), *param, *val;
+	struct pp_ctl ctl;
+	int mode = 0, ret = 0;
+
+	pthread_rwlock_wrlock(&zram->dev_lock);
+	if (!init_done(zram)) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (zram->backing_fd < 0) {
+		ret = -ENODEV;
+		goto out;
+	}
+	hi = zram->nr_pages;
+	pp_init(&ctl);
+	while (*args) {
+		args = next_arg(args, &param, &val);
+		if (!val) {	/* the legacy keywords: idle, huge, ... */
+			ret = parse_mode(param, &mode);
+			if (!ret)
+				ret = scan_slots_for_writeback(zram, &ctl, lo, hi, mode);
+			break;
+		}
+		if (!strcmp(param, "type")) {
+			ret = parse_mode(val, &mode);
+			if (!ret)
+				ret = scan_slots_for_writeback(zram, &ctl, lo, hi, mode);
+			break;
+		}
+		if (!strcmp(param, "page_index")) {
+			unsigned long index;
+			ret = kstrtoul(val, 10, &index);
+			if (ret)
+				break;
+			if (index >= zram->nr_pages) {
+				ret = -ERANGE;
+				break;
+			}
+			lo = index;
+			hi = index + 1;
+			ret = scan_slots_for_writeback(zram, &ctl, lo, hi, mode);
+			if (ret)
+				break;
+			continue;
+		}
+		if (!strcmp(param, "page_indexes")) {
+			char *dash = strchr(val, '-');
+			unsigned long a, b;
+			if (!dash) {
+				ret = -EINVAL;
+				break;
+			}
+			*dash = '\0';
+			ret = kstrtoul(val, 10, &a);
+			if (!ret)
+				ret = kstrtoul(dash + 1, 10, &b);
+			if (ret)
+				break;
+			if (a >= zram->nr_pages || b >= zram->nr_pages || a > b) {
+				ret = -ERANGE;
+				break;
+			}
+			lo = a;
+			hi = b + 1;
+			ret = scan_slots_for_writeback(zram, &ctl, lo, hi, mode);
+			if (ret)
+				break;
+			continue;
+		}
+		/* other keys are ignored */
+	}
+	if (!ret)
+		ret = zram_writeback_slots(zram, &ctl);
+	pp_release(zram, &ctl);
+out:
+	pthread_rwlock_unlock(&zram->dev_lock);
+	return ret;
+}
