@@ -1,0 +1,65 @@
+#!/bin/bash
+# uzram dump and uzram bench: a live process's anonymous memory becomes a page
+# file holding what the process wrote; bench stores it, reads it back,
+# verifies it, and prints the JSON object PRODUCT.md defines.
+set -u
+UZRAM=${UZRAM:?}
+dir=$(mktemp -d /tmp/uzram-cli.XXXXXX)
+child=
+cleanup() {
+	[ -n "$child" ] && kill "$child" 2>/dev/null && wait "$child" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+# a process with a recognisable heap: 2000 copies of a marker string
+marker="uzram-dump-marker-$$-"
+perl -e '$m = shift; @a = map { $m . $_ . ("x" x 100) } 1..20000; open(F, ">", shift); print F "ready\n"; close F; sleep 600' \
+	"$marker" "$dir/ready" &
+child=$!
+for _ in $(seq 100); do [ -s "$dir/ready" ] && break; sleep 0.1; done
+[ -s "$dir/ready" ] || fail "the test process did not start"
+
+"$UZRAM" dump --pid "$child" "$dir/p.pages" 2>"$dir/dump.err" || fail "dump: $(cat "$dir/dump.err")"
+size=$(stat -c %s "$dir/p.pages")
+[ "$size" -gt 0 ] && [ $((size % 4096)) -eq 0 ] || fail "page file size $size is not a positive multiple of 4096"
+count=$(grep -ac "$marker" "$dir/p.pages")
+[ "$count" -gt 0 ] || fail "the process's heap is not in the dump"
+grep -q "pages" "$dir/dump.err" || fail "dump prints what it did"
+echo "dump: $((size / 4096)) pages, marker found"
+
+# errors name the thing and the reason
+"$UZRAM" dump --pid 999999999 "$dir/x" 2>"$dir/err" && fail "dump of a missing process succeeded"
+grep -q "999999999" "$dir/err" || fail "dump error names the process: $(cat "$dir/err")"
+"$UZRAM" dump 2>/dev/null; [ $? -eq 2 ] || fail "dump without arguments: usage, exit 2"
+
+for alg in lzo-rle lz4 zstd; do
+	out=$("$UZRAM" bench "$dir/p.pages" --algorithm "$alg" --threads 2 --json) || fail "bench $alg: $out"
+	echo "$out"
+	echo "$out" | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+alg, pages = sys.argv[1], int(sys.argv[2])
+assert o["algorithm"] == alg, o
+assert o["threads"] == 2 and o["pages"] == pages, o
+assert o["verified"] is True, o
+assert o["write_mbps"] > 0 and o["read_mbps"] > 0, o
+m = o["mm_stat"]
+for k in ("orig_data_size", "compr_data_size", "mem_used_total", "mem_limit", "mem_used_max",
+          "same_pages", "pages_compacted", "huge_pages", "huge_pages_since"):
+    assert k in m, k
+assert m["orig_data_size"] == pages * 4096, m
+assert 0 < m["mem_used_total"] < pages * 4096, m
+assert m["mem_used_max"] >= m["mem_used_total"], m
+' "$alg" $((size / 4096)) || fail "bench $alg JSON"
+done
+
+out=$("$UZRAM" bench "$dir/p.pages" --algorithm nope 2>&1) && fail "unknown algorithm accepted"
+echo "$out" | grep -q "nope" || fail "unknown algorithm error names it: $out"
+head -c 1000 /dev/zero > "$dir/bad"
+out=$("$UZRAM" bench "$dir/bad" 2>&1) && fail "a non-page file accepted"
+echo "$out" | grep -q "page file" || fail "bad file error: $out"
+out=$("$UZRAM" bench "$dir/p.pages") || fail "bench text output"
+echo "$out" | grep -q "^verified    yes" || fail "text output: $out"
+exit 0
