@@ -1,0 +1,152 @@
+/*
+ * policy.c - the idle writeback and recompression policies (policy.h).
+ *
+ * One thread sleeps on a condition variable for the period (so stop is
+ * immediate) and then runs one pass through the attribute API. A failure is
+ * reported once, on stderr, when it first happens or changes - not every
+ * period.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "policy.h"
+
+struct policy {
+	struct uzram *z;
+	unsigned int wb_idle, rc_idle;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+};
+
+static int store_str(struct uzram *z, int id, const char *attr, const char *val)
+{
+	return uzram_attr_store(z, id, attr, val, strlen(val));
+}
+
+/* Report an error of (device, step) once until it changes. */
+static void report(int id, const char *step, int err)
+{
+	static int last_err[2][64];
+	int k = step[0] == 'w';
+
+	if (id < 0 || id >= 64 || last_err[k][id] == err)
+		return;
+	last_err[k][id] = err;
+	if (err)
+		fprintf(stderr, "uzram serve: zram%d: idle %s: %s\n", id, step, strerror(-err));
+}
+
+static void run_device(struct uzram *z, int id, unsigned int wb_idle,
+		       unsigned int rc_idle)
+{
+	char buf[256], age[16];
+	long n;
+
+	n = uzram_attr_show(z, id, "initstate", buf, sizeof(buf));
+	if (n <= 0 || buf[0] != '1')
+		return;
+	if (rc_idle) {
+		n = uzram_attr_show(z, id, "recomp_algorithm", buf, sizeof(buf));
+		if (n > 0) {
+			snprintf(age, sizeof(age), "%u", rc_idle);
+			int err = store_str(z, id, "idle", age);
+			if (!err)
+				err = store_str(z, id, "recompress", "type=idle");
+			report(id, "recompress", err);
+		}
+	}
+	if (wb_idle) {
+		n = uzram_attr_show(z, id, "backing_dev", buf, sizeof(buf));
+		if (n > 0 && strcmp(buf, "none\n")) {
+			snprintf(age, sizeof(age), "%u", wb_idle);
+			int err = store_str(z, id, "idle", age);
+			if (!err)
+				err = store_str(z, id, "writeback", "idle");
+			report(id, "writeback", err);
+		}
+	}
+}
+
+void policy_run_once(struct uzram *z, unsigned int writeback_idle,
+		     unsigned int recompress_idle)
+{
+	int ids[256];
+	size_t n = uzram_list(z, ids, 256);
+
+	for (size_t i = 0; i < n && i < 256; i++)
+		run_device(z, ids[i], writeback_idle, recompress_idle);
+}
+
+static void *policy_thread(void *arg)
+{
+	struct policy *p = arg;
+	unsigned int shortest = p->wb_idle && p->rc_idle ?
+		(p->wb_idle < p->rc_idle ? p->wb_idle : p->rc_idle) :
+		(p->wb_idle ? p->wb_idle : p->rc_idle);
+	unsigned int period = shortest / 4;
+
+	if (period < 1)
+		period = 1;
+	if (period > 60)
+		period = 60;
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += period;
+		while (!p->stop &&
+		       pthread_cond_timedwait(&p->cond, &p->lock, &ts) != ETIMEDOUT)
+			;
+		if (p->stop)
+			break;
+		pthread_mutex_unlock(&p->lock);
+		policy_run_once(p->z, p->wb_idle, p->rc_idle);
+		pthread_mutex_lock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+int policy_start(struct uzram *z, unsigned int writeback_idle,
+		 unsigned int recompress_idle, struct policy **out)
+{
+	struct policy *p;
+
+	*out = NULL;
+	if (!writeback_idle && !recompress_idle)
+		return 0;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->z = z;
+	p->wb_idle = writeback_idle;
+	p->rc_idle = recompress_idle;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	if (pthread_create(&p->thread, NULL, policy_thread, p)) {
+		free(p);
+		return -EAGAIN;
+	}
+	*out = p;
+	return 0;
+}
+
+void policy_stop(struct policy *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
