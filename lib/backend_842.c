@@ -19,7 +19,7 @@ static int sw842_setup_params(struct zcomp_params *params)
 
 static int sw842_create_ctx(struct zcomp_params *params, struct zcomp_ctx *ctx)
 {
-	ctx->context = aligned_alloc(64, (uz_sw842_wrkmem_size() + 63) & ~(size_t)63);
+	ctx->context = uz_aligned_alloc(64, uz_sw842_wrkmem_size());
 	return ctx->context ? 0 : -ENOMEM;
 }
 

@@ -38,7 +38,7 @@ static int lz4_setup_params(struct zcomp_params *params)
 		params->level = 1;	/* LZ4_ACCELERATION_DEFAULT */
 	if (params->level < 1)
 		return -EINVAL;
-	drv = aligned_alloc(64, sizeof(*drv));
+	drv = uz_aligned_alloc(64, sizeof(*drv));
 	if (!drv)
 		return -ENOMEM;
 	drv->acceleration = params->level;
@@ -57,7 +57,7 @@ static int lz4_setup_params(struct zcomp_params *params)
 
 static int lz4_create_ctx(struct zcomp_params *params, struct zcomp_ctx *ctx)
 {
-	struct lz4_ctx *c = aligned_alloc(64, sizeof(*c));
+	struct lz4_ctx *c = uz_aligned_alloc(64, sizeof(*c));
 
 	if (!c)
 		return -ENOMEM;

@@ -42,7 +42,7 @@ static int lz4hc_setup_params(struct zcomp_params *params)
 
 static int lz4hc_create_ctx(struct zcomp_params *params, struct zcomp_ctx *ctx)
 {
-	struct lz4hc_ctx *c = aligned_alloc(64, sizeof(*c));
+	struct lz4hc_ctx *c = uz_aligned_alloc(64, sizeof(*c));
 
 	if (!c)
 		return -ENOMEM;

@@ -25,7 +25,7 @@ static int lzo_setup_params(struct zcomp_params *params)
 
 static int lzo_create_ctx(struct zcomp_params *params, struct zcomp_ctx *ctx)
 {
-	ctx->context = aligned_alloc(64, UZ_LZO1X_1_MEM_COMPRESS);
+	ctx->context = uz_aligned_alloc(64, UZ_LZO1X_1_MEM_COMPRESS);
 	return ctx->context ? 0 : -ENOMEM;
 }
 

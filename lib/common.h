@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define UZ_PAGE_SHIFT	12
@@ -25,6 +26,12 @@
 #define UZ_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define UZ_DIV_ROUND_UP(n, d) (((n) + (d) - 1) / (d))
 #define UZ_PAGE_ALIGN(x) (((x) + UZ_PAGE_SIZE - 1) & ~(uint64_t)(UZ_PAGE_SIZE - 1))
+
+/* aligned_alloc with the size rounded up to the alignment, as C11 asks. */
+static inline void *uz_aligned_alloc(size_t align, size_t size)
+{
+	return aligned_alloc(align, (size + align - 1) & ~(align - 1));
+}
 
 /* Unaligned little-endian loads and stores; compile to plain moves on x86-64. */
 static inline uint16_t uz_get_le16(const void *p)

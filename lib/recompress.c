@@ -193,7 +193,7 @@ int zram_recompress_store(struct zram *zram, char *buf, size_t len)
 	if (!zram->comps[prio])
 		goto out;
 
-	page = aligned_alloc(64, UZ_PAGE_SIZE);
+	page = uz_aligned_alloc(64, UZ_PAGE_SIZE);
 	if (!page) {
 		ret = -ENOMEM;
 		goto out;

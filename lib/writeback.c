@@ -518,7 +518,7 @@ static int zram_writeback_slots(struct zram *zram, struct pp_ctl *ctl)
 	if (!wb.reqs)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < batch; i++) {
-		wb.reqs[i].page = aligned_alloc(UZ_PAGE_SIZE, UZ_PAGE_SIZE);
+		wb.reqs[i].page = uz_aligned_alloc(UZ_PAGE_SIZE, UZ_PAGE_SIZE);
 		if (!wb.reqs[i].page)
 			break;
 		wb.nr_reqs++;

@@ -104,8 +104,8 @@ static int strm_init(struct zcomp *comp, struct zcomp_strm *zstrm)
 
 	memset(zstrm, 0, sizeof(*zstrm));
 	pthread_mutex_init(&zstrm->lock, NULL);
-	zstrm->buffer = aligned_alloc(64, 2 * UZ_PAGE_SIZE);
-	zstrm->local_copy = aligned_alloc(64, UZ_PAGE_SIZE);
+	zstrm->buffer = uz_aligned_alloc(64, 2 * UZ_PAGE_SIZE);
+	zstrm->local_copy = uz_aligned_alloc(64, UZ_PAGE_SIZE);
 	if (!zstrm->buffer || !zstrm->local_copy) {
 		strm_release_buffers(zstrm);
 		return -ENOMEM;
@@ -141,7 +141,7 @@ int zcomp_create(struct zcomp **out, const char *name,
 		free(comp);
 		return ret;
 	}
-	comp->stream = aligned_alloc(64, sizeof(*comp->stream) * nr_streams);
+	comp->stream = uz_aligned_alloc(64, sizeof(*comp->stream) * nr_streams);
 	if (!comp->stream) {
 		ops->release_params(params);
 		free(comp);
