@@ -175,6 +175,21 @@ int uzram_page_state(struct uzram_dev *d, uint64_t offset);
 size_t uzram_algorithm_count(void);
 const char *uzram_algorithm_name(size_t i);
 
+/*
+ * One algorithm's page codec on its own, with default parameters, as a
+ * device uses it (for tools that size a device: uzram analyze). Not
+ * thread-safe: one codec per thread.
+ */
+struct uzram_codec;
+int uzram_codec_new(const char *algorithm, struct uzram_codec **out);
+void uzram_codec_free(struct uzram_codec *c);
+/* Compress one 4096-byte page; out holds 8192 bytes. 0 or -errno. */
+int uzram_codec_compress(struct uzram_codec *c, const void *page, void *out,
+			 size_t *out_len);
+/* Decompress into one page: exactly 4096 bytes, else -EINVAL. */
+int uzram_codec_decompress(struct uzram_codec *c, const void *in, size_t len,
+			   void *page);
+
 #ifdef __cplusplus
 }
 #endif

@@ -351,3 +351,60 @@ const char *uzram_algorithm_name(size_t i)
 
 	return ops ? ops->name : NULL;
 }
+
+struct uzram_codec {
+	struct zcomp *comp;
+	struct zcomp_params params;
+};
+
+int uzram_codec_new(const char *algorithm, struct uzram_codec **out)
+{
+	struct uzram_codec *c = calloc(1, sizeof(*c));
+	int ret;
+
+	*out = NULL;
+	if (!c)
+		return -ENOMEM;
+	zcomp_params_init(&c->params);
+	ret = zcomp_create(&c->comp, algorithm, &c->params, 1);
+	if (ret) {
+		free(c);
+		return ret;
+	}
+	*out = c;
+	return 0;
+}
+
+void uzram_codec_free(struct uzram_codec *c)
+{
+	if (!c)
+		return;
+	zcomp_destroy(c->comp);
+	free(c);
+}
+
+int uzram_codec_compress(struct uzram_codec *c, const void *page, void *out,
+			 size_t *out_len)
+{
+	struct zcomp_strm *zstrm = zcomp_stream_get(c->comp);
+	unsigned int n;
+	int ret = zcomp_compress(c->comp, zstrm, page, &n);
+
+	if (!ret) {
+		memcpy(out, zstrm->buffer, n);
+		*out_len = n;
+	}
+	zcomp_stream_put(zstrm);
+	return ret;
+}
+
+int uzram_codec_decompress(struct uzram_codec *c, const void *in, size_t len,
+			   void *page)
+{
+	struct zcomp_strm *zstrm = zcomp_stream_get(c->comp);
+	int ret = len > 2 * UZ_PAGE_SIZE ? -EINVAL :
+		  zcomp_decompress(c->comp, zstrm, in, (unsigned int)len, page);
+
+	zcomp_stream_put(zstrm);
+	return ret;
+}

@@ -14,6 +14,7 @@ int cmd_dump(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
 
 long dump_process(int pid, const char *path);
 

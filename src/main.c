@@ -18,6 +18,8 @@ static void usage(FILE *f)
 		"  bench FILE [--algorithm NAME] [--threads N] [--json]\n"
 		"                     write a page file into a fresh device, read it back\n"
 		"  dump --pid PID OUT the resident anonymous pages of a process, as a page file\n"
+		"  analyze --pid PID | FILE [--json]\n"
+		"                     per algorithm: ratio, mem_used_total, same/huge pages, speed\n"
 		"  version            print the version\n");
 }
 
@@ -37,6 +39,8 @@ int main(int argc, char **argv)
 		return cmd_serve(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "ctl"))
 		return cmd_ctl(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "analyze"))
+		return cmd_analyze(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "dump"))
 		return cmd_dump(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

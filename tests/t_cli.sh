@@ -55,6 +55,28 @@ assert m["mem_used_max"] >= m["mem_used_total"], m
 ' "$alg" $((size / 4096)) || fail "bench $alg JSON"
 done
 
+# analyze: its mem_used_total is what bench then measures (within 3%)
+"$UZRAM" analyze "$dir/p.pages" --json > "$dir/an.json" || fail "analyze"
+"$UZRAM" analyze --pid $$ --algorithm lz4 > "$dir/an.txt" || fail "analyze --pid"
+grep -q '^lz4 ' "$dir/an.txt" || fail "analyze --pid output: $(cat "$dir/an.txt")"
+for alg in lzo-rle lz4 zstd; do
+	"$UZRAM" bench "$dir/p.pages" --algorithm "$alg" --threads 2 --json > "$dir/b.json" || fail "bench"
+	/usr/bin/python3 - "$alg" "$dir/an.json" "$dir/b.json" <<'PY' || fail "analyze vs bench ($alg)"
+import json, sys
+alg, an, b = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
+names = [o["algorithm"] for o in an]
+assert names == ["lzo-rle", "lzo", "lz4", "lz4hc", "zstd", "deflate", "842"], names
+a = next(o for o in an if o["algorithm"] == alg)
+m = b["mm_stat"]
+print(alg, "analyze", a["mem_used_total"], "bench", m["mem_used_total"])
+assert abs(a["mem_used_total"] - m["mem_used_total"]) <= 0.03 * m["mem_used_total"]
+assert a["same_pages"] == m["same_pages"] and a["huge_pages"] == m["huge_pages"]
+assert a["compr_data_size"] == m["compr_data_size"]
+assert a["compress_mbps"] > 0 and a["decompress_mbps"] > 0
+PY
+done
+"$UZRAM" analyze "$dir/p.pages" --algorithm nope 2>&1 | grep -q "no algorithm 'nope'" || fail "analyze names an unknown algorithm"
+
 out=$("$UZRAM" bench "$dir/p.pages" --algorithm nope 2>&1) && fail "unknown algorithm accepted"
 echo "$out" | grep -q "nope" || fail "unknown algorithm error names it: $out"
 head -c 1000 /dev/zero > "$dir/bad"
