@@ -14,8 +14,20 @@
 #include <stdint.h>
 
 #define UZ_LZO1X_1_MEM_COMPRESS	(8192 * sizeof(uint16_t))
-/* Worst-case output of the encoders for in_len input bytes. */
-#define UZ_LZO1X_WORST(in_len)	((in_len) + ((in_len) / 16) + 64 + 3 + 2)
+/*
+ * Worst-case output of the encoders for in_len input bytes. The kernel's
+ * lzo1x_worst_compress() (in_len + in_len / 16 + 64 + 3 + 2) holds for v0
+ * only: in v1 a zero run of 4 bytes costs a 4-byte instruction, so units of
+ * 4 unmatched literals + 4 zeros cost 9 bytes per 8 (a crafted 4096-byte
+ * page gives 4611 bytes, over that bound by 190; tests/test_lzo.c builds
+ * one). Each literal run of t >= 4 bytes adds at most max(1, 2 + t / 255)
+ * bytes, and the instruction after it never emits more bytes than it
+ * consumes (>= 4), so the overhead is at most in_len / 8 plus the header,
+ * the tail and the end marker; the encoders' 16-byte literal stores may
+ * reach 10 bytes past the end of the output. This bound covers both
+ * versions.
+ */
+#define UZ_LZO1X_WORST(in_len)	((in_len) + ((in_len) / 8) + 64 + 3 + 2)
 
 /* Return codes, as the kernel's (and liblzo2's) LZO_E_*. */
 #define UZ_LZO_E_OK			0
