@@ -1,0 +1,368 @@
+/*
+ * zsmalloc_mem.c - where zsmalloc's memory comes from and goes back to.
+ *
+ * zspage memory: for each page count k (1..8) the pool maps segments of
+ * about ZS_SEG_SIZE bytes of address space (MAP_NORESERVE, so nothing is
+ * committed until touched) and carves them into slots of k pages, one slot
+ * per zspage. A segment is one mapping, so a pool needs few of them whatever
+ * its size (vm.max_map_count). When a zspage is released its slot is cleared
+ * with MADV_DONTNEED, which hands the pages back to the kernel at once (the
+ * process's RSS drops); a segment whose slots are all free is unmapped unless
+ * it is the last one of its page count.
+ *
+ * Between the two sits a small cache of released zspages, still mapped, like
+ * the kernel's per-CPU lists of free pages: a pool whose classes breathe
+ * (a zspage empties, a moment later one is needed again) would otherwise pay
+ * a madvise and a page fault per page each time. The zspage has left its
+ * class and zs_get_total_pages when it enters the cache; the cache holds at
+ * most 1/64 of the pool's pages (128..2048 pages), shrinks with the pool, and
+ * zs_compact empties it, so RSS keeps following the pool's pages.
+ *
+ * zspage descriptors live in a table of 1024-entry chunks that are never
+ * freed while the pool exists, so a reader holding a stale location can
+ * still lock the descriptor it names and find out that the object moved.
+ *
+ * The handle table (object locations) grows in 4096-entry chunks; classes
+ * take fresh slots from it in batches and keep their own free lists.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "zsmalloc_internal.h"
+
+struct zs_segment {
+	char *base;
+	size_t len;
+	struct zs_segment *prev, *next;	/* in avail or full of its seglist */
+	bool avail;
+	unsigned int pages;		/* per slot */
+	unsigned int nslots;
+	unsigned int nfree;
+	uint16_t stack[];		/* free slots, [0, nfree) */
+};
+
+int zs_mem_init(struct zs_pool *pool)
+{
+	pool->ht_dir = calloc((size_t)1 << ZS_HT_DIR_SHIFT, sizeof(*pool->ht_dir));
+	pool->zd_dir = calloc((size_t)1 << ZS_ZD_DIR_SHIFT, sizeof(*pool->zd_dir));
+	if (!pool->ht_dir || !pool->zd_dir) {
+		free(pool->ht_dir);
+		free(pool->zd_dir);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&pool->ht_lock, NULL);
+	pthread_mutex_init(&pool->mem_lock, NULL);
+	atomic_init(&pool->ht_next, 0);
+	return 0;
+}
+
+static void seg_free_list(struct zs_segment *seg)
+{
+	while (seg) {
+		struct zs_segment *next = seg->next;
+
+		munmap(seg->base, seg->len);
+		free(seg);
+		seg = next;
+	}
+}
+
+void zs_mem_destroy(struct zs_pool *pool)
+{
+	for (unsigned int k = 1; k <= ZS_CHAIN_SIZE; k++) {
+		seg_free_list(pool->segs[k].avail);
+		seg_free_list(pool->segs[k].full);
+	}
+	for (size_t i = 0; i < ((size_t)1 << ZS_HT_DIR_SHIFT); i++)
+		free(pool->ht_dir[i]);
+	for (size_t i = 0; i < ((size_t)1 << ZS_ZD_DIR_SHIFT); i++)
+		free(pool->zd_dir[i]);
+	free(pool->ht_dir);
+	free(pool->zd_dir);
+	pthread_mutex_destroy(&pool->ht_lock);
+	pthread_mutex_destroy(&pool->mem_lock);
+}
+
+int zs_ht_ensure(struct zs_pool *pool, uint64_t slot)
+{
+	size_t c = slot >> ZS_HT_CHUNK_SHIFT;
+	int ret = 0;
+
+	if (likely(__atomic_load_n(&pool->ht_dir[c], __ATOMIC_ACQUIRE)))
+		return 0;
+	pthread_mutex_lock(&pool->ht_lock);
+	if (!pool->ht_dir[c]) {
+		_Atomic uint64_t *chunk = calloc((size_t)1 << ZS_HT_CHUNK_SHIFT,
+						 sizeof(*chunk));
+		if (chunk)
+			__atomic_store_n(&pool->ht_dir[c], chunk, __ATOMIC_RELEASE);
+		else
+			ret = -ENOMEM;
+	}
+	pthread_mutex_unlock(&pool->ht_lock);
+	return ret;
+}
+
+/* Segment lists: doubly linked, the segment remembers which list. */
+static void seg_link(struct zs_seglist *list, struct zs_segment *seg, bool avail)
+{
+	struct zs_segment **head = avail ? &list->avail : &list->full;
+
+	seg->avail = avail;
+	seg->prev = NULL;
+	seg->next = *head;
+	if (*head)
+		(*head)->prev = seg;
+	*head = seg;
+}
+
+static void seg_unlink(struct zs_seglist *list, struct zs_segment *seg)
+{
+	struct zs_segment **head = seg->avail ? &list->avail : &list->full;
+
+	if (seg->prev)
+		seg->prev->next = seg->next;
+	else
+		*head = seg->next;
+	if (seg->next)
+		seg->next->prev = seg->prev;
+}
+
+static struct zs_segment *seg_new(struct zs_seglist *list, unsigned int pages)
+{
+	size_t slot_len = (size_t)pages * UZ_PAGE_SIZE;
+	unsigned int nslots = (unsigned int)(ZS_SEG_SIZE / slot_len);
+	struct zs_segment *seg;
+
+	seg = malloc(sizeof(*seg) + nslots * sizeof(seg->stack[0]));
+	if (!seg)
+		return NULL;
+	seg->len = nslots * slot_len;
+	seg->base = mmap(NULL, seg->len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (seg->base == MAP_FAILED) {
+		free(seg);
+		return NULL;
+	}
+	seg->pages = pages;
+	seg->nslots = nslots;
+	seg->nfree = nslots;
+	/* Hand out the lowest slots first. */
+	for (unsigned int i = 0; i < nslots; i++)
+		seg->stack[i] = (uint16_t)(nslots - 1 - i);
+	seg_link(list, seg, true);
+	list->nr++;
+	return seg;
+}
+
+static struct zspage *zd_get(struct zs_pool *pool)
+{
+	struct zspage *zspage = pool->zd_free;
+
+	if (zspage) {
+		pool->zd_free = zspage->next;
+		return zspage;
+	}
+	if (pool->zd_next >= ZS_ZD_MAX)
+		return NULL;
+	uint32_t id = pool->zd_next;
+	size_t c = id >> ZS_ZD_CHUNK_SHIFT;
+	if (!pool->zd_dir[c]) {
+		size_t n = (size_t)1 << ZS_ZD_CHUNK_SHIFT;
+		struct zspage *chunk = aligned_alloc(64, n * sizeof(*chunk));
+
+		if (!chunk)
+			return NULL;
+		memset(chunk, 0, n * sizeof(*chunk));
+		for (size_t i = 0; i < n; i++) {
+			atomic_init(&chunk[i].lock, 0);
+			chunk[i].id = (uint32_t)((c << ZS_ZD_CHUNK_SHIFT) + i);
+			chunk[i].class_idx = 0xff;
+		}
+		__atomic_store_n(&pool->zd_dir[c], chunk, __ATOMIC_RELEASE);
+	}
+	pool->zd_next++;
+	return zspage_by_id(pool, id);
+}
+
+/* Drop the pages of [addr, addr + len) from the process. */
+static void pages_discard(char *addr, size_t len)
+{
+	static size_t host_page;
+	size_t hp = __atomic_load_n(&host_page, __ATOMIC_RELAXED);
+
+	if (!hp) {
+		long v = sysconf(_SC_PAGESIZE);
+
+		hp = v > 0 ? (size_t)v : UZ_PAGE_SIZE;
+		__atomic_store_n(&host_page, hp, __ATOMIC_RELAXED);
+	}
+	if (hp != UZ_PAGE_SIZE) {
+		/* Larger host pages: only those wholly inside the range. */
+		uintptr_t start = ((uintptr_t)addr + hp - 1) & ~(uintptr_t)(hp - 1);
+		uintptr_t end = ((uintptr_t)addr + len) & ~(uintptr_t)(hp - 1);
+
+		if (end <= start)
+			return;
+		addr = (char *)start;
+		len = end - start;
+	}
+	madvise(addr, len, MADV_DONTNEED);
+}
+
+struct zspage *zs_zspage_create(struct zs_pool *pool, struct zs_class *class)
+{
+	unsigned int pages = class->pages_per_zspage;
+	struct zs_seglist *list = &pool->segs[pages];
+	struct zs_segment *seg;
+	struct zspage *zspage;
+
+	pthread_mutex_lock(&pool->mem_lock);
+	zspage = pool->cache[pages];
+	if (zspage) {
+		/* Recently released: memory still there, no fault, no syscall. */
+		pool->cache[pages] = zspage->next;
+		pool->cache_pages -= pages;
+		pthread_mutex_unlock(&pool->mem_lock);
+		goto init;
+	}
+	zspage = zd_get(pool);
+	if (!zspage)
+		goto fail;
+	seg = list->avail;
+	if (!seg) {
+		seg = seg_new(list, pages);
+		if (!seg) {
+			zspage->next = pool->zd_free;
+			pool->zd_free = zspage;
+			goto fail;
+		}
+	}
+	uint16_t slot = seg->stack[--seg->nfree];
+	if (!seg->nfree) {
+		seg_unlink(list, seg);
+		seg_link(list, seg, false);
+	}
+	pthread_mutex_unlock(&pool->mem_lock);
+	zspage->base = seg->base + (size_t)slot * pages * UZ_PAGE_SIZE;
+	zspage->seg = seg;
+	zspage->slot = slot;
+init:
+	/* The lock word is left alone: stale readers may still count on it. */
+	zspage->prev = NULL;
+	zspage->next = NULL;
+	zspage->huge_handle = 0;
+	zspage->inuse = 0;
+	zspage->freeobj = ZS_OBJ_NONE;
+	zspage->watermark = 0;
+	zspage->fullness = ZS_INUSE_RATIO_0;
+	zspage->class_idx = (uint8_t)class->index;
+	zspage->shard = (uint8_t)class->shard;
+	return zspage;
+fail:
+	pthread_mutex_unlock(&pool->mem_lock);
+	return NULL;
+}
+
+/* Return a zspage's pages to the OS, its slot and descriptor to the pool. */
+static void zspage_free(struct zs_pool *pool, struct zspage *zspage)
+{
+	struct zs_segment *seg = zspage->seg, *unmap = NULL;
+	struct zs_seglist *list = &pool->segs[seg->pages];
+
+	/* Before the slot can be reused: the next owner expects nothing of it. */
+	pages_discard(zspage->base, (size_t)seg->pages * UZ_PAGE_SIZE);
+
+	pthread_mutex_lock(&pool->mem_lock);
+	seg->stack[seg->nfree++] = zspage->slot;
+	if (!seg->avail) {
+		seg_unlink(list, seg);
+		seg_link(list, seg, true);
+	}
+	if (seg->nfree == seg->nslots && list->nr > 1) {
+		seg_unlink(list, seg);
+		list->nr--;
+		unmap = seg;
+	}
+	zspage->base = NULL;
+	zspage->seg = NULL;
+	zspage->next = pool->zd_free;
+	pool->zd_free = zspage;
+	pthread_mutex_unlock(&pool->mem_lock);
+
+	if (unmap) {
+		munmap(unmap->base, unmap->len);
+		free(unmap);
+	}
+}
+
+static unsigned long cache_limit(struct zs_pool *pool)
+{
+	unsigned long limit = atomic_load_explicit(&pool->total_pages,
+						   memory_order_relaxed) / ZS_CACHE_SHARE;
+
+	return UZ_MIN(UZ_MAX(limit, (unsigned long)ZS_CACHE_MIN), (unsigned long)ZS_CACHE_MAX);
+}
+
+/* Take cached zspages out until at most keep pages remain (mem_lock held). */
+static struct zspage *cache_take(struct zs_pool *pool, unsigned long keep)
+{
+	struct zspage *out = NULL;
+
+	for (unsigned int k = ZS_CHAIN_SIZE; k >= 1 && pool->cache_pages > keep; k--) {
+		while (pool->cache[k] && pool->cache_pages > keep) {
+			struct zspage *zspage = pool->cache[k];
+
+			pool->cache[k] = zspage->next;
+			pool->cache_pages -= k;
+			zspage->next = out;
+			out = zspage;
+		}
+	}
+	return out;
+}
+
+static void free_list(struct zs_pool *pool, struct zspage *zspage)
+{
+	while (zspage) {
+		struct zspage *next = zspage->next;
+
+		zspage_free(pool, zspage);
+		zspage = next;
+	}
+}
+
+void zs_zspage_release(struct zs_pool *pool, struct zspage *zspage)
+{
+	unsigned int pages = zspage->seg->pages;
+	unsigned long limit = cache_limit(pool);
+	struct zspage *trim;
+
+	zspage->class_idx = 0xff;
+	pthread_mutex_lock(&pool->mem_lock);
+	if (pool->cache_pages + pages <= limit) {
+		zspage->next = pool->cache[pages];
+		pool->cache[pages] = zspage;
+		pool->cache_pages += pages;
+		pthread_mutex_unlock(&pool->mem_lock);
+		return;
+	}
+	/* The pool shrank: the cache shrinks with it. */
+	trim = cache_take(pool, limit);
+	pthread_mutex_unlock(&pool->mem_lock);
+	zspage_free(pool, zspage);
+	free_list(pool, trim);
+}
+
+void zs_cache_flush(struct zs_pool *pool)
+{
+	struct zspage *all;
+
+	pthread_mutex_lock(&pool->mem_lock);
+	all = cache_take(pool, 0);
+	pthread_mutex_unlock(&pool->mem_lock);
+	free_list(pool, all);
+}
