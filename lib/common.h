@@ -27,6 +27,16 @@
 #define UZ_DIV_ROUND_UP(n, d) (((n) + (d) - 1) / (d))
 #define UZ_PAGE_ALIGN(x) (((x) + UZ_PAGE_SIZE - 1) & ~(uint64_t)(UZ_PAGE_SIZE - 1))
 
+/* A spinning thread's hint to the CPU. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
 /* aligned_alloc with the size rounded up to the alignment, as C11 asks. */
 static inline void *uz_aligned_alloc(size_t align, size_t size)
 {

@@ -440,8 +440,9 @@ static long debug_stat_show(struct zram *zram, char *buf, size_t size)
 	return n;
 }
 
-/* /sys/block/zramN/stat: the block layer's 17 fields (reads and writes
- * are accounted, discards counted too; times and queue depth are 0). */
+/* /sys/block/zramN/stat: the block layer's 17 fields. As the kernel's zram,
+ * reads and writes are accounted and discards are not; times and queue
+ * depth are 0. */
 static long stat_show(struct zram *zram, char *buf, size_t size)
 {
 	return emit(buf, size,
@@ -449,8 +450,7 @@ static long stat_show(struct zram *zram, char *buf, size_t size)
 		    " %8u %8u %8u %8u %8" PRIu64 " %8u %8" PRIu64 " %8u %8u %8u\n",
 		    st(&zram->stats.read_ios), 0, st(&zram->stats.read_sectors), 0,
 		    st(&zram->stats.write_ios), 0, st(&zram->stats.write_sectors),
-		    0, 0, 0, 0, st(&zram->stats.discard_ios), 0,
-		    st(&zram->stats.discard_sectors), 0, 0, 0);
+		    0, 0, 0, 0, (uint64_t)0, 0, (uint64_t)0, 0, 0, 0);
 }
 
 /* ---- block_state (§2.7) ---- */

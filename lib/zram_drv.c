@@ -71,7 +71,7 @@ void zram_slot_lock(struct zram *zram, uint32_t index)
 			continue;
 		}
 		if (spin < SPIN_TRIES) {
-			__builtin_ia32_pause();
+			cpu_relax();
 			continue;
 		}
 		if (!(old & WAIT_BIT) &&

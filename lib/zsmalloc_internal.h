@@ -180,15 +180,6 @@ static inline void class_unlock(struct zs_class *class)
 		zs_class_wake(class);
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 /* Handle encoding. */
 static inline unsigned int handle_class(unsigned long handle)
 {
