@@ -1,0 +1,67 @@
+/*
+ * control.h - the control socket: a small line protocol over the library's
+ * one attribute table, so everything the FUSE tree offers also works where
+ * FUSE is not available (PRODUCT.md: --control PATH, mode 0600).
+ *
+ * Protocol (unix stream socket; one request at a time per connection, any
+ * number of connections):
+ *
+ *   request   = VERB [SP ARG]* LF [payload]
+ *   VERB      = "show" DEV ATTR
+ *             | "store" DEV ATTR LEN      followed by exactly LEN bytes
+ *             | "list"                    the devices, one "zramN" per line
+ *             | "attrs"                   "NAME MODE(octal)" per line
+ *   DEV       = "zramN" | "zram-control"  (hot_add: show; hot_remove: store)
+ *   response  = "ok" SP LEN LF <LEN bytes>            (show, list, attrs; LEN 0 for store)
+ *             | "err" SP ERRNO SP message LF          (ERRNO positive, e.g. 16)
+ *
+ * Requests and payloads are bounded (a line of 4 KiB, a payload of 4 KiB as
+ * sysfs's own page): longer ones get "err 7 ..." (E2BIG) and the connection
+ * is closed.
+ */
+#ifndef UZRAM_CONTROL_H
+#define UZRAM_CONTROL_H
+
+#include "uzram.h"
+
+#define CONTROL_MAX_LINE	4096
+#define CONTROL_MAX_PAYLOAD	4096
+
+struct control_server;
+
+/* Listen on path (mode 0600; an existing stale socket is replaced), serve
+ * from a thread. Returns 0 or -errno. */
+int control_server_start(struct uzram *z, const char *path,
+			 struct control_server **out);
+/* Stop serving, close connections, remove the socket file. */
+void control_server_stop(struct control_server *cs);
+
+/*
+ * The client side (uzram ctl): one request, the response's payload in
+ * *reply (malloc'd, NUL-terminated) and its length; returns 0 or -errno
+ * (the server's errno for "err" replies; -ECONNREFUSED etc. for transport).
+ * verb is "show", "store", "list" or "attrs"; dev and attr are NULL where
+ * the verb takes none; payload is the value of a store. On failure *reply
+ * is NULL. reply and reply_len may be NULL when not wanted.
+ */
+int control_request(const char *path, const char *verb, const char *dev,
+		    const char *attr, const char *payload, size_t payload_len,
+		    char **reply, size_t *reply_len);
+
+/*
+ * Where `uzram serve` puts its sockets by default: /run/uzram as root, else
+ * $XDG_RUNTIME_DIR/uzram, else /tmp/uzram-UID. The NBD socket is DIR/nbd.sock
+ * and the control socket DIR/control.sock (also `uzram ctl`'s default).
+ * Each returns 0, or -ENAMETOOLONG.
+ */
+int control_runtime_dir(char *buf, size_t size);
+int control_default_path(char *buf, size_t size);
+
+/*
+ * A listening unix stream socket at path, mode 0600, close-on-exec. A stale
+ * socket file is replaced; a live one (another server answers) is -EADDRINUSE,
+ * another kind of file -EEXIST. Returns the descriptor or -errno.
+ */
+int control_unix_listen(const char *path);
+
+#endif /* UZRAM_CONTROL_H */

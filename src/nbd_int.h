@@ -1,0 +1,183 @@
+/*
+ * nbd_int.h - what nbd.c (server, connections, handshake) and nbd_xmit.c
+ * (transmission: requests, worker pool, replies) share. Not an API.
+ *
+ * Objects and their owners:
+ *
+ *   struct nbd_server   the worker pool and its queue (qlock), the list of
+ *                       connections (lock), the cache of idle payload
+ *                       buffers (buf_lock); lives until nbd_server_free.
+ *   struct nbd_conn     one client: its connection thread reads the
+ *                       handshake and then the requests, in order; a writer
+ *                       thread sends replies the workers could not send at
+ *                       once. Freed by its connection thread after every
+ *                       request in flight has completed.
+ *   struct nbd_req      one request slot of a connection (NBD_MAX_INFLIGHT
+ *                       per connection): header fields, a payload buffer
+ *                       that stays with the slot, and the reply's iovec.
+ *                       A slot is owned by exactly one of: the free list
+ *                       (c->lock), the reader filling (or executing) it,
+ *                       the work queue (qlock), a worker, the output queue
+ *                       (out_lock, sent by whichever thread is the sender).
+ */
+#ifndef UZRAM_NBD_INT_H
+#define UZRAM_NBD_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "nbd.h"
+#include "uzram.h"
+
+#ifndef UZ_MIN
+#define UZ_MIN(a, b)	((a) < (b) ? (a) : (b))
+#endif
+
+#define NBD_RBUF_SIZE	(64u << 10)	/* the connection's read buffer */
+#define NBD_BUF_MIN	(64u << 10)	/* smallest payload buffer */
+#define NBD_BUF_CACHE	(16u << 20)	/* idle buffers the server keeps */
+#define NBD_SNDBUF	(4u << 20)	/* asked for (net.core.wmem_max caps it) */
+#define NBD_SEND_IOV	64		/* iovecs per sendmsg(2) */
+#define NBD_BUSY_MS	10		/* a connection is busy this long */
+#define NBD_ZERO_CHUNK	(1u << 20)	/* NO_HOLE zeroes are written this big */
+
+struct nbd_conn;
+struct nbd_cached_buf;
+
+struct nbd_req {
+	struct nbd_conn *conn;
+	struct nbd_req *next;		/* free list, work queue, output queue */
+	uint16_t flags, type;
+	uint64_t cookie, offset;
+	uint32_t len;
+	uint8_t *buf;			/* payload buffer (an own mapping) */
+	size_t cap;			/* its size; counted in c->buf_bytes */
+	/* the reply: hdr (and buf), sent from iov[iov_idx] on */
+	uint8_t hdr[32];
+	struct iovec iov[2];
+	int iov_idx, iov_cnt;
+};
+
+struct nbd_conn {
+	struct nbd_server *srv;
+	struct nbd_conn *prev, *next;	/* srv->conns, under srv->lock */
+	int in_fd, out_fd;
+	bool in_sock, out_sock;
+	int wake_fd;			/* eventfd waking a non-socket reader */
+
+	/* negotiation (connection thread only) */
+	bool fixed, no_zeroes, structured;
+	bool meta_alloc;		/* base:allocation selected ... */
+	int meta_export;		/* ... for this export id */
+
+	/* transmission (fixed once it starts) */
+	struct uzram_dev *dev;
+	uint64_t size;
+
+	/* the read side (connection thread only) */
+	uint8_t *rbuf;
+	size_t rpos, rlen;
+
+	/* request slots */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;		/* a slot came back */
+	struct nbd_req *free_slots;
+	unsigned int inflight;
+	size_t buf_bytes;		/* sum of the slots' cap */
+	struct nbd_req slots[NBD_MAX_INFLIGHT];
+
+	/* the write side */
+	pthread_mutex_t out_lock;
+	pthread_cond_t out_cond;
+	struct nbd_req *outq, *outq_tail;
+	bool sending;			/* a thread owns the send side */
+	bool writer_wanted;		/* ... and it is the writer thread */
+	bool writer_stop;
+	bool dead;			/* the connection is cut: drop replies */
+	atomic_bool killed;		/* dead, readable without out_lock */
+	_Atomic uint64_t last_active;	/* ms of the last request (run_inline) */
+	pthread_t writer;
+};
+
+struct nbd_server {
+	struct uzram *z;
+	bool read_only;
+	unsigned int nthreads;
+	pthread_t *workers;
+	const uint8_t *zeroes;		/* NBD_ZERO_CHUNK bytes, never written */
+
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct nbd_req *qhead, *qtail;
+	bool qstop;
+	atomic_uint busy_conns;		/* connections active lately ... */
+	_Atomic uint64_t busy_stamp;	/* ... as counted at this ms */
+
+	pthread_mutex_t buf_lock;	/* a leaf lock */
+	struct nbd_cached_buf *buf_cache;
+	size_t buf_cached;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;		/* nconns changed */
+	struct nbd_conn *conns;
+	unsigned int nconns;
+	atomic_bool shutting_down;
+	int event_fd;
+};
+
+/* Big-endian wire integers. */
+static inline void nbd_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void nbd_put32(uint8_t *p, uint32_t v)
+{
+	nbd_put16(p, (uint16_t)(v >> 16));
+	nbd_put16(p + 2, (uint16_t)v);
+}
+
+static inline void nbd_put64(uint8_t *p, uint64_t v)
+{
+	nbd_put32(p, (uint32_t)(v >> 32));
+	nbd_put32(p + 4, (uint32_t)v);
+}
+
+static inline uint16_t nbd_get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t nbd_get32(const uint8_t *p)
+{
+	return (uint32_t)nbd_get16(p) << 16 | nbd_get16(p + 2);
+}
+
+static inline uint64_t nbd_get64(const uint8_t *p)
+{
+	return (uint64_t)nbd_get32(p) << 32 | nbd_get32(p + 4);
+}
+
+/* nbd.c: the connection's buffered reader. */
+int nbd_conn_read(struct nbd_conn *c, void *buf, size_t len);
+int nbd_conn_skip(struct nbd_conn *c, uint64_t len);
+
+/* nbd_xmit.c */
+int nbd_pool_start(struct nbd_server *s);
+void nbd_pool_stop(struct nbd_server *s);
+/* Serve requests until the client leaves; drains before returning. */
+int nbd_transmission(struct nbd_conn *c);
+/* Cut the connection: replies are dropped, blocked I/O wakes up. */
+void nbd_conn_kill(struct nbd_conn *c);
+/* Give the slots' payload buffers back (to the server's cache). */
+void nbd_conn_free_buffers(struct nbd_conn *c);
+/* Unmap the server's cached buffers. */
+void nbd_buf_cache_free(struct nbd_server *s);
+
+#endif /* UZRAM_NBD_INT_H */

@@ -1,0 +1,584 @@
+/*
+ * serve.c - `uzram serve`: the devices over NBD (nbd.c), the control socket
+ * (control.c) and the FUSE tree (fuse.c), in the foreground.
+ *
+ * Set-up: a registry of --devices devices; zram0 gets --algorithm and then
+ * --size through the attribute API, as `echo lz4 > comp_algorithm; echo 1G
+ * > disksize` would. Listeners: a unix socket (0600; the default unless
+ * --listen, --stdio or socket activation says otherwise), TCP (127.0.0.1
+ * unless an address is given; TCP_NODELAY), systemd socket activation
+ * (LISTEN_PID/LISTEN_FDS: descriptors 3...), and --stdio (one connection
+ * on stdin/stdout, then exit).
+ *
+ * Threads and signals. SIGINT and SIGTERM are blocked in every thread and
+ * read from a signalfd by the main thread, which polls the listeners, the
+ * signalfd and the NBD server's "a connection ended" eventfd; it accepts
+ * and hands each connection to nbd_server_spawn(). SIGPIPE is ignored. On a
+ * signal: stop accepting, remove the socket files, let connections finish
+ * the requests in flight (nbd_server_shutdown; cut after DRAIN_SECONDS),
+ * stop the control socket and FUSE, free the devices, remove the pidfile,
+ * exit 0.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "control.h"
+#include "nbd.h"
+#include "serve.h"
+#include "uzram.h"
+
+#define MAX_LISTENERS	16
+#define MAX_DEVICES	1024
+#define DRAIN_SECONDS	30.0
+
+struct listener {
+	int fd;
+	bool tcp;
+	char *path;		/* a unix socket file we created */
+};
+
+struct serve_opts {
+	const char *size, *algorithm, *socket, *listen, *control, *mount;
+	const char *pidfile;
+	unsigned int devices, threads;
+	bool stdio, read_only, mlock;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: uzram serve [OPTIONS]\n"
+		"\n"
+		"Serve the devices over NBD (exports zram0, zram1, ...; the empty name is zram0).\n"
+		"  --size SIZE          disksize of zram0 (default 1G; 0 = leave it uninitialised)\n"
+		"  --algorithm NAME     comp_algorithm of zram0 (default lzo-rle)\n"
+		"  --devices N          devices created at start (default 1)\n"
+		"  --socket PATH        NBD on a unix socket (mode 0600; default DIR/nbd.sock,\n"
+		"                       DIR = /run/uzram as root, else $XDG_RUNTIME_DIR/uzram or /tmp/uzram-UID)\n"
+		"  --listen [ADDR:]PORT NBD over TCP (ADDR defaults to 127.0.0.1)\n"
+		"  --stdio              one NBD connection on stdin/stdout\n"
+		"                       (systemd socket activation, LISTEN_FDS, is honoured too)\n"
+		"  --control PATH       the control socket (mode 0600; default control.sock beside\n"
+		"                       the NBD unix socket)\n"
+		"  --mount DIR          the FUSE tree\n"
+		"  --read-only          refuse writes\n"
+		"  --threads N          request workers (default: the number of CPUs)\n"
+		"  --mlock              lock the server's memory (mlockall), safe to back swap\n"
+		"  --pidfile FILE       write the process id to FILE\n"
+		"  --tls=off            TLS (only off in this version)\n");
+}
+
+static int parse_uint(const char *opt, const char *s, unsigned int max,
+		      unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!*s || *end || errno || v > max || s[0] == '-') {
+		fprintf(stderr, "uzram serve: %s %s: not a number from 0 to %u\n", opt, s, max);
+		return -1;
+	}
+	*out = (unsigned int)v;
+	return 0;
+}
+
+/* Options as "--name VALUE" or "--name=VALUE"; 0, 1 (help) or -1. */
+static int parse_args(int argc, char **argv, struct serve_opts *o)
+{
+	static const char *const valued[] = {
+		"--size", "--algorithm", "--devices", "--socket", "--listen",
+		"--control", "--mount", "--threads", "--pidfile", "--tls",
+		"--tls-certificates", "--tls-psk",
+	};
+
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i], *val = NULL, name[32];
+		size_t nl = strcspn(a, "=");
+
+		if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+			return 1;
+		if (!strcmp(a, "--stdio")) {
+			o->stdio = true;
+			continue;
+		}
+		if (!strcmp(a, "--read-only")) {
+			o->read_only = true;
+			continue;
+		}
+		if (!strcmp(a, "--mlock")) {
+			o->mlock = true;
+			continue;
+		}
+		if (nl >= sizeof(name))
+			goto unknown;
+		memcpy(name, a, nl);
+		name[nl] = '\0';
+		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++) {
+			if (strcmp(name, valued[k]))
+				continue;
+			if (a[nl] == '=')
+				val = a + nl + 1;
+			else if (i + 1 < argc)
+				val = argv[++i];
+			else {
+				fprintf(stderr, "uzram serve: %s needs a value\n", name);
+				return -1;
+			}
+			break;
+		}
+		if (!val)
+			goto unknown;
+		if (!strcmp(name, "--size"))
+			o->size = val;
+		else if (!strcmp(name, "--algorithm"))
+			o->algorithm = val;
+		else if (!strcmp(name, "--socket"))
+			o->socket = val;
+		else if (!strcmp(name, "--listen"))
+			o->listen = val;
+		else if (!strcmp(name, "--control"))
+			o->control = val;
+		else if (!strcmp(name, "--mount"))
+			o->mount = val;
+		else if (!strcmp(name, "--pidfile"))
+			o->pidfile = val;
+		else if (!strcmp(name, "--devices")) {
+			if (parse_uint(name, val, MAX_DEVICES, &o->devices))
+				return -1;
+			if (!o->devices) {
+				fprintf(stderr, "uzram serve: --devices 0: at least one device is needed\n");
+				return -1;
+			}
+		} else if (!strcmp(name, "--threads")) {
+			if (parse_uint(name, val, 1024, &o->threads))
+				return -1;
+		} else if (!strcmp(name, "--tls")) {
+			if (strcmp(val, "off")) {
+				fprintf(stderr, "uzram serve: --tls=%s: TLS is not available in this "
+					"version (only --tls=off)\n", val);
+				return -1;
+			}
+		} else {
+			fprintf(stderr, "uzram serve: %s: TLS is not available in this version\n", name);
+			return -1;
+		}
+		continue;
+unknown:
+		fprintf(stderr, "uzram serve: unknown option '%s'\n", a);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- listeners ---- */
+
+static int add_listener(struct listener *l, unsigned int *n, int fd, bool tcp,
+			const char *path)
+{
+	if (*n == MAX_LISTENERS) {
+		close(fd);
+		fprintf(stderr, "uzram serve: too many listening sockets\n");
+		return -1;
+	}
+	l[*n].fd = fd;
+	l[*n].tcp = tcp;
+	l[*n].path = path ? strdup(path) : NULL;
+	(*n)++;
+	return 0;
+}
+
+static int listen_unix(const char *path, struct listener *l, unsigned int *n)
+{
+	int fd = control_unix_listen(path);
+
+	if (fd < 0) {
+		fprintf(stderr, "uzram serve: socket %s: %s\n", path,
+			fd == -EADDRINUSE ? "another server is listening there" :
+			fd == -EEXIST ? "exists and is not a socket" : strerror(-fd));
+		return -1;
+	}
+	return add_listener(l, n, fd, false, path);
+}
+
+/* "[ADDR:]PORT", ADDR may be [IPv6]; ADDR defaults to 127.0.0.1. */
+static int listen_tcp(const char *spec, struct listener *l, unsigned int *n)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV | AI_PASSIVE };
+	struct addrinfo *res = NULL;
+	char host[256] = "127.0.0.1";
+	const char *port = spec, *colon = strrchr(spec, ':');
+	int fd = -1, one = 1, ret;
+
+	if (colon) {
+		size_t hl = (size_t)(colon - spec);
+		const char *h = spec;
+
+		if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+			h++;
+			hl -= 2;
+		}
+		if (hl >= sizeof(host)) {
+			fprintf(stderr, "uzram serve: --listen %s: address too long\n", spec);
+			return -1;
+		}
+		if (hl) {
+			memcpy(host, h, hl);
+			host[hl] = '\0';
+		}
+		port = colon + 1;
+	}
+	ret = getaddrinfo(host, port, &hints, &res);
+	if (ret) {
+		fprintf(stderr, "uzram serve: --listen %s: %s\n", spec, gai_strerror(ret));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 128)) {
+		fprintf(stderr, "uzram serve: --listen %s: %s\n", spec, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	return add_listener(l, n, fd, true, NULL);
+}
+
+static void print_tcp_address(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) ||
+	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
+			sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV))
+		return;
+	fprintf(stderr, "uzram serve: NBD on tcp %s%s%s:%s (nbd://%s%s%s:%s/zram0)\n",
+		ss.ss_family == AF_INET6 ? "[" : "", host,
+		ss.ss_family == AF_INET6 ? "]" : "", port,
+		ss.ss_family == AF_INET6 ? "[" : "", host,
+		ss.ss_family == AF_INET6 ? "]" : "", port);
+}
+
+/* systemd socket activation: descriptors 3 .. 3+LISTEN_FDS-1. */
+static int socket_activation(struct listener *l, unsigned int *n)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	long count;
+
+	if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid())
+		return 0;
+	count = strtol(fds, NULL, 10);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	for (long i = 0; i < count && i < MAX_LISTENERS; i++) {
+		int fd = 3 + (int)i, type = 0;
+		socklen_t tl = sizeof(type);
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) || type != SOCK_STREAM) {
+			fprintf(stderr, "uzram serve: LISTEN_FDS: descriptor %d is not a stream socket\n", fd);
+			return -1;
+		}
+		getsockname(fd, (struct sockaddr *)&ss, &sl);
+		if (add_listener(l, n, fd, ss.ss_family != AF_UNIX, NULL))
+			return -1;
+	}
+	return (int)count;
+}
+
+/* ---- set-up ---- */
+
+/* A size as disksize takes it, but strict: digits and one K/M/G/T/P/E. */
+static bool valid_size(const char *s)
+{
+	size_t n = strspn(s, "0123456789");
+
+	return n > 0 && (!s[n] || (strchr("KkMmGgTtPpEe", s[n]) && !s[n + 1]));
+}
+
+static int configure_zram0(struct uzram *z, const struct serve_opts *o)
+{
+	int ret;
+
+	if (!valid_size(o->size)) {
+		fprintf(stderr, "uzram serve: --size %s: not a size (e.g. 1G, 512M, 0)\n", o->size);
+		return -1;
+	}
+	ret = uzram_attr_store(z, 0, "comp_algorithm", o->algorithm, strlen(o->algorithm));
+	if (ret) {
+		fprintf(stderr, "uzram serve: --algorithm %s: %s\n", o->algorithm,
+			ret == -EINVAL ? "unknown algorithm" : strerror(-ret));
+		return -1;
+	}
+	if (o->size[0] == '0' && strtoull(o->size, NULL, 0) == 0)
+		return 0;	/* --size 0: leave zram0 uninitialised */
+	ret = uzram_attr_store(z, 0, "disksize", o->size, strlen(o->size));
+	if (ret) {
+		fprintf(stderr, "uzram serve: --size %s: %s\n", o->size,
+			ret == -EINVAL ? "not a size (e.g. 1G, 512M)" : strerror(-ret));
+		return -1;
+	}
+	return 0;
+}
+
+static int make_dir(const char *dir)
+{
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		fprintf(stderr, "uzram serve: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int write_pidfile(const char *path)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f)) {
+		fprintf(stderr, "uzram serve: --pidfile %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void accept_one(struct nbd_server *s, struct listener *l)
+{
+	int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC), one = 1, ret;
+
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+		    errno == ENOBUFS) {
+			fprintf(stderr, "uzram serve: accept: %s\n", strerror(errno));
+			poll(NULL, 0, 100);	/* do not spin */
+		}
+		return;
+	}
+	if (l->tcp)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	ret = nbd_server_spawn(s, fd, fd);
+	if (ret && ret != -EAGAIN)
+		fprintf(stderr, "uzram serve: connection: %s\n", strerror(-ret));
+}
+
+/* The main loop: until a signal, or the --stdio connection ends. */
+static void serve_loop(struct nbd_server *s, struct listener *l, unsigned int nl,
+		       int sfd, bool stdio)
+{
+	struct pollfd p[MAX_LISTENERS + 2];
+
+	for (;;) {
+		p[0].fd = sfd;
+		p[0].events = POLLIN;
+		p[1].fd = nbd_server_event_fd(s);
+		p[1].events = POLLIN;
+		for (unsigned int i = 0; i < nl; i++) {
+			p[2 + i].fd = l[i].fd;
+			p[2 + i].events = POLLIN;
+		}
+		if (poll(p, 2 + nl, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "uzram serve: poll: %s\n", strerror(errno));
+			return;
+		}
+		if (p[0].revents) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				fprintf(stderr, "uzram serve: %s: shutting down\n",
+					strsignal((int)si.ssi_signo));
+			return;
+		}
+		if (p[1].revents) {
+			uint64_t v;
+			if (read(p[1].fd, &v, sizeof(v)) < 0) {
+				/* EAGAIN: someone else drained it */
+			}
+			if (stdio && nbd_server_connections(s) == 0)
+				return;
+		}
+		for (unsigned int i = 0; i < nl; i++)
+			if (p[2 + i].revents)
+				accept_one(s, &l[i]);
+	}
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct serve_opts o = { .size = "1G", .algorithm = "lzo-rle", .devices = 1 };
+	struct listener l[MAX_LISTENERS];
+	unsigned int nl = 0;
+	char dir[PATH_MAX], nbd_path[PATH_MAX + 16], ctl_path[PATH_MAX + 16];
+	const char *ctl = NULL;
+	struct nbd_server_opts nopts;
+	struct nbd_server *s = NULL;
+	struct control_server *cs = NULL;
+	struct fuse_front *ff = NULL;
+	struct uzram *z = NULL;
+	sigset_t mask;
+	int sfd = -1, ret, activated, rc = 1;
+
+	ret = parse_args(argc, argv, &o);
+	if (ret) {
+		usage(ret > 0 ? stdout : stderr);
+		return ret > 0 ? 0 : 2;
+	}
+
+	/* Signals first: every thread created later inherits the mask. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		fprintf(stderr, "uzram serve: signalfd: %s\n", strerror(errno));
+		return 1;
+	}
+	if (o.mlock && mlockall(MCL_CURRENT | MCL_FUTURE)) {
+		fprintf(stderr, "uzram serve: --mlock: mlockall: %s (raise the memlock limit, "
+			"ulimit -l, or run with CAP_IPC_LOCK)\n", strerror(errno));
+		goto out;
+	}
+
+	ret = uzram_new(&z, o.devices);
+	if (ret) {
+		fprintf(stderr, "uzram serve: creating %u devices: %s\n", o.devices, strerror(-ret));
+		goto out;
+	}
+	if (configure_zram0(z, &o))
+		goto out;
+	nopts.threads = o.threads;
+	nopts.read_only = o.read_only;
+	ret = nbd_server_new(z, &nopts, &s);
+	if (ret) {
+		fprintf(stderr, "uzram serve: starting the NBD server: %s\n", strerror(-ret));
+		goto out;
+	}
+
+	/* Listeners. */
+	activated = socket_activation(l, &nl);
+	if (activated < 0)
+		goto out;
+	if (!o.socket && !o.listen && !o.stdio && !activated) {
+		if (control_runtime_dir(dir, sizeof(dir)) || make_dir(dir))
+			goto out;
+		snprintf(nbd_path, sizeof(nbd_path), "%s/nbd.sock", dir);
+		o.socket = nbd_path;
+	}
+	if (o.socket && listen_unix(o.socket, l, &nl))
+		goto out;
+	if (o.listen && listen_tcp(o.listen, l, &nl))
+		goto out;
+	ctl = o.control;
+	if (!ctl && o.socket) {		/* beside the NBD socket */
+		const char *slash = strrchr(o.socket, '/');
+		int n = slash ? (int)(slash - o.socket) : 1;
+
+		snprintf(ctl_path, sizeof(ctl_path), "%.*s/control.sock", n,
+			 slash ? o.socket : ".");
+		ctl = ctl_path;
+	}
+	if (ctl) {
+		ret = control_server_start(z, ctl, &cs);
+		if (ret) {
+			fprintf(stderr, "uzram serve: control socket %s: %s%s\n", ctl,
+				ret == -EADDRINUSE ? "another server is listening there" :
+				ret == -EEXIST ? "exists and is not a socket" : strerror(-ret),
+				o.control ? "" : " (serving without one; choose a path with --control)");
+			if (o.control)
+				goto out;
+			cs = NULL;
+		}
+	}
+	if (o.mount) {
+		ret = fuse_front_start(z, o.mount, o.read_only, &ff);
+		if (ret) {
+			fprintf(stderr, "uzram serve: --mount %s: %s\n", o.mount,
+				ret == -ENOSYS ? "FUSE is not available in this build" :
+				strerror(-ret));
+			goto out;
+		}
+	}
+	if (o.pidfile && write_pidfile(o.pidfile))
+		goto out;
+
+	if (o.socket)
+		fprintf(stderr, "uzram serve: NBD on unix socket %s (nbd+unix:///zram0?socket=%s)\n",
+			o.socket, o.socket);
+	for (unsigned int i = 0; i < nl; i++)
+		if (l[i].tcp)
+			print_tcp_address(l[i].fd);
+	if (activated)
+		fprintf(stderr, "uzram serve: NBD on %d socket%s from socket activation\n",
+			activated, activated > 1 ? "s" : "");
+	if (cs)
+		fprintf(stderr, "uzram serve: control socket %s\n", ctl);
+	if (ff)
+		fprintf(stderr, "uzram serve: FUSE tree at %s\n", o.mount);
+	fprintf(stderr, "uzram serve: %u device%s, zram0 %s%s, %s\n", o.devices,
+		o.devices > 1 ? "s" : "", o.size, strcmp(o.size, "0") ? "" : " (uninitialised)",
+		o.algorithm);
+
+	if (o.stdio) {
+		ret = nbd_server_spawn(s, STDIN_FILENO, STDOUT_FILENO);
+		if (ret) {
+			fprintf(stderr, "uzram serve: --stdio: %s\n", strerror(-ret));
+			goto out;
+		}
+	}
+	serve_loop(s, l, nl, sfd, o.stdio);
+	rc = 0;
+
+out:
+	/* Stop accepting and remove the socket files first. */
+	for (unsigned int i = 0; i < nl; i++) {
+		close(l[i].fd);
+		if (l[i].path) {
+			unlink(l[i].path);
+			free(l[i].path);
+		}
+	}
+	if (s) {
+		nbd_server_shutdown(s);
+		if (!nbd_server_wait(s, DRAIN_SECONDS)) {
+			fprintf(stderr, "uzram serve: connections still busy after %.0f s: cutting them\n",
+				DRAIN_SECONDS);
+			nbd_server_abort(s);
+			nbd_server_wait(s, 1e6);
+		}
+	}
+	control_server_stop(cs);
+	fuse_front_stop(ff);
+	nbd_server_free(s);
+	uzram_free(z);
+	if (o.pidfile && rc == 0)
+		unlink(o.pidfile);
+	if (sfd >= 0)
+		close(sfd);
+	return rc;
+}
