@@ -12,7 +12,7 @@ mb=$((32 / SCALE))
 echo "== 4 connections x iodepth 16, random 4k-64k writes, verify=crc32c"
 fio --name=verify --ioengine=nbd --uri="$URI" --rw=randwrite --bsrange=4k-64k \
 	--iodepth=16 --numjobs=4 --size=${mb}M --offset_increment=${mb}M \
-	--verify=crc32c --do_verify=1 --verify_fatal=1 --buffer_compress_percentage=60 \
+	--verify=crc32c --verify_state_save=0 --do_verify=1 --verify_fatal=1 --buffer_compress_percentage=60 \
 	--refill_buffers --randseed=4242 --group_reporting --output="$T/fio1.out" \
 	|| { cat "$T/fio1.out"; fail "fio verify"; }
 grep -E "WRITE:|READ:" "$T/fio1.out"
@@ -29,7 +29,7 @@ fio --name=trim --ioengine=nbd --uri="$URI" --rw=randtrim --bs=64k --iodepth=8 \
 echo "== the verified regions still read back after the load"
 fio --name=verify --ioengine=nbd --uri="$URI" --rw=randwrite --bsrange=4k-64k \
 	--iodepth=16 --numjobs=4 --size=${mb}M --offset_increment=${mb}M \
-	--verify=crc32c --verify_only --verify_fatal=1 --buffer_compress_percentage=60 \
+	--verify=crc32c --verify_state_save=0 --verify_only --verify_fatal=1 --buffer_compress_percentage=60 \
 	--refill_buffers --randseed=4242 --group_reporting --output="$T/fio4.out" \
 	|| { cat "$T/fio4.out"; fail "fio verify_only after the load"; }
 grep -E "READ:" "$T/fio4.out" || fail "fio verify_only read nothing"
@@ -38,7 +38,7 @@ echo "== the check can fail: overwrite one block, verify_only must notice"
 $NBDSH -u "$URI" -c 'h.pwrite(b"\xff" * 65536, 0)' || fail "nbdsh overwrite"
 fio --name=verify --ioengine=nbd --uri="$URI" --rw=randwrite --bsrange=4k-64k \
 	--iodepth=16 --numjobs=4 --size=${mb}M --offset_increment=${mb}M \
-	--verify=crc32c --verify_only --verify_fatal=1 --buffer_compress_percentage=60 \
+	--verify=crc32c --verify_state_save=0 --verify_only --verify_fatal=1 --buffer_compress_percentage=60 \
 	--refill_buffers --randseed=4242 --group_reporting --output="$T/fio5.out" \
 	>/dev/null 2>&1 && fail "verify_only did not notice a corrupted block"
 stop_server
