@@ -12,6 +12,13 @@
 PKGS      := liblz4 libzstd lzo2 zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# liblz4's fast-reset state API (LZ4_compress_fast_extState_fastReset) is in
+# its static library only: link that one statically when it is there.
+LZ4_A     := $(wildcard $(shell pkg-config --variable=libdir liblz4 2>/dev/null)/liblz4.a)
+ifneq ($(LZ4_A),)
+PKG_CFLAGS += -DHAVE_LZ4_FASTRESET
+PKG_LIBS   := $(LZ4_A) $(filter-out -llz4,$(PKG_LIBS))
+endif
 # Optional front-end libraries: each is used when pkg-config finds it.
 OPT_PKGS  := fuse3 liburing gnutls
 OPT_FOUND := $(foreach p,$(OPT_PKGS),$(if $(shell pkg-config --exists $(p) && echo y),$(p)))

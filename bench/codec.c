@@ -16,6 +16,10 @@
 #include <string.h>
 #include <time.h>
 
+#ifdef HAVE_LZ4_FASTRESET
+#define LZ4_STATIC_LINKING_ONLY
+#define LZ4_HC_STATIC_LINKING_ONLY
+#endif
 #include <lz4.h>
 #include <lz4hc.h>
 #include <lzo/lzo1x.h>
@@ -87,11 +91,16 @@ static int liblzo2_d(const uint8_t *s, size_t sl, uint8_t *d)
 	return lzo1x_decompress_safe(s, sl, d, &n, NULL) || n != PAGE;
 }
 
+/* The library's fastest call for one block on a reused state. */
 static int raw_lz4_c(const uint8_t *s, uint8_t *d, size_t *n)
 {
-	LZ4_resetStream_fast(lz4_state);
-	int r = LZ4_compress_fast_continue(lz4_state, (const char *)s, (char *)d,
+#ifdef HAVE_LZ4_FASTRESET
+	int r = LZ4_compress_fast_extState_fastReset(lz4_state, (const char *)s,
+						     (char *)d, PAGE, 2 * PAGE, 1);
+#else
+	int r = LZ4_compress_fast_extState(lz4_state, (const char *)s, (char *)d,
 					   PAGE, 2 * PAGE, 1);
+#endif
 	*n = (size_t)r;
 	return r <= 0;
 }
@@ -103,9 +112,15 @@ static int raw_lz4_d(const uint8_t *s, size_t sl, uint8_t *d)
 
 static int raw_lz4hc_c(const uint8_t *s, uint8_t *d, size_t *n)
 {
+#ifdef HAVE_LZ4_FASTRESET
+	int r = LZ4_compress_HC_extStateHC_fastReset(lz4hc_state, (const char *)s,
+						     (char *)d, PAGE, 2 * PAGE,
+						     LZ4HC_CLEVEL_DEFAULT);
+#else
 	LZ4_resetStreamHC_fast(lz4hc_state, LZ4HC_CLEVEL_DEFAULT);
 	int r = LZ4_compress_HC_continue(lz4hc_state, (const char *)s, (char *)d,
 					 PAGE, 2 * PAGE);
+#endif
 	*n = (size_t)r;
 	return r <= 0;
 }

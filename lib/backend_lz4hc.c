@@ -3,16 +3,20 @@
  * slower matching.
  *
  * level 1..16 as the kernel accepts (default 9); liblz4 treats levels above
- * its own maximum (12) as 12. The stream is reset with LZ4_resetStreamHC_fast
- * per page (a full init would clear 256 KiB). A dictionary is loaded into the
- * reset stream before each page, as the kernel does; one longer than the
- * 64 KiB lz4 keeps is refused at setup (the kernel accepts it and then fails
- * every write).
+ * its own maximum (12) as 12. Without a dictionary a page is one
+ * LZ4_compress_HC_extStateHC call (the kernel's LZ4_compress_HC), in its
+ * fast-reset form where liblz4's static library offers it (a full init would
+ * clear 256 KiB per page). A dictionary is loaded into the reset stream
+ * before each page, as the kernel does; one longer than the 64 KiB lz4 keeps
+ * is refused at setup (the kernel accepts it and then fails every write).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef HAVE_LZ4_FASTRESET
+#define LZ4_HC_STATIC_LINKING_ONLY
+#endif
 #include <lz4.h>
 #include <lz4hc.h>
 
@@ -63,14 +67,29 @@ static int lz4hc_compress(struct zcomp_params *params, struct zcomp_ctx *ctx,
 	struct lz4hc_ctx *c = ctx->context;
 	int n;
 
-	LZ4_resetStreamHC_fast(&c->stream, params->level);
-	if (params->dict_sz &&
-	    LZ4_loadDictHC(&c->stream, params->dict, (int)params->dict_sz) !=
+	if (params->dict_sz) {
+		LZ4_resetStreamHC_fast(&c->stream, params->level);
+		if (LZ4_loadDictHC(&c->stream, params->dict, (int)params->dict_sz) !=
 		    (int)params->dict_sz)
-		return -EINVAL;
-	n = LZ4_compress_HC_continue(&c->stream, (const char *)req->src,
-				     (char *)req->dst, (int)req->src_len,
-				     (int)req->dst_len);
+			return -EINVAL;
+		n = LZ4_compress_HC_continue(&c->stream, (const char *)req->src,
+					     (char *)req->dst, (int)req->src_len,
+					     (int)req->dst_len);
+	} else {
+#ifdef HAVE_LZ4_FASTRESET
+		n = LZ4_compress_HC_extStateHC_fastReset(&c->stream,
+							 (const char *)req->src,
+							 (char *)req->dst,
+							 (int)req->src_len,
+							 (int)req->dst_len,
+							 params->level);
+#else
+		LZ4_resetStreamHC_fast(&c->stream, params->level);
+		n = LZ4_compress_HC_continue(&c->stream, (const char *)req->src,
+					     (char *)req->dst, (int)req->src_len,
+					     (int)req->dst_len);
+#endif
+	}
 	if (n <= 0)
 		return -EINVAL;
 	req->dst_len = (size_t)n;
