@@ -70,6 +70,18 @@ long uzram_control_show(struct uzram *z, const char *name, char *buf,
 int uzram_control_store(struct uzram *z, const char *name, const char *buf,
 			size_t len);
 
+/*
+ * Paths: backing_dev and algorithm_params' dict= name files that the
+ * process opens. A server that takes attribute stores from other users
+ * restricts them: after this call only paths that resolve (symlinks
+ * followed) to a file inside one of the directories are accepted; others
+ * fail with -EPERM. An empty list refuses every path. Without the call,
+ * every path is accepted (the library's default, for programs that embed
+ * it). Returns 0, -ENOENT (a directory does not exist) or -ENOMEM.
+ */
+int uzram_set_path_allowlist(struct uzram *z, const char *const *dirs,
+			     size_t n);
+
 /* ---- attributes (/sys/block/zramN/...) ---- */
 
 struct uzram_attr_info {

@@ -10,6 +10,7 @@
  * memory goes when the last reference does.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,11 @@ struct uzram {
 	pthread_mutex_t lock;
 	struct zram **devs;	/* index = id; NULL = free id */
 	size_t nr_slots;
+	/* path policy: restricted => only below allow[0..nallow) */
+	pthread_rwlock_t policy_lock;
+	bool restricted;
+	char **allow;
+	size_t nallow;
 };
 
 struct uzram_dev {
@@ -75,7 +81,7 @@ int uzram_hot_add(struct uzram *z)
 		z->devs = devs;
 		z->nr_slots = n;
 	}
-	zram = zram_create((int)id);
+	zram = zram_create((int)id, z);
 	if (!zram) {
 		pthread_mutex_unlock(&z->lock);
 		return -ENOMEM;
@@ -160,6 +166,7 @@ int uzram_new(struct uzram **out, unsigned int num_devices)
 	if (!z)
 		return -ENOMEM;
 	pthread_mutex_init(&z->lock, NULL);
+	pthread_rwlock_init(&z->policy_lock, NULL);
 	for (unsigned int i = 0; i < num_devices; i++) {
 		int ret = uzram_hot_add(z);
 		if (ret < 0) {
@@ -179,8 +186,60 @@ void uzram_free(struct uzram *z)
 		if (z->devs[id])
 			zram_put(z->devs[id]);
 	free(z->devs);
+	for (size_t i = 0; i < z->nallow; i++)
+		free(z->allow[i]);
+	free(z->allow);
+	pthread_rwlock_destroy(&z->policy_lock);
 	pthread_mutex_destroy(&z->lock);
 	free(z);
+}
+
+int uzram_set_path_allowlist(struct uzram *z, const char *const *dirs, size_t n)
+{
+	char **allow = calloc(n ? n : 1, sizeof(*allow));
+	int ret = 0;
+
+	if (!allow)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && !ret; i++) {
+		allow[i] = realpath(dirs[i], NULL);
+		if (!allow[i])
+			ret = errno == ENOMEM ? -ENOMEM : -ENOENT;
+	}
+	if (ret) {
+		for (size_t i = 0; i < n; i++)
+			free(allow[i]);
+		free(allow);
+		return ret;
+	}
+	pthread_rwlock_wrlock(&z->policy_lock);
+	for (size_t i = 0; i < z->nallow; i++)
+		free(z->allow[i]);
+	free(z->allow);
+	z->allow = allow;
+	z->nallow = n;
+	z->restricted = true;
+	pthread_rwlock_unlock(&z->policy_lock);
+	return 0;
+}
+
+int uzram_path_check(struct uzram *z, const char *path, char *resolved)
+{
+	int ret = -EPERM;
+
+	if (!realpath(path, resolved))
+		return -errno;
+	pthread_rwlock_rdlock(&z->policy_lock);
+	if (!z->restricted)
+		ret = 0;
+	for (size_t i = 0; i < z->nallow && ret; i++) {
+		size_t len = strlen(z->allow[i]);
+		if (!strncmp(resolved, z->allow[i], len) &&
+		    (resolved[len] == '/' || (len == 1 && z->allow[i][0] == '/')))
+			ret = 0;
+	}
+	pthread_rwlock_unlock(&z->policy_lock);
+	return ret;
 }
 
 size_t uzram_list(struct uzram *z, int *ids, size_t max)

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,7 +184,10 @@ int zram_backing_dev_store(struct zram *zram, char *buf, size_t len)
 		ret = -EBUSY;	/* "Can't setup backing device for initialized device" */
 		goto out;
 	}
-	ret = open_backing(buf, &fd, &bytes);
+	char resolved[PATH_MAX];
+	ret = uzram_path_check(zram->registry, buf, resolved);
+	if (!ret)
+		ret = open_backing(resolved, &fd, &bytes);
 	if (ret)
 		goto out;
 	nr_pages = bytes >> UZ_PAGE_SHIFT;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,7 +334,12 @@ static int algorithm_params_store(struct zram *zram, char *buf, size_t len)
 	struct zcomp_params *p = &zram->params[prio];
 	zcomp_params_release(p);
 	if (dict_path) {
-		ret = read_dict(dict_path, &p->dict, &p->dict_sz);
+		char resolved[PATH_MAX];
+		ret = uzram_path_check(zram->registry, dict_path, resolved);
+		if (ret == -EPERM)
+			goto out;	/* refused by the server's policy */
+		if (!ret)
+			ret = read_dict(resolved, &p->dict, &p->dict_sz);
 		if (ret) {
 			ret = -EINVAL;
 			goto out;

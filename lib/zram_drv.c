@@ -553,13 +553,14 @@ void zram_comp_algorithm_set(struct zram *zram, unsigned int prio,
 	zram->comp_algs[prio] = alg;
 }
 
-struct zram *zram_create(int id)
+struct zram *zram_create(int id, struct uzram *registry)
 {
 	struct zram *zram = calloc(1, sizeof(*zram));
 
 	if (!zram)
 		return NULL;
 	zram->id = id;
+	zram->registry = registry;
 	snprintf(zram->name, sizeof(zram->name), "zram%d", id);
 	pthread_rwlock_init(&zram->dev_lock, NULL);
 	pthread_mutex_init(&zram->open_lock, NULL);

@@ -109,6 +109,7 @@ struct zram {
 	unsigned int openers;
 	bool claim;
 	atomic_int refs;			/* registry references */
+	struct uzram *registry;			/* its path policy */
 
 	/* Writeback (backing store). */
 	int backing_fd;				/* -1: none */
@@ -207,9 +208,17 @@ static inline bool init_done(struct zram *zram)
 /* Seconds of CLOCK_BOOTTIME, the unit of ac_time. */
 uint32_t zram_now(void);
 
+/* ---- the registry (uzram.c) ---- */
+
+/*
+ * Resolve path under the registry's allow-list into resolved (PATH_MAX
+ * bytes): 0, -EPERM (outside it), or realpath's error.
+ */
+int uzram_path_check(struct uzram *z, const char *path, char *resolved);
+
 /* ---- the device (zram_drv.c) ---- */
 
-struct zram *zram_create(int id);
+struct zram *zram_create(int id, struct uzram *registry);
 void zram_destroy(struct zram *zram);
 void zram_slot_free(struct zram *zram, uint32_t index);
 void zram_mark_accessed(struct zram *zram, uint32_t index);

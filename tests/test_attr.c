@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -315,11 +316,59 @@ static void test_recomp_algorithm(struct uzram *z)
 	expect_show(z, 0, "recomp_algorithm", "");	/* reset clears secondaries */
 }
 
+/* The path allow-list a server sets for backing_dev and dict=. */
+static void test_path_policy(void)
+{
+	char base[] = "/tmp/uzram-policy-XXXXXX", in[300], out[300], file[400], link[400], arg[500];
+	struct uzram *z;
+
+	REQUIRE(mkdtemp(base), "mkdtemp");
+	snprintf(in, sizeof(in), "%s/in", base);
+	snprintf(out, sizeof(out), "%s/out", base);
+	mkdir(in, 0700);
+	mkdir(out, 0700);
+	REQUIRE(uzram_new(&z, 1) == 0, "new");
+	const char *dirs[] = { in };
+	CHECK_EQ(uzram_set_path_allowlist(z, (const char *const[]){ "/nonexistent/dir" }, 1), -ENOENT);
+	CHECK_EQ(uzram_set_path_allowlist(z, dirs, 1), 0);
+	for (int k = 0; k < 2; k++) {
+		snprintf(file, sizeof(file), "%s/store", k ? out : in);
+		int fd = open(file, O_RDWR | O_CREAT, 0600);
+		REQUIRE(fd >= 0 && ftruncate(fd, 1 << 20) == 0, "backing file");
+		close(fd);
+	}
+	snprintf(file, sizeof(file), "%s/store", out);
+	CHECK_EQ(store(z, 0, "backing_dev", file), -EPERM);
+	snprintf(link, sizeof(link), "%s/sneaky", in);
+	CHECK(symlink(file, link) == 0, "symlink");
+	CHECK_EQ(store(z, 0, "backing_dev", link), -EPERM);	/* resolved first */
+	snprintf(arg, sizeof(arg), "%s/../out/store", in);
+	CHECK_EQ(store(z, 0, "backing_dev", arg), -EPERM);
+	snprintf(arg, sizeof(arg), "%s/nope", in);
+	CHECK_EQ(store(z, 0, "backing_dev", arg), -ENOENT);
+	snprintf(file, sizeof(file), "%s/store", in);
+	CHECK_EQ(store(z, 0, "backing_dev", file), 0);
+	snprintf(arg, sizeof(arg), "dict=%s/store", out);
+	CHECK_EQ(store(z, 0, "algorithm_params", arg), -EPERM);
+	snprintf(arg, sizeof(arg), "dict=%s", link);
+	CHECK_EQ(store(z, 0, "algorithm_params", arg), -EPERM);
+	snprintf(arg, sizeof(arg), "algo=lzo-rle dict=%s/store", in);
+	CHECK_EQ(store(z, 0, "algorithm_params", arg), 0);
+	/* an empty list refuses every path */
+	CHECK_EQ(uzram_set_path_allowlist(z, NULL, 0), 0);
+	CHECK_EQ(store(z, 0, "backing_dev", file), -EPERM);
+	uzram_free(z);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
+	CHECK(system(cmd) == 0, "cleanup");
+}
+
 int main(void)
 {
 	struct uzram *z;
 
 	test_registry();
+	test_path_policy();
 	REQUIRE(uzram_new(&z, 1) == 0, "new");
 	test_initial(z);
 	test_disksize(z);
