@@ -66,6 +66,8 @@ REPLAY_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/replay_%)
 EXAMPLE_BIN := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
 
 .PHONY: all check test fuzz bench run clean deps tests
+# Keep objects of the test and bench programs between runs.
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 ifeq ($(BUILD),build/default)
