@@ -111,8 +111,9 @@ static int lz4_compress(struct zcomp_params *params, struct zcomp_ctx *ctx,
 	return 0;
 }
 
-static int lz4_decompress(struct zcomp_params *params, struct zcomp_ctx *ctx,
-			  struct zcomp_req *req)
+/* lz4hc writes the same block format: backend_lz4hc.c decodes with this. */
+int lz4_decompress(struct zcomp_params *params, struct zcomp_ctx *ctx,
+		   struct zcomp_req *req)
 {
 	int n;
 

@@ -96,31 +96,9 @@ static int lz4hc_compress(struct zcomp_params *params, struct zcomp_ctx *ctx,
 	return 0;
 }
 
-/* The output is lz4's block format: lz4's decoder reads it. */
-static int lz4hc_decompress(struct zcomp_params *params, struct zcomp_ctx *ctx,
-			    struct zcomp_req *req)
-{
-	int n;
-
-	if (params->dict_sz)
-		n = LZ4_decompress_safe_usingDict((const char *)req->src,
-						  (char *)req->dst,
-						  (int)req->src_len,
-						  (int)req->dst_len,
-						  params->dict,
-						  (int)params->dict_sz);
-	else
-		n = LZ4_decompress_safe((const char *)req->src, (char *)req->dst,
-					(int)req->src_len, (int)req->dst_len);
-	if (n < 0)
-		return -EINVAL;
-	req->dst_len = (size_t)n;
-	return 0;
-}
-
 const struct zcomp_ops backend_lz4hc = {
 	.compress = lz4hc_compress,
-	.decompress = lz4hc_decompress,
+	.decompress = lz4_decompress,	/* lz4's block format */
 	.create_ctx = lz4hc_create_ctx,
 	.destroy_ctx = lz4hc_destroy_ctx,
 	.setup_params = lz4hc_setup_params,

@@ -176,20 +176,11 @@ int zram_recompress_store(struct zram *zram, char *buf, size_t len)
 	ret = -EINVAL;
 	if (!init_done(zram))
 		goto out;
-	if (prio_given && (prio < ZRAM_SECONDARY_COMP || prio >= ZRAM_MAX_COMPS))
+	int sel = zram_select_priority(zram, algo, prio_given, (int)prio,
+				       ZRAM_SECONDARY_COMP);
+	if (sel < 0)
 		goto out;
-	if (algo && prio_given) {
-		if (!zram->comp_algs[prio] || strcmp(zram->comp_algs[prio], algo))
-			goto out;
-	} else if (algo) {
-		for (prio = ZRAM_SECONDARY_COMP; prio < ZRAM_MAX_COMPS; prio++)
-			if (zram->comp_algs[prio] && !strcmp(zram->comp_algs[prio], algo))
-				break;
-		if (prio == ZRAM_MAX_COMPS)
-			goto out;
-	} else if (!prio_given) {
-		prio = ZRAM_SECONDARY_COMP;
-	}
+	prio = (unsigned int)sel;
 	if (!zram->comps[prio])
 		goto out;
 

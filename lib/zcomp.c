@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parse.h"
 #include "zcomp.h"
 
 /* The kernel's order (drivers/block/zram/zcomp.c backends[]). */
@@ -31,28 +32,12 @@ const struct zcomp_ops *zcomp_backend(size_t i)
 	return i < UZ_ARRAY_SIZE(backends) ? backends[i] : NULL;
 }
 
-/* sysfs_streq: equal apart from one trailing newline on either side. */
-static bool name_eq(const char *a, const char *b)
-{
-	while (*a && *a == *b) {
-		a++;
-		b++;
-	}
-	if (*a == *b)
-		return true;
-	if (*a == '\n' && a[1] == '\0' && *b == '\0')
-		return true;
-	if (*b == '\n' && b[1] == '\0' && *a == '\0')
-		return true;
-	return false;
-}
-
 const struct zcomp_ops *zcomp_lookup(const char *name)
 {
 	if (!name)
 		return NULL;
 	for (size_t i = 0; i < UZ_ARRAY_SIZE(backends); i++)
-		if (name_eq(name, backends[i]->name))
+		if (sysfs_streq(name, backends[i]->name))
 			return backends[i];
 	return NULL;
 }

@@ -105,6 +105,10 @@ int zcomp_compress(struct zcomp *comp, struct zcomp_strm *zstrm,
 int zcomp_decompress(struct zcomp *comp, struct zcomp_strm *zstrm,
 		     const void *src, unsigned int src_len, void *dst);
 
+/* lz4's decoder, shared by lz4hc (backend_lz4.c). */
+int lz4_decompress(struct zcomp_params *params, struct zcomp_ctx *ctx,
+		   struct zcomp_req *req);
+
 /* Backends (backend_*.c). */
 extern const struct zcomp_ops backend_lzorle;
 extern const struct zcomp_ops backend_lzo;

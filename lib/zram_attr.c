@@ -314,21 +314,10 @@ static int algorithm_params_store(struct zram *zram, char *buf, size_t len)
 		ret = -EBUSY;
 		goto out;
 	}
-	ret = -EINVAL;
-	if (prio_given && (prio < ZRAM_PRIMARY_COMP || prio >= ZRAM_MAX_COMPS))
+	prio = zram_select_priority(zram, algo, prio_given, prio, ZRAM_PRIMARY_COMP);
+	if (prio < 0) {
+		ret = prio;
 		goto out;
-	if (algo && prio_given) {
-		if (!zram->comp_algs[prio] || strcmp(zram->comp_algs[prio], algo))
-			goto out;
-	} else if (algo) {
-		for (prio = ZRAM_PRIMARY_COMP; prio < ZRAM_MAX_COMPS; prio++)
-			if (zram->comp_algs[prio] &&
-			    !strcmp(zram->comp_algs[prio], algo))
-				break;
-		if (prio == ZRAM_MAX_COMPS)
-			goto out;
-	} else if (!prio_given) {
-		prio = ZRAM_PRIMARY_COMP;
 	}
 
 	struct zcomp_params *p = &zram->params[prio];

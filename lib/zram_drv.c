@@ -553,6 +553,23 @@ void zram_comp_algorithm_set(struct zram *zram, unsigned int prio,
 	zram->comp_algs[prio] = alg;
 }
 
+int zram_select_priority(struct zram *zram, const char *algo, bool prio_given,
+			 int prio, int lowest)
+{
+	if (prio_given && (prio < lowest || prio >= ZRAM_MAX_COMPS))
+		return -EINVAL;
+	if (algo && prio_given)
+		return zram->comp_algs[prio] && !strcmp(zram->comp_algs[prio], algo) ?
+			       prio : -EINVAL;
+	if (algo) {
+		for (prio = lowest; prio < ZRAM_MAX_COMPS; prio++)
+			if (zram->comp_algs[prio] && !strcmp(zram->comp_algs[prio], algo))
+				return prio;
+		return -EINVAL;
+	}
+	return prio_given ? prio : lowest;
+}
+
 struct zram *zram_create(int id, struct uzram *registry)
 {
 	struct zram *zram = calloc(1, sizeof(*zram));

@@ -230,6 +230,13 @@ void zram_reset_device(struct zram *zram);
 void zram_comp_algorithm_set(struct zram *zram, unsigned int prio,
 			     const char *alg);
 extern const char *const zram_default_comp;
+/*
+ * The priority an attribute names with algo= and/or priority= (§2.5, §4.6):
+ * both must agree; algo alone is looked up from lowest up; neither means
+ * lowest. Returns the priority or -EINVAL. Call under dev_lock.
+ */
+int zram_select_priority(struct zram *zram, const char *algo, bool prio_given,
+			 int prio, int lowest);
 
 /* Byte-addressed I/O (the public uzram_read ... call these). */
 int zram_io_read(struct zram *zram, void *buf, uint64_t offset, size_t len);
