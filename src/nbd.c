@@ -2,7 +2,13 @@
  * nbd.c - the NBD server's connections: their lifetime, the read side and
  * the handshake (fixed newstyle with NO_ZEROES; the options EXPORT_NAME,
  * ABORT, LIST, INFO, GO, STRUCTURED_REPLY, LIST_META_CONTEXT and
- * SET_META_CONTEXT with base:allocation). Transmission is nbd_xmit.c.
+ * SET_META_CONTEXT with base:allocation, and STARTTLS). Transmission is
+ * nbd_xmit.c, TLS nbd_tls.c.
+ *
+ * TLS. Once STARTTLS has succeeded, reads and the handshake's writes go
+ * through the connection's TLS session; below it, nbd_conn_raw_* reach the
+ * descriptors. With --tls=require a network client gets ERR_TLS_REQD for
+ * every option but STARTTLS and ABORT (c->tls_required).
  *
  * Threads. Each connection is served by one connection thread (spawned, or
  * the caller's in nbd_handle_connection): it runs the handshake with plain
@@ -19,6 +25,10 @@
  * cost one read(2) for many. Option data is bounded (NBD_MAX_OPTION parsed,
  * up to NBD_MAX_OPTION_SKIP read and discarded, more is a hard disconnect);
  * no length a client sends makes the server allocate more than that.
+ *
+ * Limits. At most max_connections connections (--max-connections; more
+ * are closed at once); each costs a thread, its 64 KiB read buffer, its
+ * slots, and the buffers of nbd_xmit.c (see docs/security.md).
  *
  * Exports are the initialised devices, named zramN; the empty name is
  * zram0. A device is opened when the client ends option haggling (GO or
@@ -50,6 +60,16 @@ static bool fd_is_socket(int fd)
 	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+/* A TCP (or any non-unix) socket: a client from the network. */
+static bool fd_is_network(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	       ss.ss_family != AF_UNIX;
+}
+
 /* Wait until fd is ready for events (after EAGAIN on a non-blocking fd). */
 static void wait_fd(int fd, short events)
 {
@@ -59,30 +79,47 @@ static void wait_fd(int fd, short events)
 		;
 }
 
+ssize_t nbd_conn_raw_write(struct nbd_conn *c, const void *buf, size_t len,
+			   bool nonblock)
+{
+	for (;;) {
+		ssize_t n = c->out_sock ? send(c->out_fd, buf, len, MSG_NOSIGNAL |
+					       (nonblock ? MSG_DONTWAIT : 0))
+					: write(c->out_fd, buf, len);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if (nonblock)
+				return -EAGAIN;
+			wait_fd(c->out_fd, POLLOUT);
+			continue;
+		}
+		return -errno;
+	}
+}
+
 static int write_all(struct nbd_conn *c, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 
+	if (c->tls) {
+		struct iovec v = { .iov_base = (void *)buf, .iov_len = len };
+		ssize_t n = nbd_tls_sendv(c, &v, 1);
+		return n < 0 ? (int)n : 0;
+	}
 	while (len) {
-		ssize_t n = c->out_sock ? send(c->out_fd, p, len, MSG_NOSIGNAL)
-					: write(c->out_fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				wait_fd(c->out_fd, POLLOUT);
-				continue;
-			}
-			return -errno;
-		}
+		ssize_t n = nbd_conn_raw_write(c, p, len, false);
+		if (n < 0)
+			return (int)n;
 		p += n;
 		len -= (size_t)n;
 	}
 	return 0;
 }
 
-/* One read(2) into buf; 0 at EOF or when shutdown wakes a non-socket. */
-static ssize_t read_some(struct nbd_conn *c, void *buf, size_t len)
+ssize_t nbd_conn_raw_read(struct nbd_conn *c, void *buf, size_t len)
 {
 	for (;;) {
 		ssize_t n;
@@ -111,6 +148,26 @@ static ssize_t read_some(struct nbd_conn *c, void *buf, size_t len)
 		}
 		return -errno;
 	}
+}
+
+int nbd_conn_raw_wait(struct nbd_conn *c, int timeout_ms)
+{
+	struct pollfd p[2] = {
+		{ .fd = c->in_fd, .events = POLLIN },
+		{ .fd = c->wake_fd, .events = POLLIN },
+	};
+	int n;
+
+	do
+		n = poll(p, c->wake_fd >= 0 ? 2 : 1, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n > 0;
+}
+
+/* One read into buf; 0 at EOF or when shutdown wakes a non-socket. */
+static ssize_t read_some(struct nbd_conn *c, void *buf, size_t len)
+{
+	return c->tls ? nbd_tls_recv(c, buf, len) : nbd_conn_raw_read(c, buf, len);
 }
 
 /* Exactly len bytes; -ECONNRESET at EOF (also in the middle). */
@@ -458,6 +515,37 @@ static int opt_meta(struct nbd_conn *c, uint32_t opt, const uint8_t *d,
 	return opt_ack(c, opt);
 }
 
+/*
+ * STARTTLS: ACK, then the TLS handshake on the same descriptors; what
+ * was negotiated before is forgotten (structured replies, meta contexts),
+ * as the client renegotiates it under TLS. Bytes the client sent after
+ * STARTTLS without waiting for the ACK are already in the read buffer, in
+ * plaintext: taking them for TLS-protected options would be the classic
+ * STARTTLS injection, so such a client is dropped.
+ */
+static int opt_starttls(struct nbd_conn *c, uint32_t opt, uint32_t len)
+{
+	int ret;
+
+	if (c->srv->tls_mode == NBD_TLS_OFF)
+		return opt_error(c, opt, NBD_REP_ERR_UNSUP, "TLS is not enabled on this server");
+	if (len)
+		return opt_error(c, opt, NBD_REP_ERR_INVALID, "STARTTLS takes no data");
+	if (c->tls)
+		return opt_error(c, opt, NBD_REP_ERR_INVALID, "TLS is already on");
+	if (c->rpos != c->rlen)
+		return -EPROTO;
+	ret = opt_ack(c, opt);
+	if (!ret)
+		ret = nbd_tls_start(c);
+	if (ret)
+		return ret;
+	c->structured = false;
+	c->meta_alloc = false;
+	c->meta_export = -1;
+	return 0;
+}
+
 /* One option; 1 = transmission begins, 0 = next option, 2 = ABORT, <0 drop. */
 static int handle_option(struct nbd_conn *c, uint32_t opt, uint32_t len)
 {
@@ -481,6 +569,14 @@ static int handle_option(struct nbd_conn *c, uint32_t opt, uint32_t len)
 	if (atomic_load(&c->srv->shutting_down) && opt != NBD_OPT_ABORT) {
 		ret = opt == NBD_OPT_EXPORT_NAME ? -ESHUTDOWN :
 		      opt_error(c, opt, NBD_REP_ERR_SHUTDOWN, "the server is shutting down");
+		goto out;
+	}
+	if (c->tls_required && !c->tls && opt != NBD_OPT_STARTTLS &&
+	    opt != NBD_OPT_ABORT) {
+		/* FORCEDTLS: EXPORT_NAME has no error reply, so it ends here. */
+		ret = opt == NBD_OPT_EXPORT_NAME ? -EACCES :
+		      opt_error(c, opt, NBD_REP_ERR_TLS_REQD,
+				"this server requires TLS: use STARTTLS (nbds://)");
 		goto out;
 	}
 
@@ -514,7 +610,7 @@ static int handle_option(struct nbd_conn *c, uint32_t opt, uint32_t len)
 		ret = opt_meta(c, opt, d, len);
 		break;
 	case NBD_OPT_STARTTLS:
-		ret = opt_error(c, opt, NBD_REP_ERR_UNSUP, "TLS is not enabled on this server");
+		ret = opt_starttls(c, opt, len);
 		break;
 	default:
 		ret = opt_error(c, opt, NBD_REP_ERR_UNSUP, "unsupported option");
@@ -584,6 +680,9 @@ static struct nbd_conn *conn_new(struct nbd_server *s, int in_fd, int out_fd)
 	c->out_fd = out_fd;
 	c->in_sock = fd_is_socket(in_fd);
 	c->out_sock = fd_is_socket(out_fd);
+	c->network = c->in_sock && fd_is_network(in_fd);
+	c->tls_required = s->tls_mode == NBD_TLS_REQUIRE &&
+			  (c->network || !s->tls_local_plain);
 	c->wake_fd = -1;
 	if (!c->in_sock) {
 		c->wake_fd = eventfd(0, EFD_CLOEXEC);
@@ -638,7 +737,7 @@ static bool conn_register(struct nbd_server *s, struct nbd_conn *c)
 	bool ok;
 
 	pthread_mutex_lock(&s->lock);
-	ok = !atomic_load(&s->shutting_down) && s->nconns < NBD_MAX_CONNECTIONS;
+	ok = !atomic_load(&s->shutting_down) && s->nconns < s->max_conns;
 	if (ok) {
 		c->next = s->conns;
 		if (s->conns)
@@ -653,6 +752,8 @@ static bool conn_register(struct nbd_server *s, struct nbd_conn *c)
 /* Close and free what c holds. */
 static void conn_release(struct nbd_conn *c)
 {
+	if (c->tls)
+		nbd_tls_end(c);
 	uzram_close(c->dev);
 	close_fds(c->in_fd, c->out_fd);
 	if (c->wake_fd >= 0)
@@ -739,7 +840,7 @@ int nbd_server_spawn(struct nbd_server *s, int in_fd, int out_fd)
 	}
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 1u << 20);
+	pthread_attr_setstacksize(&attr, NBD_CONN_STACK);
 	ret = pthread_create(&tid, &attr, conn_thread, c);
 	pthread_attr_destroy(&attr);
 	if (ret) {
@@ -763,6 +864,14 @@ int nbd_server_new(struct uzram *z, const struct nbd_server_opts *opts,
 		return -ENOMEM;
 	s->z = z;
 	s->read_only = opts->read_only;
+	s->max_conns = opts->max_connections ? opts->max_connections : NBD_MAX_CONNECTIONS;
+	s->tls_mode = opts->tls_creds ? opts->tls : NBD_TLS_OFF;
+	s->tls_creds = opts->tls_creds;
+	s->tls_local_plain = opts->tls_local_plain;
+	if (opts->tls != NBD_TLS_OFF && !opts->tls_creds) {
+		free(s);
+		return -EINVAL;
+	}
 	s->nthreads = opts->threads;
 	if (!s->nthreads) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -19,6 +19,7 @@
 #define UZRAM_NBD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "uzram.h"
@@ -132,13 +133,48 @@ enum {
 #define NBD_MAX_INFLIGHT	64u		/* requests per connection */
 #define NBD_CONN_BUDGET		(64u << 20)	/* buffer bytes per connection */
 #define NBD_MAX_EXTENTS		4096u		/* per BLOCK_STATUS reply */
-#define NBD_MAX_CONNECTIONS	1024u
+#define NBD_MAX_CONNECTIONS	1024u		/* the default limit */
 #define NBD_META_BASE_ALLOCATION "base:allocation"
 #define NBD_META_ID_BASE_ALLOCATION 1u
+
+/*
+ * TLS (nbd_tls.c, GnuTLS): credentials are loaded once and shared by every
+ * connection. NBD_TLS_ON offers NBD_OPT_STARTTLS; NBD_TLS_REQUIRE refuses
+ * every option but STARTTLS and ABORT until TLS is up (NBD_REP_ERR_TLS_REQD;
+ * EXPORT_NAME ends the connection). With local_plain, REQUIRE applies to
+ * network (TCP) connections only: clients on a unix socket or stdio, whom
+ * the socket file's mode already restricts, may still go without TLS.
+ */
+enum nbd_tls_mode {
+	NBD_TLS_OFF,
+	NBD_TLS_ON,
+	NBD_TLS_REQUIRE,
+};
+
+struct nbd_tls_opts {
+	const char *certificates;	/* DIR: server-cert.pem, server-key.pem,
+					   ca-cert.pem (verify_peer), ca-crl.pem */
+	const char *psk_file;		/* psktool's "identity:hexkey" lines */
+	bool verify_peer;		/* require a client certificate of ca-cert.pem */
+};
+
+struct nbd_tls;
+
+/*
+ * Load the credentials: 0, or -errno with a message naming the file and
+ * the reason in msg. -ENOTSUP when built without GnuTLS.
+ */
+int nbd_tls_load(const struct nbd_tls_opts *o, struct nbd_tls **out,
+		 char *msg, size_t msglen);
+void nbd_tls_free(struct nbd_tls *t);
 
 struct nbd_server_opts {
 	unsigned int threads;	/* worker pool size; 0 = number of CPUs */
 	bool read_only;
+	unsigned int max_connections;	/* 0 = NBD_MAX_CONNECTIONS */
+	enum nbd_tls_mode tls;
+	struct nbd_tls *tls_creds;	/* needed unless NBD_TLS_OFF; not owned */
+	bool tls_local_plain;
 };
 
 struct nbd_server;
@@ -157,7 +193,7 @@ int nbd_handle_connection(struct nbd_server *s, int in_fd, int out_fd);
 
 /*
  * Serve a connection on a new thread. Takes ownership of the descriptors
- * (closed on error too). -EAGAIN when NBD_MAX_CONNECTIONS are open or the
+ * (closed on error too). -EAGAIN when max_connections are open or the
  * server is shutting down.
  */
 int nbd_server_spawn(struct nbd_server *s, int in_fd, int out_fd);

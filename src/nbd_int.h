@@ -12,6 +12,12 @@
  *                       thread sends replies the workers could not send at
  *                       once. Freed by its connection thread after every
  *                       request in flight has completed.
+ *   struct nbd_tls_session  (nbd_tls.c) a connection's TLS session after
+ *                       STARTTLS: the connection thread receives through
+ *                       it; replies go out through it from the writer
+ *                       thread only (GnuTLS allows one sender and one
+ *                       receiver at a time), so workers never send on a
+ *                       TLS connection themselves.
  *   struct nbd_req      one request slot of a connection (NBD_MAX_INFLIGHT
  *                       per connection): header fields, a payload buffer
  *                       that stays with the slot, and the reply's iovec.
@@ -29,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "nbd.h"
@@ -45,9 +52,12 @@
 #define NBD_SEND_IOV	64		/* iovecs per sendmsg(2) */
 #define NBD_BUSY_MS	10		/* a connection is busy this long */
 #define NBD_ZERO_CHUNK	(1u << 20)	/* NO_HOLE zeroes are written this big */
+#define NBD_CONN_STACK	(1u << 20)	/* a connection thread's stack */
+#define NBD_WRITER_STACK (256u << 10)	/* a writer thread's stack */
 
 struct nbd_conn;
 struct nbd_cached_buf;
+struct nbd_tls_session;
 
 struct nbd_req {
 	struct nbd_conn *conn;
@@ -68,9 +78,12 @@ struct nbd_conn {
 	struct nbd_conn *prev, *next;	/* srv->conns, under srv->lock */
 	int in_fd, out_fd;
 	bool in_sock, out_sock;
+	bool network;			/* a TCP (not unix or stdio) client */
 	int wake_fd;			/* eventfd waking a non-socket reader */
 
 	/* negotiation (connection thread only) */
+	bool tls_required;		/* only STARTTLS and ABORT before TLS */
+	struct nbd_tls_session *tls;	/* set by STARTTLS, fixed afterwards */
 	bool fixed, no_zeroes, structured;
 	bool meta_alloc;		/* base:allocation selected ... */
 	int meta_export;		/* ... for this export id */
@@ -98,6 +111,7 @@ struct nbd_conn {
 	bool sending;			/* a thread owns the send side */
 	bool writer_wanted;		/* ... and it is the writer thread */
 	bool writer_stop;
+	bool writer_started;		/* the writer thread exists */
 	bool dead;			/* the connection is cut: drop replies */
 	atomic_bool killed;		/* dead, readable without out_lock */
 	_Atomic uint64_t last_active;	/* ms of the last request (run_inline) */
@@ -107,6 +121,10 @@ struct nbd_conn {
 struct nbd_server {
 	struct uzram *z;
 	bool read_only;
+	unsigned int max_conns;
+	enum nbd_tls_mode tls_mode;
+	struct nbd_tls *tls_creds;
+	bool tls_local_plain;
 	unsigned int nthreads;
 	pthread_t *workers;
 	const uint8_t *zeroes;		/* NBD_ZERO_CHUNK bytes, never written */
@@ -164,9 +182,33 @@ static inline uint64_t nbd_get64(const uint8_t *p)
 	return (uint64_t)nbd_get32(p) << 32 | nbd_get32(p + 4);
 }
 
-/* nbd.c: the connection's buffered reader. */
+/* nbd.c: the connection's buffered reader (through TLS once it is up). */
 int nbd_conn_read(struct nbd_conn *c, void *buf, size_t len);
 int nbd_conn_skip(struct nbd_conn *c, uint64_t len);
+
+/*
+ * nbd.c: the descriptors themselves, below TLS. raw_read: one read, 0 at
+ * EOF or when shutdown wakes the reader; raw_wait: until readable (1),
+ * timeout_ms passed (0; -1 waits forever) or -errno; raw_write: one write,
+ * blocking unless nonblock (then -EAGAIN).
+ */
+ssize_t nbd_conn_raw_read(struct nbd_conn *c, void *buf, size_t len);
+int nbd_conn_raw_wait(struct nbd_conn *c, int timeout_ms);
+ssize_t nbd_conn_raw_write(struct nbd_conn *c, const void *buf, size_t len,
+			   bool nonblock);
+
+/*
+ * nbd_tls.c. start: the server's side of the TLS handshake, after the ACK
+ * of STARTTLS (connection thread); 0 or -errno (the connection is then
+ * dropped). recv: as raw_read, through TLS (connection thread). sendv: all
+ * of iov through TLS, blocking (the one sending thread); the byte count or
+ * -errno. end: close_notify if the connection ended in order (without
+ * blocking), then free the session.
+ */
+int nbd_tls_start(struct nbd_conn *c);
+ssize_t nbd_tls_recv(struct nbd_conn *c, void *buf, size_t len);
+ssize_t nbd_tls_sendv(struct nbd_conn *c, const struct iovec *iov, int cnt);
+void nbd_tls_end(struct nbd_conn *c);
 
 /* nbd_xmit.c */
 int nbd_pool_start(struct nbd_server *s);

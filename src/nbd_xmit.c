@@ -21,10 +21,12 @@
  *            without blocking (MSG_DONTWAIT), several replies per
  *            sendmsg(2) when they pile up. What the socket does not take
  *            is left to the writer. A worker never blocks on a client.
- *   writer   (one per connection) sends the output queue with blocking
- *            writes when the socket was full. A client that does not read
- *            its replies stalls only its own writer, then its own reader
- *            (no free slot).
+ *   writer   (one per connection, started the first time it is needed,
+ *            so an idle connection costs one thread) sends the output
+ *            queue with blocking writes when the socket was full, and
+ *            everything on TLS connections and pipes. A client that does
+ *            not read its replies stalls only its own writer, then its own
+ *            reader (no free slot).
  *
  * Locking. c->lock: the free slots, inflight and buf_bytes (the reader
  * waits on c->cond for a slot or for the drain). c->out_lock: the output
@@ -360,11 +362,18 @@ static int outq_send(struct nbd_conn *c, bool nonblock, struct nbd_req **done)
 					iov[cnt++] = r->iov[i];
 		m.msg_iovlen = (size_t)cnt;
 		pthread_mutex_unlock(&c->out_lock);
-		if (c->out_sock)
-			n = sendmsg(c->out_fd, &m, MSG_NOSIGNAL | (nonblock ? MSG_DONTWAIT : 0));
-		else
-			n = writev(c->out_fd, iov, cnt);
-		err = errno;
+		if (c->tls) {			/* only the writer, blocking */
+			n = nbd_tls_sendv(c, iov, cnt);
+			err = n < 0 ? (int)-n : 0;
+			n = n < 0 ? -1 : n;
+		} else {
+			if (c->out_sock)
+				n = sendmsg(c->out_fd, &m, MSG_NOSIGNAL |
+					    (nonblock ? MSG_DONTWAIT : 0));
+			else
+				n = writev(c->out_fd, iov, cnt);
+			err = errno;
+		}
 		if (n < 0 && !nonblock && (err == EAGAIN || err == EWOULDBLOCK)) {
 			struct pollfd p = { .fd = c->out_fd, .events = POLLOUT };
 			poll(&p, 1, -1);	/* a descriptor set non-blocking */
@@ -392,6 +401,8 @@ static void put_all(struct nbd_conn *c, struct nbd_req *done)
 	}
 }
 
+static int writer_start(struct nbd_conn *c);
+
 /*
  * Queue r's reply. If nobody is sending, this thread becomes the sender and
  * sends without blocking; what the socket does not take is left to the
@@ -414,8 +425,10 @@ static void conn_send(struct nbd_conn *c, struct nbd_req *r)
 		return;			/* the sender takes it along */
 	}
 	c->sending = true;
-	ret = c->out_sock ? outq_send(c, true, &done) : -EAGAIN;
-	if (ret == -EAGAIN && !c->dead) {
+	/* A worker must not block: the writer sends to pipes and, as TLS
+	 * allows one sender, everything on a TLS connection. */
+	ret = c->out_sock && !c->tls ? outq_send(c, true, &done) : -EAGAIN;
+	if (ret == -EAGAIN && !c->dead && (c->writer_started || writer_start(c) == 0)) {
 		c->writer_wanted = true;	/* stays the sender */
 		pthread_cond_signal(&c->out_cond);
 	} else {
@@ -452,6 +465,22 @@ static void *writer_main(void *arg)
 	}
 	pthread_mutex_unlock(&c->out_lock);
 	return NULL;
+}
+
+/* Start c's writer (out_lock held); without it the connection is cut. */
+static int writer_start(struct nbd_conn *c)
+{
+	pthread_attr_t attr;
+	int ret;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, NBD_WRITER_STACK);
+	ret = pthread_create(&c->writer, &attr, writer_main, c);
+	pthread_attr_destroy(&attr);
+	if (ret)
+		return -ret;
+	c->writer_started = true;
+	return 0;
 }
 
 /* ---- execution ---- */
@@ -835,11 +864,9 @@ static int read_requests(struct nbd_conn *c)
 
 int nbd_transmission(struct nbd_conn *c)
 {
-	int ret = pthread_create(&c->writer, NULL, writer_main, c);
+	bool started;
+	int ret = read_requests(c);
 
-	if (ret)
-		return -ret;
-	ret = read_requests(c);
 	if (ret && ret != -ECONNRESET)
 		nbd_conn_kill(c);	/* protocol violation or I/O error */
 
@@ -851,8 +878,10 @@ int nbd_transmission(struct nbd_conn *c)
 
 	pthread_mutex_lock(&c->out_lock);
 	c->writer_stop = true;
+	started = c->writer_started;
 	pthread_cond_signal(&c->out_cond);
 	pthread_mutex_unlock(&c->out_lock);
-	pthread_join(c->writer, NULL);
+	if (started)
+		pthread_join(c->writer, NULL);
 	return ret;
 }

@@ -8,7 +8,14 @@
  * --listen, --stdio or socket activation says otherwise), TCP (127.0.0.1
  * unless an address is given; TCP_NODELAY), systemd socket activation
  * (LISTEN_PID/LISTEN_FDS: descriptors 3...), and --stdio (one connection
- * on stdin/stdout, then exit).
+ * on stdin/stdout, then exit). The default socket directory is made 0700
+ * and must be ours; sockets are 0600.
+ *
+ * Security (docs/security.md): TLS for NBD (--tls, nbd_tls.c), a path
+ * allow-list for attributes that name files (always set: --allow-path
+ * directories, none by default), --max-connections, and the per-connection
+ * limits of nbd.h. The descriptor limit is raised to its hard limit, as
+ * every connection holds one.
  *
  * Threads and signals. SIGINT and SIGTERM are blocked in every thread and
  * read from a signalfd by the main thread, which polls the listeners, the
@@ -24,6 +31,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -32,9 +40,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -45,6 +55,7 @@
 
 #define MAX_LISTENERS	16
 #define MAX_DEVICES	1024
+#define MAX_ALLOW	64		/* --allow-path directories */
 #define DRAIN_SECONDS	30.0
 
 struct listener {
@@ -56,8 +67,12 @@ struct listener {
 struct serve_opts {
 	const char *size, *algorithm, *socket, *listen, *control, *mount;
 	const char *pidfile;
-	unsigned int devices, threads;
+	unsigned int devices, threads, max_connections;
 	bool stdio, read_only, mlock;
+	enum nbd_tls_mode tls;
+	struct nbd_tls_opts tls_opts;
+	const char *allow[MAX_ALLOW];
+	unsigned int nallow;
 };
 
 static void usage(FILE *f)
@@ -77,11 +92,21 @@ static void usage(FILE *f)
 		"  --control PATH       the control socket (mode 0600; default control.sock beside\n"
 		"                       the NBD unix socket)\n"
 		"  --mount DIR          the FUSE tree\n"
-		"  --read-only          refuse writes\n"
+		"  --read-only          exports and FUSE disks refuse writes (EPERM / EROFS)\n"
 		"  --threads N          request workers (default: the number of CPUs)\n"
+		"  --max-connections N  NBD connections at once (default %u); more are closed\n"
 		"  --mlock              lock the server's memory (mlockall), safe to back swap\n"
 		"  --pidfile FILE       write the process id to FILE\n"
-		"  --tls=off            TLS (only off in this version)\n");
+		"  --allow-path DIR     attributes that name a file (backing_dev, algorithm_params\n"
+		"                       dict=) may name files below DIR (repeatable); without it\n"
+		"                       the control socket and the FUSE tree refuse every path\n"
+		"  --tls=off|on|require TLS for NBD (NBD_OPT_STARTTLS); require: TCP clients must\n"
+		"                       use it (unix-socket clients may); on: clients may (default\n"
+		"                       off; on when credentials are given)\n"
+		"  --tls-certificates DIR  server-cert.pem, server-key.pem (and ca-cert.pem)\n"
+		"  --tls-psk FILE       pre-shared keys, as psktool writes them (identity:hexkey)\n"
+		"  --tls-verify-peer    require a client certificate signed by DIR/ca-cert.pem\n",
+		NBD_MAX_CONNECTIONS);
 }
 
 static int parse_uint(const char *opt, const char *s, unsigned int max,
@@ -106,8 +131,9 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 	static const char *const valued[] = {
 		"--size", "--algorithm", "--devices", "--socket", "--listen",
 		"--control", "--mount", "--threads", "--pidfile", "--tls",
-		"--tls-certificates", "--tls-psk",
+		"--tls-certificates", "--tls-psk", "--allow-path", "--max-connections",
 	};
+	bool tls_set = false;
 
 	for (int i = 1; i < argc; i++) {
 		char *a = argv[i], *val = NULL, name[32];
@@ -125,6 +151,10 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 		}
 		if (!strcmp(a, "--mlock")) {
 			o->mlock = true;
+			continue;
+		}
+		if (!strcmp(a, "--tls-verify-peer")) {
+			o->tls_opts.verify_peer = true;
 			continue;
 		}
 		if (nl >= sizeof(name))
@@ -170,19 +200,53 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 		} else if (!strcmp(name, "--threads")) {
 			if (parse_uint(name, val, 1024, &o->threads))
 				return -1;
-		} else if (!strcmp(name, "--tls")) {
-			if (strcmp(val, "off")) {
-				fprintf(stderr, "uzram serve: --tls=%s: TLS is not available in this "
-					"version (only --tls=off)\n", val);
+		} else if (!strcmp(name, "--max-connections")) {
+			if (parse_uint(name, val, 1u << 20, &o->max_connections))
+				return -1;
+			if (!o->max_connections) {
+				fprintf(stderr, "uzram serve: --max-connections 0: at least one is needed\n");
 				return -1;
 			}
-		} else {
-			fprintf(stderr, "uzram serve: %s: TLS is not available in this version\n", name);
-			return -1;
+		} else if (!strcmp(name, "--tls")) {
+			if (!strcmp(val, "off"))
+				o->tls = NBD_TLS_OFF;
+			else if (!strcmp(val, "on"))
+				o->tls = NBD_TLS_ON;
+			else if (!strcmp(val, "require"))
+				o->tls = NBD_TLS_REQUIRE;
+			else {
+				fprintf(stderr, "uzram serve: --tls=%s: one of off, on, require\n", val);
+				return -1;
+			}
+			tls_set = true;
+		} else if (!strcmp(name, "--tls-certificates")) {
+			o->tls_opts.certificates = val;
+		} else if (!strcmp(name, "--tls-psk")) {
+			o->tls_opts.psk_file = val;
+		} else if (!strcmp(name, "--allow-path")) {
+			if (o->nallow == MAX_ALLOW) {
+				fprintf(stderr, "uzram serve: --allow-path: at most %d directories\n",
+					MAX_ALLOW);
+				return -1;
+			}
+			o->allow[o->nallow++] = val;
 		}
 		continue;
 unknown:
 		fprintf(stderr, "uzram serve: unknown option '%s'\n", a);
+		return -1;
+	}
+	/* Credentials alone mean --tls=on; --tls=on|require needs them. */
+	if (!tls_set && (o->tls_opts.certificates || o->tls_opts.psk_file))
+		o->tls = NBD_TLS_ON;
+	if (o->tls != NBD_TLS_OFF && !o->tls_opts.certificates && !o->tls_opts.psk_file) {
+		fprintf(stderr, "uzram serve: --tls=%s needs --tls-certificates DIR or --tls-psk FILE\n",
+			o->tls == NBD_TLS_ON ? "on" : "require");
+		return -1;
+	}
+	if (o->tls == NBD_TLS_OFF && (o->tls_opts.certificates || o->tls_opts.psk_file ||
+				      o->tls_opts.verify_peer)) {
+		fprintf(stderr, "uzram serve: --tls=off with TLS credentials: choose one\n");
 		return -1;
 	}
 	return 0;
@@ -264,7 +328,19 @@ static int listen_tcp(const char *spec, struct listener *l, unsigned int *n)
 	return add_listener(l, n, fd, true, NULL);
 }
 
-static void print_tcp_address(int fd)
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return true;
+}
+
+static void print_tcp_address(int fd, enum nbd_tls_mode tls)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -274,6 +350,9 @@ static void print_tcp_address(int fd)
 	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
 			sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV))
 		return;
+	if (!is_loopback(&ss) && tls != NBD_TLS_REQUIRE)
+		fprintf(stderr, "uzram serve: warning: NBD on %s without --tls=require: anyone "
+			"who reaches this address can read and write the devices\n", host);
 	fprintf(stderr, "uzram serve: NBD on tcp %s%s%s:%s (nbd://%s%s%s:%s/zram0)\n",
 		ss.ss_family == AF_INET6 ? "[" : "", host,
 		ss.ss_family == AF_INET6 ? "]" : "", port,
@@ -346,10 +425,27 @@ static int configure_zram0(struct uzram *z, const struct serve_opts *o)
 	return 0;
 }
 
+/*
+ * The default socket directory: made 0700, or, if it exists, it must be a
+ * real directory of ours that nobody else can write (/tmp/uzram-UID could
+ * have been made by someone else to catch our sockets).
+ */
 static int make_dir(const char *dir)
 {
+	struct stat st;
+
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		fprintf(stderr, "uzram serve: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (lstat(dir, &st)) {
+		fprintf(stderr, "uzram serve: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0077)) {
+		fprintf(stderr, "uzram serve: %s: not a directory of ours with mode 0700 "
+			"(owner %u, mode %04o): refusing to put sockets there\n", dir,
+			(unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
 		return -1;
 	}
 	return 0;
@@ -368,6 +464,7 @@ static int write_pidfile(const char *path)
 
 static void accept_one(struct nbd_server *s, struct listener *l)
 {
+	static time_t last_full;
 	int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC), one = 1, ret;
 
 	if (fd < 0) {
@@ -380,9 +477,27 @@ static void accept_one(struct nbd_server *s, struct listener *l)
 	}
 	if (l->tcp)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Past --max-connections the connection is closed before the
+	 * greeting (clients see EOF); said once a minute at most. */
 	ret = nbd_server_spawn(s, fd, fd);
-	if (ret && ret != -EAGAIN)
+	if (ret == -EAGAIN && time(NULL) - last_full >= 60) {
+		last_full = time(NULL);
+		fprintf(stderr, "uzram serve: connection refused: %u connections are open "
+			"(--max-connections)\n", nbd_server_connections(s));
+	} else if (ret && ret != -EAGAIN) {
 		fprintf(stderr, "uzram serve: connection: %s\n", strerror(-ret));
+	}
+}
+
+/* As many descriptors as allowed: every connection holds one. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 /* The main loop: until a signal, or the --stdio connection ends. */
@@ -434,7 +549,9 @@ int cmd_serve(int argc, char **argv)
 	unsigned int nl = 0;
 	char dir[PATH_MAX], nbd_path[PATH_MAX + 16], ctl_path[PATH_MAX + 16];
 	const char *ctl = NULL;
-	struct nbd_server_opts nopts;
+	struct nbd_server_opts nopts = { 0 };
+	struct nbd_tls *tls = NULL;
+	char msg[512];
 	struct nbd_server *s = NULL;
 	struct control_server *cs = NULL;
 	struct fuse_front *ff = NULL;
@@ -465,15 +582,44 @@ int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 
+	raise_fd_limit();
+	if (o.tls != NBD_TLS_OFF) {
+		ret = nbd_tls_load(&o.tls_opts, &tls, msg, sizeof(msg));
+		if (ret) {
+			fprintf(stderr, "uzram serve: TLS: %s\n", msg);
+			goto out;
+		}
+	}
+
 	ret = uzram_new(&z, o.devices);
 	if (ret) {
 		fprintf(stderr, "uzram serve: creating %u devices: %s\n", o.devices, strerror(-ret));
+		goto out;
+	}
+	/* Stores from the control socket and the FUSE tree name files only
+	 * below --allow-path directories (none: no file at all). */
+	for (unsigned int i = 0; i < o.nallow; i++) {
+		struct stat st;
+
+		if (stat(o.allow[i], &st) || !S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "uzram serve: --allow-path %s: %s\n", o.allow[i],
+				errno == ENOENT ? "no such directory" : "not a directory");
+			goto out;
+		}
+	}
+	ret = uzram_set_path_allowlist(z, o.allow, o.nallow);
+	if (ret) {
+		fprintf(stderr, "uzram serve: --allow-path: %s\n", strerror(-ret));
 		goto out;
 	}
 	if (configure_zram0(z, &o))
 		goto out;
 	nopts.threads = o.threads;
 	nopts.read_only = o.read_only;
+	nopts.max_connections = o.max_connections;
+	nopts.tls = o.tls;
+	nopts.tls_creds = tls;
+	nopts.tls_local_plain = true;
 	ret = nbd_server_new(z, &nopts, &s);
 	if (ret) {
 		fprintf(stderr, "uzram serve: starting the NBD server: %s\n", strerror(-ret));
@@ -532,7 +678,7 @@ int cmd_serve(int argc, char **argv)
 			o.socket, o.socket);
 	for (unsigned int i = 0; i < nl; i++)
 		if (l[i].tcp)
-			print_tcp_address(l[i].fd);
+			print_tcp_address(l[i].fd, o.tls);
 	if (activated)
 		fprintf(stderr, "uzram serve: NBD on %d socket%s from socket activation\n",
 			activated, activated > 1 ? "s" : "");
@@ -575,6 +721,7 @@ out:
 	control_server_stop(cs);
 	fuse_front_stop(ff);
 	nbd_server_free(s);
+	nbd_tls_free(tls);
 	uzram_free(z);
 	if (o.pidfile && rc == 0)
 		unlink(o.pidfile);

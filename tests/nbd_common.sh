@@ -5,6 +5,7 @@
 #                           in the background; SERVER_PID, SOCK, CTL, URI are set
 #   stop_server             SIGTERM by PID; fails unless it exits 0 and removes its sockets
 #   server_rss_kb           VmRSS of the server
+#   server_tcp_port         the port of --listen 127.0.0.1:0
 #   fail MSG                print and exit 1
 #
 # Everything lives in the temporary directory $T; the EXIT trap stops a server
@@ -73,6 +74,14 @@ stop_server() {
 
 server_rss_kb() {
 	awk '/^VmRSS/ { print $2 }' "/proc/$SERVER_PID/status"
+}
+
+# The port of a server started with --listen 127.0.0.1:0.
+server_tcp_port() {
+	local port
+	port=$(sed -n 's/.*NBD on tcp 127.0.0.1:\([0-9]*\).*/\1/p' "$T/server.log" | head -1)
+	[ -n "$port" ] || fail "no TCP port in the server's log"
+	echo "$port"
 }
 
 # ctl_request VERB [DEV ATTR [VALUE]]: one control-socket request; prints the

@@ -24,6 +24,7 @@ OPT_INFO, OPT_GO, OPT_STRUCTURED_REPLY = 6, 7, 8
 OPT_LIST_META, OPT_SET_META, OPT_EXTENDED_HEADERS = 9, 10, 11
 REP_ACK, REP_SERVER, REP_INFO, REP_META = 1, 2, 3, 4
 ERR_UNSUP, ERR_POLICY, ERR_INVALID = 2**31 + 1, 2**31 + 2, 2**31 + 3
+ERR_TLS_REQD = 2**31 + 5
 ERR_UNKNOWN, ERR_SHUTDOWN, ERR_TOO_BIG = 2**31 + 6, 2**31 + 7, 2**31 + 9
 
 CMD_READ, CMD_WRITE, CMD_DISC, CMD_FLUSH, CMD_TRIM = 0, 1, 2, 3, 4
@@ -37,10 +38,21 @@ class Closed(Exception):
 
 class Raw:
     def __init__(self, path, timeout=20):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(timeout)
-        self.s.connect(path)
+        """path: a unix socket, or "tcp:HOST:PORT"."""
+        if path.startswith("tcp:"):
+            host, port = path[4:].rsplit(":", 1)
+            self.s = socket.create_connection((host, int(port)), timeout=timeout)
+        else:
+            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.s.settimeout(timeout)
+            self.s.connect(path)
         self.structured = False
+
+    def starttls(self, context, hostname="localhost"):
+        """NBD_OPT_STARTTLS, then the TLS handshake (ssl.SSLContext)."""
+        t, _ = self.opt_final(OPT_STARTTLS)
+        assert t == REP_ACK, "STARTTLS: %x" % t
+        self.s = context.wrap_socket(self.s, server_hostname=hostname)
 
     def close(self):
         self.s.close()
@@ -69,6 +81,10 @@ class Raw:
             return True
         except socket.timeout:
             return False
+        except OSError as e:      # ssl: EOF in violation of the protocol
+            if "EOF" in str(e) or "reset" in str(e).lower():
+                return True
+            raise
 
     # ---- handshake ----
     def greeting(self, cflags=3):
@@ -98,8 +114,9 @@ class Raw:
                 continue
             return t, replies
 
-    def go(self, name=b"", sr=True, meta=False):
-        self.greeting()
+    def go(self, name=b"", sr=True, meta=False, greet=True):
+        if greet:
+            self.greeting()
         if sr:
             t, _ = self.opt_final(OPT_STRUCTURED_REPLY)
             assert t == REP_ACK
@@ -272,6 +289,25 @@ def case_export_name_unknown(path):
     r.opt(OPT_EXPORT_NAME, b"")
     size, flags = struct.unpack(">QH", r.recv(10))
     assert r.recv(124) == bytes(124) and size > 0 and flags & 1
+
+
+def case_tls_required(path):
+    """--tls=require over TCP: every option but STARTTLS and ABORT gets
+    ERR_TLS_REQD; EXPORT_NAME ends the connection."""
+    r = Raw(path)
+    r.greeting()
+    go = struct.pack(">I", 5) + b"zram0" + struct.pack(">H", 0)
+    meta = struct.pack(">I", 0) + struct.pack(">I", 0)
+    for opt, data in ((OPT_LIST, b""), (OPT_STRUCTURED_REPLY, b""), (OPT_INFO, go),
+                      (OPT_GO, go), (OPT_LIST_META, meta), (0x7654321, b"ab")):
+        t, replies = r.opt_final(opt, data)
+        assert t == ERR_TLS_REQD and not replies, "option %d without TLS: %x" % (opt, t)
+    t, _ = r.opt_final(OPT_ABORT)
+    assert t == REP_ACK
+    r = Raw(path)
+    r.greeting()
+    r.opt(OPT_EXPORT_NAME, b"zram0")
+    assert r.is_closed(), "EXPORT_NAME without TLS: not closed"
 
 
 def case_unknown_command(path):

@@ -69,7 +69,7 @@ def expect(name, want, f):
         got = "OK"
     except nbd.Error as e:
         got = e.errno
-    assert got == want, "%s: %s, expected %s" % (name, got, want)
+    assert got in want.split("|"), "%s: %s, expected %s" % (name, got, want)
     print("ok", name, got)
 expect("READ len 0", "EINVAL", lambda: h.pread(0, 0))
 expect("READ past end", "EINVAL", lambda: h.pread(4096, size))
@@ -99,7 +99,8 @@ expect("CACHE past end", "EINVAL", lambda: h.cache(4096, size))
 expect("FLUSH", "OK", lambda: h.flush())
 expect("16 MiB WRITE past end", "ENOSPC", lambda: h.pwrite(b"y" * (16 << 20), size - 4096))
 expect("still in step", "OK", lambda: h.pread(512, 0))
-expect("WRITE 33 MiB", "ENOTCONN", lambda: h.pwrite(b"y" * (33 << 20), 0))
+# dropped: libnbd sees EOF or a reset, depending on when the server closes
+expect("WRITE 33 MiB", "ENOTCONN|ECONNRESET", lambda: h.pwrite(b"y" * (33 << 20), 0))
 ' >"$T/strict.out" 2>&1 || { cat "$T/strict.out"; fail "strict-mode requests"; }
 cat "$T/strict.out"
 $NBDSH -u "$URI" -c '

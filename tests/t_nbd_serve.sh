@@ -15,8 +15,16 @@ check_err() {	# WANT_RC PATTERN ARGS...
 	[[ $out == *$pat* ]] || fail "serve $*: '$out' lacks '$pat'"
 	[ ! -e "$T/x.sock" ] || fail "serve $*: left its socket"
 }
-check_err 2 "TLS is not available" --tls=on
-check_err 2 "TLS is not available" --tls-psk "$T/psk"
+check_err 2 "--tls=on needs --tls-certificates DIR or --tls-psk FILE" --tls=on
+check_err 2 "--tls=maybe: one of off, on, require" --tls=maybe
+if timeout 10 "$UZRAM" serve --tls-psk /dev/null --socket "$T/x.sock" 2>&1 | grep -q "not available in this build"; then
+	check_err 1 "TLS is not available in this build" --tls-psk "$T/psk"
+else
+	check_err 1 "TLS: $T/psk: No such file or directory" --tls-psk "$T/psk"
+	check_err 1 "TLS: $T/nocerts/server-cert.pem: No such file" --tls=require --tls-certificates "$T/nocerts"
+fi
+check_err 2 "--max-connections 0" --max-connections 0
+check_err 1 "--allow-path $T/nodir: no such directory" --allow-path "$T/nodir"
 check_err 2 "unknown option '--bogus'" --bogus
 check_err 2 "--threads" --threads many
 check_err 2 "--devices 0" --devices 0

@@ -22,6 +22,7 @@
 
 #include "../src/nbd.c"
 #include "../src/nbd_xmit.c"
+#include "../src/nbd_tls.c"
 #include "check.h"
 
 static struct uzram *z;
