@@ -50,6 +50,7 @@
 #include "cmd.h"
 #include "control.h"
 #include "nbd.h"
+#include "policy.h"
 #include "serve.h"
 #include "uzram.h"
 
@@ -68,6 +69,7 @@ struct serve_opts {
 	const char *size, *algorithm, *socket, *listen, *control, *mount;
 	const char *pidfile;
 	unsigned int devices, threads, max_connections;
+	unsigned int writeback_idle, recompress_idle;	/* seconds; 0 = off */
 	bool stdio, read_only, mlock;
 	enum nbd_tls_mode tls;
 	struct nbd_tls_opts tls_opts;
@@ -97,6 +99,10 @@ static void usage(FILE *f)
 		"  --max-connections N  NBD connections at once (default %u); more are closed\n"
 		"  --mlock              lock the server's memory (mlockall), safe to back swap\n"
 		"  --pidfile FILE       write the process id to FILE\n"
+		"  --writeback-idle S   every device with a backing_dev: write back the pages\n"
+		"                       idle for S seconds (idle=S, then writeback=idle)\n"
+		"  --recompress-idle S  every device with a recomp_algorithm: recompress the\n"
+		"                       pages idle for S seconds (idle=S, recompress=type=idle)\n"
 		"  --allow-path DIR     attributes that name a file (backing_dev, algorithm_params\n"
 		"                       dict=) may name files below DIR (repeatable); without it\n"
 		"                       the control socket and the FUSE tree refuse every path\n"
@@ -132,6 +138,7 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 		"--size", "--algorithm", "--devices", "--socket", "--listen",
 		"--control", "--mount", "--threads", "--pidfile", "--tls",
 		"--tls-certificates", "--tls-psk", "--allow-path", "--max-connections",
+		"--writeback-idle", "--recompress-idle",
 	};
 	bool tls_set = false;
 
@@ -207,6 +214,12 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 				fprintf(stderr, "uzram serve: --max-connections 0: at least one is needed\n");
 				return -1;
 			}
+		} else if (!strcmp(name, "--writeback-idle")) {
+			if (parse_uint(name, val, 1u << 30, &o->writeback_idle))
+				return -1;
+		} else if (!strcmp(name, "--recompress-idle")) {
+			if (parse_uint(name, val, 1u << 30, &o->recompress_idle))
+				return -1;
 		} else if (!strcmp(name, "--tls")) {
 			if (!strcmp(val, "off"))
 				o->tls = NBD_TLS_OFF;
@@ -555,6 +568,7 @@ int cmd_serve(int argc, char **argv)
 	struct nbd_server *s = NULL;
 	struct control_server *cs = NULL;
 	struct fuse_front *ff = NULL;
+	struct policy *pol = NULL;
 	struct uzram *z = NULL;
 	sigset_t mask;
 	int sfd = -1, ret, activated, rc = 1;
@@ -670,6 +684,13 @@ int cmd_serve(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (o.writeback_idle || o.recompress_idle) {
+		ret = policy_start(z, o.writeback_idle, o.recompress_idle, &pol);
+		if (ret) {
+			fprintf(stderr, "uzram serve: idle policies: %s\n", strerror(-ret));
+			goto out;
+		}
+	}
 	if (o.pidfile && write_pidfile(o.pidfile))
 		goto out;
 
@@ -686,6 +707,12 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "uzram serve: control socket %s\n", ctl);
 	if (ff)
 		fprintf(stderr, "uzram serve: FUSE tree at %s\n", o.mount);
+	if (o.writeback_idle)
+		fprintf(stderr, "uzram serve: pages idle %u s are written back (devices with a "
+			"backing_dev)\n", o.writeback_idle);
+	if (o.recompress_idle)
+		fprintf(stderr, "uzram serve: pages idle %u s are recompressed (devices with a "
+			"recomp_algorithm)\n", o.recompress_idle);
 	fprintf(stderr, "uzram serve: %u device%s, zram0 %s%s, %s\n", o.devices,
 		o.devices > 1 ? "s" : "", o.size, strcmp(o.size, "0") ? "" : " (uninitialised)",
 		o.algorithm);
@@ -718,6 +745,7 @@ out:
 			nbd_server_wait(s, 1e6);
 		}
 	}
+	policy_stop(pol);
 	control_server_stop(cs);
 	fuse_front_stop(ff);
 	nbd_server_free(s);
