@@ -611,7 +611,8 @@ static void gen_mix(uint8_t *p, size_t n)
 	size_t i = 0;
 
 	while (i < n) {
-		size_t l = MIN(64 + rnd() % 1024, n - i);
+		size_t want = 64 + rnd() % 1024;	/* MIN evaluates twice */
+		size_t l = MIN(want, n - i);
 
 		if (i >= 64 && rnd() % 4 == 0) {
 			size_t from = rnd() % (i - 32);
