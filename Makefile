@@ -140,19 +140,31 @@ run: deps all
 	@scripts/run.sh
 
 # libFuzzer builds always use clang with ASan+UBSan, in their own directory.
+# Each target starts from its committed corpus (fuzz/corpus/<target>, read
+# only) and adds what it finds to build/fuzz/corpus-<target>; a crash, leak or
+# hang (-timeout) fails `make fuzz` and leaves the input in build/fuzz/.
+# FUZZ_TARGETS=name... runs some of them.
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD := build/fuzz
+FUZZ_TARGETS ?= $(FUZZ_SRC:fuzz/%.c=%)
 FUZZ_FLAGS := -std=gnu11 -pthread -O1 -g -fsanitize=fuzzer,address,undefined \
 	-Iinclude -Ilib $(PKG_CFLAGS) $(OPT_CFLAGS)
 fuzz:
 	@mkdir -p $(FUZZ_BUILD)
-	@set -e; for t in $(FUZZ_SRC:fuzz/%.c=%); do \
-	  clang $(FUZZ_FLAGS) -o $(FUZZ_BUILD)/$$t fuzz/$$t.c $(LIB_SRC) $(LDLIBS); \
+	@failed=; for t in $(FUZZ_TARGETS); do \
+	  clang $(FUZZ_FLAGS) -o $(FUZZ_BUILD)/$$t fuzz/$$t.c $(LIB_SRC) $(LDLIBS) || exit 1; \
 	  mkdir -p fuzz/corpus/$$t $(FUZZ_BUILD)/corpus-$$t; \
 	  echo "== $$t ($(FUZZ_SECONDS)s)"; \
-	  $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	    $(FUZZ_BUILD)/corpus-$$t fuzz/corpus/$$t 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' ; \
-	done
+	  if $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -print_final_stats=1 \
+	      -artifact_prefix=$(FUZZ_BUILD)/$$t- $(FUZZ_BUILD)/corpus-$$t fuzz/corpus/$$t \
+	      >$(FUZZ_BUILD)/$$t.log 2>&1; then \
+	    grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' $(FUZZ_BUILD)/$$t.log; \
+	  else \
+	    failed="$$failed $$t"; grep -E -A12 '^==[0-9]+==ERROR|SUMMARY|^ALARM|Test unit written' \
+	      $(FUZZ_BUILD)/$$t.log | head -40; \
+	  fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make fuzz: failed:$$failed (logs in $(FUZZ_BUILD))"; exit 1; fi
 
 clean:
 	rm -rf build uzram libuzram.a

@@ -6,17 +6,58 @@
  * few stores of configuration come first so initialised and uninitialised
  * states are both reached. Whatever the input, the store returns 0 or a
  * -errno and the device stays consistent: every show still works.
- * backing_dev is left out (it opens the path it is given read-write).
+ *
+ * Paths (backing_dev, algorithm_params dict=) are confined as `uzram
+ * serve` confines them: the registry's allow-list is FUZZ_DIR, which holds
+ * a 1 MiB backing file and a dictionary, so the fuzzer reaches writeback and
+ * dictionaries there (the corpus names them) and can open nothing else.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "uzram.h"
 
+#define FUZZ_DIR	"/tmp/uzram-fuzz-attr"
+
 static struct uzram *z;
+
+/* Leave nothing behind in /tmp (a replay in `make check`, a fuzzing run). */
+static void cleanup(void)
+{
+	unlink(FUZZ_DIR "/dict");
+	unlink(FUZZ_DIR "/backing");
+	rmdir(FUZZ_DIR);
+}
+
+static void setup(void)
+{
+	static const char dict[] = "zram compressed page dictionary zstd lz4 lzo ";
+	const char *dirs[] = { FUZZ_DIR };
+	int fd;
+
+	if (uzram_new(&z, 1))
+		abort();
+	if (mkdir(FUZZ_DIR, 0700) && errno != EEXIST)
+		abort();
+	fd = open(FUZZ_DIR "/dict", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	for (int i = 0; fd >= 0 && i < 64; i++)
+		if (write(fd, dict, sizeof(dict) - 1) != (ssize_t)sizeof(dict) - 1)
+			abort();
+	if (fd < 0 || close(fd))
+		abort();
+	fd = open(FUZZ_DIR "/backing", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, 1 << 20) || close(fd))
+		abort();
+	if (uzram_set_path_allowlist(z, dirs, 1))
+		abort();
+	atexit(cleanup);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -24,14 +65,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char buf[1 << 16];
 
-	if (!z && uzram_new(&z, 1))
-		abort();
+	if (!z)
+		setup();
 	if (size < 1)
 		return 0;
 	size_t n = uzram_attr_count();
 	const struct uzram_attr_info *a = uzram_attr_at((data[0] & 0x3f) % n);
-	if (!strcmp(a->name, "backing_dev"))
-		return 0;
 	/* keep devices small: the fuzzer finds "1E" quickly */
 	if (!strcmp(a->name, "disksize")) {
 		char tmp[64];
