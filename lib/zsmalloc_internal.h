@@ -68,7 +68,7 @@
  * ZS_CACHE_MAX; zs_compact empties it.
  */
 #define ZS_CACHE_SHARE		64
-#define ZS_CACHE_MIN		128
+#define ZS_CACHE_MIN		512
 #define ZS_CACHE_MAX		2048
 
 /* In-object header (non-huge): (handle << 1) | 1 when allocated, else a link. */

@@ -13,9 +13,11 @@
  * Between the two sits a small cache of released zspages, still mapped, like
  * the kernel's per-CPU lists of free pages: a pool whose classes breathe
  * (a zspage empties, a moment later one is needed again) would otherwise pay
- * a madvise and a page fault per page each time. The zspage has left its
- * class and zs_get_total_pages when it enters the cache; the cache holds at
- * most 1/64 of the pool's pages (128..2048 pages), shrinks with the pool, and
+ * a madvise and a page fault per page each time - and with several threads
+ * each madvise is also a TLB shootdown on every other CPU (an IPI), which
+ * cost two threads a fifth of their rate. The zspage has left its class and
+ * zs_get_total_pages when it enters the cache; the cache holds at most 1/64
+ * of the pool's pages (512..2048 pages: 2..8 MiB), shrinks with the pool, and
  * zs_compact empties it, so RSS keeps following the pool's pages.
  *
  * zspage descriptors live in a table of 1024-entry chunks that are never
