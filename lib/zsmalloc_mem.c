@@ -20,6 +20,12 @@
  * of the pool's pages (512..2048 pages: 2..8 MiB), shrinks with the pool, and
  * zs_compact empties it, so RSS keeps following the pool's pages.
  *
+ * Fresh slots are prefaulted ZS_PREFAULT bytes at a time
+ * (MADV_POPULATE_WRITE): a fill of a new device takes one madvise per 16
+ * pages instead of a fault per page, which was a tenth of a write's time.
+ * At most ZS_PREFAULT per page count is faulted ahead of use; zs_compact
+ * gives it back.
+ *
  * zspage descriptors live in a table of 1024-entry chunks that are never
  * freed while the pool exists, so a reader holding a stale location can
  * still lock the descriptor it names and find out that the object moved.
@@ -35,6 +41,11 @@
 
 #include "zsmalloc_internal.h"
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#define ZS_PREFAULT (64u << 10)
+
 struct zs_segment {
 	char *base;
 	size_t len;
@@ -43,6 +54,8 @@ struct zs_segment {
 	unsigned int pages;		/* per slot */
 	unsigned int nslots;
 	unsigned int nfree;
+	size_t fresh;			/* bytes from base ever handed out */
+	size_t populated;		/* bytes from base prefaulted (>= fresh) */
 	uint16_t stack[];		/* free slots, [0, nfree) */
 };
 
@@ -150,6 +163,8 @@ static struct zs_segment *seg_new(struct zs_seglist *list, unsigned int pages)
 		return NULL;
 	}
 	seg->pages = pages;
+	seg->fresh = 0;
+	seg->populated = 0;
 	seg->nslots = nslots;
 	seg->nfree = nslots;
 	/* Hand out the lowest slots first. */
@@ -248,8 +263,23 @@ struct zspage *zs_zspage_create(struct zs_pool *pool, struct zs_class *class)
 		seg_unlink(list, seg);
 		seg_link(list, seg, false);
 	}
+	/*
+	 * Slots never used before are handed out in address order: fault
+	 * their pages in ZS_PREFAULT batches, one madvise instead of a page
+	 * fault per page (unlocked: a racing toucher only faults first).
+	 */
+	size_t off = (size_t)slot * pages * UZ_PAGE_SIZE, len = (size_t)pages * UZ_PAGE_SIZE;
+	size_t pop_len = 0;
+
+	if (off >= seg->populated) {
+		pop_len = UZ_MIN(UZ_MAX(len, (size_t)ZS_PREFAULT), seg->len - off);
+		seg->populated = off + pop_len;
+	}
+	seg->fresh = UZ_MAX(seg->fresh, off + len);
 	pthread_mutex_unlock(&pool->mem_lock);
-	zspage->base = seg->base + (size_t)slot * pages * UZ_PAGE_SIZE;
+	if (pop_len)
+		madvise(seg->base + off, pop_len, MADV_POPULATE_WRITE);
+	zspage->base = seg->base + off;
 	zspage->seg = seg;
 	zspage->slot = slot;
 init:
@@ -364,6 +394,14 @@ void zs_cache_flush(struct zs_pool *pool)
 	struct zspage *all;
 
 	pthread_mutex_lock(&pool->mem_lock);
+	/* Prefaulted, never handed out: back to the OS too (under the lock,
+	 * or a slot given out meanwhile could lose what was written to it). */
+	for (unsigned int k = 1; k <= ZS_CHAIN_SIZE; k++)
+		for (struct zs_segment *seg = pool->segs[k].avail; seg; seg = seg->next)
+			if (seg->populated > seg->fresh) {
+				pages_discard(seg->base + seg->fresh, seg->populated - seg->fresh);
+				seg->populated = seg->fresh;
+			}
 	all = cache_take(pool, 0);
 	pthread_mutex_unlock(&pool->mem_lock);
 	free_list(pool, all);
