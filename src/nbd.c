@@ -361,6 +361,20 @@ static int opt_list(struct nbd_conn *c, uint32_t opt)
 }
 
 /*
+ * Option haggling ends on export id: transmission uses dev. A meta context
+ * chosen for another export does not carry over.
+ */
+static int export_select(struct nbd_conn *c, int id, struct uzram_dev *dev,
+			 uint64_t size)
+{
+	if (c->meta_export != id)
+		c->meta_alloc = false;
+	c->dev = dev;
+	c->size = size;
+	return 1;
+}
+
+/*
  * INFO and GO: u32 namelen, name, u16 nreq, nreq x u16. Returns 1 when GO
  * succeeded (the device is open), 0 to go on with options, -errno to drop.
  */
@@ -428,11 +442,7 @@ static int opt_info_go(struct nbd_conn *c, uint32_t opt, const uint8_t *d,
 		uzram_close(dev);
 		return ret;
 	}
-	if (c->meta_export != id)
-		c->meta_alloc = false;
-	c->dev = dev;
-	c->size = size;
-	return 1;
+	return export_select(c, id, dev, size);
 }
 
 /* EXPORT_NAME: no error path; an unknown export ends the connection. */
@@ -453,11 +463,7 @@ static int opt_export_name(struct nbd_conn *c, const uint8_t *d, uint32_t len)
 		uzram_close(dev);
 		return ret;
 	}
-	if (c->meta_export != id)
-		c->meta_alloc = false;
-	c->dev = dev;
-	c->size = size;
-	return 1;
+	return export_select(c, id, dev, size);
 }
 
 /*
@@ -802,7 +808,9 @@ static int conn_serve(struct nbd_conn *c)
 	return ret;
 }
 
-int nbd_handle_connection(struct nbd_server *s, int in_fd, int out_fd)
+/* A connection on the descriptors, counted in s; they are closed on error. */
+static int conn_admit(struct nbd_server *s, int in_fd, int out_fd,
+		      struct nbd_conn **out)
 {
 	struct nbd_conn *c = conn_new(s, in_fd, out_fd);
 
@@ -814,7 +822,16 @@ int nbd_handle_connection(struct nbd_server *s, int in_fd, int out_fd)
 		conn_release(c);
 		return -EAGAIN;
 	}
-	return conn_serve(c);
+	*out = c;
+	return 0;
+}
+
+int nbd_handle_connection(struct nbd_server *s, int in_fd, int out_fd)
+{
+	struct nbd_conn *c;
+	int ret = conn_admit(s, in_fd, out_fd, &c);
+
+	return ret ? ret : conn_serve(c);
 }
 
 static void *conn_thread(void *arg)
@@ -825,19 +842,13 @@ static void *conn_thread(void *arg)
 
 int nbd_server_spawn(struct nbd_server *s, int in_fd, int out_fd)
 {
-	struct nbd_conn *c = conn_new(s, in_fd, out_fd);
+	struct nbd_conn *c;
 	pthread_attr_t attr;
 	pthread_t tid;
-	int ret;
+	int ret = conn_admit(s, in_fd, out_fd, &c);
 
-	if (!c) {
-		close_fds(in_fd, out_fd);
-		return -ENOMEM;
-	}
-	if (!conn_register(s, c)) {
-		conn_release(c);
-		return -EAGAIN;
-	}
+	if (ret)
+		return ret;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, NBD_CONN_STACK);
