@@ -77,7 +77,8 @@ int uzram_control_store(struct uzram *z, const char *name, const char *buf,
  * followed) to a file inside one of the directories are accepted; others
  * fail with -EPERM. An empty list refuses every path. Without the call,
  * every path is accepted (the library's default, for programs that embed
- * it). Returns 0, -ENOENT (a directory does not exist) or -ENOMEM.
+ * it). Returns 0, -ENOENT (a directory does not exist), -ENOTDIR (one is
+ * not a directory) or -ENOMEM; on error the previous list stays.
  */
 int uzram_set_path_allowlist(struct uzram *z, const char *const *dirs,
 			     size_t n);

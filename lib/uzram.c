@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "parse.h"
@@ -202,9 +203,13 @@ int uzram_set_path_allowlist(struct uzram *z, const char *const *dirs, size_t n)
 	if (!allow)
 		return -ENOMEM;
 	for (size_t i = 0; i < n && !ret; i++) {
+		struct stat st;
+
 		allow[i] = realpath(dirs[i], NULL);
 		if (!allow[i])
 			ret = errno == ENOMEM ? -ENOMEM : -ENOENT;
+		else if (stat(allow[i], &st) || !S_ISDIR(st.st_mode))
+			ret = -ENOTDIR;		/* nothing could lie below it */
 	}
 	if (ret) {
 		for (size_t i = 0; i < n; i++)

@@ -502,6 +502,22 @@ static void accept_one(struct nbd_server *s, struct listener *l)
 	}
 }
 
+/* uzram_set_path_allowlist refused the list: name the directory. */
+static void allow_path_error(const struct serve_opts *o, int err)
+{
+	const char *bad = "";
+
+	for (unsigned int i = 0; i < o->nallow && !*bad; i++) {
+		struct stat st;
+
+		if (stat(o->allow[i], &st) || !S_ISDIR(st.st_mode))
+			bad = o->allow[i];
+	}
+	fprintf(stderr, "uzram serve: --allow-path %s: %s\n", bad,
+		err == -ENOENT ? "no such directory" :
+		err == -ENOTDIR ? "not a directory" : strerror(-err));
+}
+
 /* As many descriptors as allowed: every connection holds one. */
 static void raise_fd_limit(void)
 {
@@ -612,18 +628,9 @@ int cmd_serve(int argc, char **argv)
 	}
 	/* Stores from the control socket and the FUSE tree name files only
 	 * below --allow-path directories (none: no file at all). */
-	for (unsigned int i = 0; i < o.nallow; i++) {
-		struct stat st;
-
-		if (stat(o.allow[i], &st) || !S_ISDIR(st.st_mode)) {
-			fprintf(stderr, "uzram serve: --allow-path %s: %s\n", o.allow[i],
-				errno == ENOENT ? "no such directory" : "not a directory");
-			goto out;
-		}
-	}
 	ret = uzram_set_path_allowlist(z, o.allow, o.nallow);
 	if (ret) {
-		fprintf(stderr, "uzram serve: --allow-path: %s\n", strerror(-ret));
+		allow_path_error(&o, ret);
 		goto out;
 	}
 	if (configure_zram0(z, &o))

@@ -25,6 +25,8 @@ else
 fi
 check_err 2 "--max-connections 0" --max-connections 0
 check_err 1 "--allow-path $T/nodir: no such directory" --allow-path "$T/nodir"
+touch "$T/afile"
+check_err 1 "--allow-path $T/afile: not a directory" --allow-path "$T/afile"
 check_err 2 "unknown option '--bogus'" --bogus
 check_err 2 "--threads" --threads many
 check_err 2 "--devices 0" --devices 0
@@ -97,9 +99,7 @@ if [ -z "${SAN:-}" ]; then
 	grep -q "^VmLck:[[:space:]]*[1-9]" "/proc/$SERVER_PID/status" || fail "--mlock: VmLck is 0"
 fi
 kill -INT "$SERVER_PID"
-wait "$SERVER_PID" || fail "SIGINT: exit $?"
-SERVER_PID=
-[ ! -e "$SOCK" ] && [ ! -e "$CTL" ] || fail "SIGINT left sockets"
+server_exited "after SIGINT"
 
 echo "== without --control, the control socket is control.sock beside the NBD socket"
 mkdir "$T/d"
@@ -138,9 +138,7 @@ assert got == set(range(100, 100 + n)), got
 assert r.is_closed(), "connection not closed after the drain"
 print("all %d writes answered after SIGTERM" % n)
 EOF
-wait "$SERVER_PID" || fail "exit $? after SIGTERM with requests in flight"
-SERVER_PID=
-[ ! -e "$SOCK" ] || fail "socket left"
+server_exited "after SIGTERM with requests in flight"
 
 echo "== the default socket path"
 if [ "$(id -u)" = 0 ] && [ ! -e /run/uzram/nbd.sock ] && [ ! -e /run/uzram/control.sock ]; then

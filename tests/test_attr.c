@@ -330,6 +330,7 @@ static void test_path_policy(void)
 	REQUIRE(uzram_new(&z, 1) == 0, "new");
 	const char *dirs[] = { in };
 	CHECK_EQ(uzram_set_path_allowlist(z, (const char *const[]){ "/nonexistent/dir" }, 1), -ENOENT);
+	CHECK_EQ(uzram_set_path_allowlist(z, (const char *const[]){ "/proc/self/status" }, 1), -ENOTDIR);
 	CHECK_EQ(uzram_set_path_allowlist(z, dirs, 1), 0);
 	for (int k = 0; k < 2; k++) {
 		snprintf(file, sizeof(file), "%s/store", k ? out : in);
