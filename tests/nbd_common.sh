@@ -4,6 +4,10 @@
 #   start_server ARGS...    `uzram serve --socket $T/nbd.sock --control $T/ctl.sock ARGS`
 #                           in the background; SERVER_PID, SOCK, CTL, URI are set
 #   stop_server             SIGTERM by PID; fails unless it exits 0 and removes its sockets
+#   server_exited WHEN      the same checks, for a SIGTERM the test sent itself
+#   start_witness MIB       a connection held open through the test (nbdsh):
+#                           writes at MIB MiB now, checks and writes again at the end
+#   check_witness           ends it; fails unless it noticed nothing
 #   server_rss_kb           VmRSS of the server
 #   server_tcp_port         the port of --listen 127.0.0.1:0
 #   fail MSG                print and exit 1
@@ -62,12 +66,18 @@ start_server() {
 }
 
 stop_server() {
-	local rc
 	kill -TERM "$SERVER_PID" || fail "server (pid $SERVER_PID) is gone before SIGTERM"
+	server_exited "after SIGTERM"
+}
+
+# server_exited WHEN: wait for the server a SIGTERM was sent to; it must
+# exit 0 and remove its sockets.
+server_exited() {
+	local rc
 	wait "$SERVER_PID"
 	rc=$?
 	SERVER_PID=
-	[ $rc = 0 ] || fail "uzram serve exited $rc after SIGTERM"
+	[ $rc = 0 ] || fail "uzram serve exited $rc $1"
 	[ ! -e "$SOCK" ] || fail "NBD socket $SOCK left behind"
 	[ ! -e "$CTL" ] || fail "control socket $CTL left behind"
 }
@@ -104,4 +114,37 @@ if line.startswith("ok "):
 sys.stdout.write(line)
 sys.exit(1)
 EOF
+}
+
+# The witness: one nbdsh connection that stays open while a test does bad
+# things to the server, and must notice none of them. It sets CLEANUP_HOOK
+# (a test that needs more cleanup calls witness_cleanup from its own hook).
+start_witness() {
+	local off=$1
+	mkfifo "$T/witness.in"
+	$NBDSH -u "$URI" -c '
+import sys
+off = '"$off"' << 20
+h.pwrite(b"W" * 65536, off)
+sys.stdout.write("ready\n"); sys.stdout.flush()
+sys.stdin.readline()                       # wait for the end of the test
+assert h.pread(65536, off) == b"W" * 65536
+h.pwrite(b"V" * 4096, off + (1 << 20))
+assert h.pread(4096, off + (1 << 20)) == b"V" * 4096
+print("witness ok")
+' <"$T/witness.in" >"$T/witness.out" 2>&1 &
+	WITNESS=$!
+	exec 9>"$T/witness.in"
+	CLEANUP_HOOK=witness_cleanup
+	for _ in $(seq 100); do grep -q ready "$T/witness.out" 2>/dev/null && break; sleep 0.05; done
+	grep -q ready "$T/witness.out" || fail "witness did not start: $(cat "$T/witness.out")"
+}
+
+witness_cleanup() { exec 9>&- 2>/dev/null; kill "$WITNESS" 2>/dev/null; }
+
+check_witness() {
+	exec 9>&-
+	wait "$WITNESS" || fail "witness connection broke: $(cat "$T/witness.out")"
+	grep -q "witness ok" "$T/witness.out" || fail "witness: $(cat "$T/witness.out")"
+	CLEANUP_HOOK=
 }
