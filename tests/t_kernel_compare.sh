@@ -26,19 +26,8 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
 # real process memory: a Python heap of dicts, strings and floats
-/usr/bin/python3 -c '
-import random, sys, time
-random.seed(7)
-d = {}
-for i in range(150000):
-    d["key%d" % i] = [random.random(), i, "v" * (i % 40), {"n": i}]
-open(sys.argv[1], "w").write("ready")
-time.sleep(600)' "$dir/ready" &
-child=$!
-for _ in $(seq 200); do [ -s "$dir/ready" ] && break; sleep 0.1; done
-[ -s "$dir/ready" ] || fail "python did not start"
-"$UZRAM" dump --pid "$child" "$dir/p.pages" 2>/dev/null || fail "dump"
-kill "$child"; wait "$child" 2>/dev/null; child=
+. "${UZRAM_SRCDIR:-.}/tests/heap_pages.sh"
+python_heap_pages "$dir/p.pages" 7 150000
 size=$(stat -c %s "$dir/p.pages")
 echo "page file: $((size / 4096)) pages"
 

@@ -17,17 +17,8 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-/usr/bin/python3 -c '
-import random, sys, time
-random.seed(11)
-d = {("k%d" % i): [random.random(), i, "v" * (i % 50), {"n": i}] for i in range(120000)}
-open(sys.argv[1], "w").write("ready")
-time.sleep(600)' "$dir/ready" &
-child=$!
-for _ in $(seq 300); do [ -s "$dir/ready" ] && break; sleep 0.1; done
-[ -s "$dir/ready" ] || fail "python did not start"
-"$UZRAM" dump --pid "$child" "$dir/p.pages" 2>/dev/null || fail "dump"
-kill "$child"; wait "$child" 2>/dev/null; child=
+. "${UZRAM_SRCDIR:-.}/tests/heap_pages.sh"
+python_heap_pages "$dir/p.pages" 11 120000
 
 "$BIN" --dir "$dir" --json "$dir/p.pages" >"$dir/out.json" || fail "wb_recomp: $(cat "$dir/out.json")"
 cat "$dir/out.json"
