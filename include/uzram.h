@@ -58,6 +58,13 @@ int uzram_hot_remove(struct uzram *z, int id);
 /* The ids of existing devices, ascending; returns how many exist. */
 size_t uzram_list(struct uzram *z, int *ids, size_t max);
 bool uzram_exists(struct uzram *z, int id);
+/*
+ * The id named by the len bytes at name: "zramN", N in canonical decimal
+ * (no sign, no leading zero) up to INT_MAX; -EINVAL for anything else.
+ * Every front end (NBD exports, the control socket, the FUSE tree, ctl)
+ * names devices this way.
+ */
+int uzram_name_id(const char *name, size_t len);
 
 /*
  * The zram-control class attributes, as files: "hot_add" (show: creates a

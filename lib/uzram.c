@@ -247,6 +247,22 @@ int uzram_path_check(struct uzram *z, const char *path, char *resolved)
 	return ret;
 }
 
+int uzram_name_id(const char *name, size_t len)
+{
+	long long id = 0;
+
+	if (len < 5 || memcmp(name, "zram", 4) || (name[4] == '0' && len > 5))
+		return -EINVAL;
+	for (size_t i = 4; i < len; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return -EINVAL;
+		id = id * 10 + (name[i] - '0');
+		if (id > INT_MAX)
+			return -EINVAL;
+	}
+	return (int)id;
+}
+
 size_t uzram_list(struct uzram *z, int *ids, size_t max)
 {
 	size_t n = 0;

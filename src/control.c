@@ -233,19 +233,12 @@ static int reply_err(struct control_conn *cc, int err, const char *what)
 /* "zramN" to an id, -1 for "zram-control", -2 otherwise. */
 static int parse_dev(const char *s)
 {
-	char *end;
-	long id;
+	int id;
 
 	if (!strcmp(s, "zram-control"))
 		return -1;
-	if (strncmp(s, "zram", 4) || s[4] < '0' || s[4] > '9' ||
-	    (s[4] == '0' && s[5]))
-		return -2;
-	errno = 0;
-	id = strtol(s + 4, &end, 10);
-	if (*end || errno || id > INT_MAX)
-		return -2;
-	return (int)id;
+	id = uzram_name_id(s, strlen(s));
+	return id < 0 ? -2 : id;
 }
 
 static int do_block_state(struct control_conn *cc, int id)

@@ -187,19 +187,12 @@ static int cmp_int(const void *a, const void *b)
 /* "zramN" (or "/dev/zramN") to N; -1 if it is not such a name. */
 static int parse_name(const char *s)
 {
-	char *end;
-	long id;
+	int id;
 
 	if (!strncmp(s, "/dev/", 5))
 		s += 5;
-	if (strncmp(s, "zram", 4) || !isdigit((unsigned char)s[4]) ||
-	    (s[4] == '0' && s[5]))
-		return -1;
-	errno = 0;
-	id = strtol(s + 4, &end, 10);
-	if (*end || errno || id > INT_MAX)
-		return -1;
-	return (int)id;
+	id = uzram_name_id(s, strlen(s));
+	return id < 0 ? -1 : id;
 }
 
 /* The existing devices' ids, ascending; the count or -errno. */

@@ -223,22 +223,9 @@ static bool node_of(struct fuse_front *f, fuse_ino_t ino, struct node *n)
 /* "zramN" with N a canonical decimal int; -1 otherwise. */
 static int parse_dev_name(const char *name)
 {
-	long v = 0;
-	const char *p;
+	int id = uzram_name_id(name, strlen(name));
 
-	if (strncmp(name, "zram", 4) || !name[4])
-		return -1;
-	p = name + 4;
-	if (p[0] == '0' && p[1])
-		return -1;
-	for (; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -1;
-		v = v * 10 + (*p - '0');
-		if (v > INT_MAX)
-			return -1;
-	}
-	return (int)v;
+	return id < 0 ? -1 : id;
 }
 
 static void fill_stat(struct fuse_front *f, fuse_ino_t ino,

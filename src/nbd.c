@@ -231,20 +231,9 @@ int nbd_conn_skip(struct nbd_conn *c, uint64_t len)
 /* "zramN" (canonical decimal) or "" (zram0) to an id; -1 if neither. */
 static int export_id(const char *name, size_t len)
 {
-	long id = 0;
+	int id = len ? uzram_name_id(name, len) : 0;	/* "" is zram0 */
 
-	if (len == 0)
-		return 0;
-	if (len < 5 || len > 13 || memcmp(name, "zram", 4))
-		return -1;
-	if (name[4] == '0' && len > 5)
-		return -1;
-	for (size_t i = 4; i < len; i++) {
-		if (name[i] < '0' || name[i] > '9')
-			return -1;
-		id = id * 10 + (name[i] - '0');
-	}
-	return id > INT32_MAX ? -1 : (int)id;
+	return id < 0 ? -1 : id;
 }
 
 /* disksize of an initialised device; 0 if it does not exist or is not. */

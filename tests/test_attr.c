@@ -364,11 +364,28 @@ static void test_path_policy(void)
 	CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* Device names as every front end reads them (uzram_name_id). */
+static void test_names(void)
+{
+	static const struct { const char *s; int id; } t[] = {
+		{ "zram0", 0 }, { "zram7", 7 }, { "zram1024", 1024 },
+		{ "zram2147483647", 2147483647 }, { "zram2147483648", -EINVAL },
+		{ "zram", -EINVAL }, { "zram01", -EINVAL }, { "zram-1", -EINVAL },
+		{ "zram+1", -EINVAL }, { "zram1x", -EINVAL }, { "Zram1", -EINVAL },
+		{ "zram 1", -EINVAL }, { "", -EINVAL }, { "/dev/zram0", -EINVAL },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		CHECK(uzram_name_id(t[i].s, strlen(t[i].s)) == t[i].id, "name '%s'", t[i].s);
+	CHECK_EQ(uzram_name_id("zram12", 5), 1);	/* only len bytes count */
+}
+
 int main(void)
 {
 	struct uzram *z;
 
 	test_registry();
+	test_names();
 	test_path_policy();
 	REQUIRE(uzram_new(&z, 1) == 0, "new");
 	test_initial(z);
