@@ -57,6 +57,9 @@ int uzram_hot_add(struct uzram *z);
 int uzram_hot_remove(struct uzram *z, int id);
 /* The ids of existing devices, ascending; returns how many exist. */
 size_t uzram_list(struct uzram *z, int *ids, size_t max);
+/* The same, all of them, in a malloc'd array (*ids, even when there are
+ * none; free it): how many, or -ENOMEM. */
+long uzram_list_all(struct uzram *z, int **ids);
 bool uzram_exists(struct uzram *z, int id);
 /*
  * The id named by the len bytes at name: "zramN", N in canonical decimal

@@ -279,6 +279,19 @@ size_t uzram_list(struct uzram *z, int *ids, size_t max)
 	return n;
 }
 
+long uzram_list_all(struct uzram *z, int **ids)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&z->lock);
+	*ids = malloc((z->nr_slots ? z->nr_slots : 1) * sizeof(**ids));
+	for (size_t id = 0; *ids && id < z->nr_slots; id++)
+		if (z->devs[id])
+			(*ids)[n++] = (int)id;
+	pthread_mutex_unlock(&z->lock);
+	return *ids ? (long)n : -ENOMEM;
+}
+
 bool uzram_exists(struct uzram *z, int id)
 {
 	struct zram *zram = lookup(z, id);

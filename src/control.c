@@ -317,19 +317,17 @@ static int do_store(struct control_conn *cc, const char *dev, const char *attr,
 
 static int do_list(struct control_conn *cc)
 {
-	struct uzram *z = cc->cs->z;
-	size_t n = uzram_list(z, NULL, 0), len = 0;
-	int *ids = calloc(n + 1, sizeof(*ids));
-	char *out = malloc(16 * (n + 1));
+	int *ids;
+	long n = uzram_list_all(cc->cs->z, &ids);
+	char *out = n < 0 ? NULL : malloc(16 * ((size_t)n + 1));
+	size_t len = 0;
 	int ret;
 
-	if (!ids || !out) {
+	if (!out) {
 		free(ids);
-		free(out);
 		return reply_err(cc, ENOMEM, "list");
 	}
-	n = UZ_MIN_SIZE(n, uzram_list(z, ids, n));
-	for (size_t i = 0; i < n; i++)
+	for (long i = 0; i < n; i++)
 		len += (size_t)sprintf(out + len, "zram%d\n", ids[i]);
 	ret = reply_ok(cc, out, len);
 	free(ids);

@@ -433,19 +433,18 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	switch (n.kind) {
 	case N_ROOT: {
-		size_t cnt = uzram_list(f->z, NULL, 0);
-		int *ids = malloc((cnt ? cnt : 1) * sizeof(*ids));
+		int *ids;
+		long cnt = uzram_list_all(f->z, &ids);
 
-		if (!ids) {
+		if (cnt < 0) {
 			free(l.buf);
 			fuse_reply_err(req, ENOMEM);
 			return;
 		}
-		cnt = MIN(cnt, uzram_list(f->z, ids, cnt));
 		add_dirent(&l, ".", INO_ROOT, S_IFDIR);
 		add_dirent(&l, "..", INO_ROOT, S_IFDIR);
 		add_dirent(&l, "zram-control", INO_CONTROL, S_IFDIR);
-		for (size_t i = 0; i < cnt; i++) {
+		for (long i = 0; i < cnt; i++) {
 			snprintf(name, sizeof(name), "zram%d", ids[i]);
 			add_dirent(&l, name, dev_ino(ids[i], 0), S_IFDIR);
 		}

@@ -325,14 +325,13 @@ static int opt_ack(struct nbd_conn *c, uint32_t opt)
 static int opt_list(struct nbd_conn *c, uint32_t opt)
 {
 	struct uzram *z = c->srv->z;
-	size_t n = uzram_list(z, NULL, 0);
-	int *ids = calloc(n + 1, sizeof(*ids));
+	int *ids;
+	long n = uzram_list_all(z, &ids);
 	int ret = 0;
 
-	if (!ids)
-		return -ENOMEM;
-	n = UZ_MIN(n, uzram_list(z, ids, n));
-	for (size_t i = 0; i < n && !ret; i++) {
+	if (n < 0)
+		return (int)n;
+	for (long i = 0; i < n && !ret; i++) {
 		uint8_t rec[4 + 16 + 128];
 		int len;
 

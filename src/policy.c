@@ -76,11 +76,14 @@ static void run_device(struct uzram *z, int id, unsigned int wb_idle,
 void policy_run_once(struct uzram *z, unsigned int writeback_idle,
 		     unsigned int recompress_idle)
 {
-	int ids[256];
-	size_t n = uzram_list(z, ids, 256);
+	/* Every device, however many were hot-added (a stack array of 256
+	 * ids left the rest without a policy). */
+	int *ids;
+	long n = uzram_list_all(z, &ids);
 
-	for (size_t i = 0; i < n && i < 256; i++)
+	for (long i = 0; i < n; i++)
 		run_device(z, ids[i], writeback_idle, recompress_idle);
+	free(ids);
 }
 
 static void *policy_thread(void *arg)

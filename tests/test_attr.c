@@ -54,6 +54,10 @@ static void test_registry(void)
 	CHECK_EQ(uzram_list(z, ids, 8), 1);
 	CHECK_EQ(ids[0], 1);
 	CHECK_EQ(uzram_hot_add(z), 0);
+	int *all;
+	CHECK_EQ(uzram_list_all(z, &all), 2);	/* the same ids, allocated */
+	CHECK(all && all[0] == 0 && all[1] == 1, "list_all ids");
+	free(all);
 	CHECK_EQ(uzram_open(z, 5, &d), -ENODEV);
 	CHECK(!strcmp(show(z, 9, "disksize"), "ERR 19"), "no device: ENODEV");
 	uzram_free(z);
