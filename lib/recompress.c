@@ -101,13 +101,10 @@ static int recompress_slot(struct zram *zram, uint32_t index, unsigned int prio,
 			zram_set_flag(zram, index, ZRAM_INCOMPRESSIBLE);
 		return 0;
 	}
-	handle = zs_malloc(zram->mem_pool, new_len);
-	if (ZS_IS_ERR(handle)) {
-		zcomp_stream_put(zstrm);
-		return ZS_ERR(handle);
-	}
-	zs_obj_write(zram->mem_pool, handle, zstrm->buffer, new_len);
+	handle = zs_malloc_write(zram->mem_pool, zstrm->buffer, new_len);
 	zcomp_stream_put(zstrm);
+	if (ZS_IS_ERR(handle))
+		return ZS_ERR(handle);
 
 	zram_slot_free(zram, index);
 	zram->table[index].handle = handle;

@@ -233,7 +233,7 @@ static int write_same_filled_page(struct zram *zram, unsigned long fill,
 static int write_incompressible_page(struct zram *zram, const void *mem,
 				     uint32_t index, bool locked)
 {
-	unsigned long handle = zs_malloc(zram->mem_pool, UZ_PAGE_SIZE);
+	unsigned long handle = zs_malloc_write(zram->mem_pool, mem, UZ_PAGE_SIZE);
 
 	if (ZS_IS_ERR(handle))
 		return ZS_ERR(handle);
@@ -241,7 +241,6 @@ static int write_incompressible_page(struct zram *zram, const void *mem,
 		zs_free(zram->mem_pool, handle);
 		return -ENOMEM;
 	}
-	zs_obj_write(zram->mem_pool, handle, mem, UZ_PAGE_SIZE);
 	slot_install(zram, index, locked, handle, UZ_PAGE_SIZE, 1u << ZRAM_HUGE);
 	atomic_fetch_add(&zram->stats.compr_data_size, UZ_PAGE_SIZE);
 	atomic_fetch_add(&zram->stats.huge_pages, 1);
@@ -272,18 +271,17 @@ static int zram_write_page(struct zram *zram, const void *mem, uint32_t index,
 		zcomp_stream_put(zstrm);
 		return write_incompressible_page(zram, mem, index, locked);
 	}
-	handle = zs_malloc(zram->mem_pool, comp_len);
-	if (unlikely(ZS_IS_ERR(handle))) {
-		zcomp_stream_put(zstrm);
+	/* Filled before the mem_limit check (the kernel copies after it):
+	 * one class lock instead of a lock and a pin; a refused page only
+	 * costs a copy. */
+	handle = zs_malloc_write(zram->mem_pool, zstrm->buffer, comp_len);
+	zcomp_stream_put(zstrm);
+	if (unlikely(ZS_IS_ERR(handle)))
 		return ZS_ERR(handle);
-	}
 	if (!zram_can_store_page(zram)) {
-		zcomp_stream_put(zstrm);
 		zs_free(zram->mem_pool, handle);
 		return -ENOMEM;
 	}
-	zs_obj_write(zram->mem_pool, handle, zstrm->buffer, comp_len);
-	zcomp_stream_put(zstrm);
 
 	slot_install(zram, index, locked, handle, comp_len, 0);
 	atomic_fetch_add(&zram->stats.pages_stored, 1);

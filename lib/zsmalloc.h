@@ -52,6 +52,8 @@ void zs_destroy_pool(struct zs_pool *pool);
  * value (ZS_IS_ERR): -EINVAL for size 0, -ENOSPC for size > 4096, -ENOMEM.
  */
 unsigned long zs_malloc(struct zs_pool *pool, size_t size);
+/* zs_malloc, then the object filled with src's size bytes: one lock, no pin. */
+unsigned long zs_malloc_write(struct zs_pool *pool, const void *src, size_t size);
 void zs_free(struct zs_pool *pool, unsigned long handle);
 
 /*

@@ -71,6 +71,23 @@ static void obj_store(struct zs_pool *pool, unsigned long h, size_t size, uint64
 	zs_obj_write(pool, h, buf, size);
 }
 
+/* A new object with its bytes: zs_malloc_write (odd seeds) or zs_malloc and
+ * zs_obj_write (even ones), so the model checks both ways in. */
+static unsigned long obj_new(struct zs_pool *pool, size_t size, uint64_t seed)
+{
+	unsigned char buf[4096];
+	unsigned long h;
+
+	if (!(seed & 1)) {
+		h = zs_malloc(pool, size);
+		if (h && !ZS_IS_ERR(h))
+			obj_store(pool, h, size, seed);
+		return h;
+	}
+	fill(buf, size, seed);
+	return zs_malloc_write(pool, buf, size);
+}
+
 /* ---- geometry ---- */
 
 static const struct zs_class_stat *row_of(const struct zs_class_stat *rows, size_t n,
@@ -287,10 +304,9 @@ static void test_model(uint64_t seed)
 			if (!growing && op < 12)
 				continue;
 			o->size = (uint32_t)rand_size(&rng);
-			o->h = zs_malloc(pool, o->size);
-			CHECK(o->h && !ZS_IS_ERR(o->h), "malloc %u", o->size);
 			o->seed = version++;
-			obj_store(pool, o->h, o->size, o->seed);
+			o->h = obj_new(pool, o->size, o->seed);
+			CHECK(o->h && !ZS_IS_ERR(o->h), "malloc %u", o->size);
 		} else if (op < 6 || (!growing && op < 10)) {
 			if (!obj_matches(pool, o->h, o->size, o->seed))
 				bad++;
@@ -385,14 +401,13 @@ static void *stress_worker(void *arg)
 
 			if (!o->h) {
 				o->size = (uint32_t)stress_size(&rng);
-				o->h = zs_malloc(s->pool, o->size);
+				o->seed = ++version;
+				o->h = obj_new(s->pool, o->size, o->seed);
 				if (ZS_IS_ERR(o->h) || !o->h) {
 					torn++;
 					o->h = 0;
 					continue;
 				}
-				o->seed = ++version;
-				obj_store(s->pool, o->h, o->size, o->seed);
 			} else if (op < 10) {
 				reads++;
 				if (!obj_matches(s->pool, o->h, o->size, o->seed))
