@@ -76,9 +76,10 @@
  *   Compaction holds the class lock while it empties one source zspage (at
  *   most 256 objects), then lets the class's allocations in.
  * - pool->compact_lock: one compaction at a time (another returns 0).
- * - total_pages (atomic) counts the pages of zspages attached to classes and
- *   changes under the class lock; zs_get_total_pages is one load.
- *   zspage_events counts those changes, so the validator (which holds one
+ * - total_pages (atomic, one per shard on its own cache line) counts the
+ *   pages of zspages attached to the shard's classes and changes under the
+ *   class lock; zs_get_total_pages sums the shards (at most 4 loads).
+ *   zspage_events (per shard too) counts those changes, so the validator (which holds one
  *   class lock at a time) can tell whether its sum of the classes is a
  *   consistent snapshot.
  *
@@ -213,9 +214,11 @@ struct zs_pool *zs_create_pool(const char *name)
 		free(pool);
 		return NULL;
 	}
-	atomic_init(&pool->total_pages, 0);
+	for (unsigned int sh = 0; sh < ZS_SHARDS; sh++) {
+		atomic_init(&pool->shard_stat[sh].total_pages, 0);
+		atomic_init(&pool->shard_stat[sh].zspage_events, 0);
+	}
 	atomic_init(&pool->pages_compacted, 0);
-	atomic_init(&pool->zspage_events, 0);
 	pthread_mutex_init(&pool->compact_lock, NULL);
 
 	pool->nr_shards = (unsigned int)UZ_MIN(UZ_MAX(cpus, 1L), (long)ZS_SHARDS);
@@ -252,7 +255,12 @@ unsigned int zs_lookup_class_index(struct zs_pool *pool, size_t size)
 
 unsigned long zs_get_total_pages(struct zs_pool *pool)
 {
-	return atomic_load_explicit(&pool->total_pages, memory_order_relaxed);
+	unsigned long pages = 0;
+
+	for (unsigned int sh = 0; sh < pool->nr_shards; sh++)
+		pages += atomic_load_explicit(&pool->shard_stat[sh].total_pages,
+					      memory_order_relaxed);
+	return pages;
 }
 
 void zs_pool_stats(struct zs_pool *pool, struct zs_pool_stats *stats)
@@ -336,8 +344,9 @@ static void zspage_detach(struct zs_pool *pool, struct zs_class *class,
 {
 	group_del(class, zspage);
 	class->zspages--;
-	atomic_fetch_add(&pool->zspage_events, 1);
-	atomic_fetch_sub(&pool->total_pages, class->pages_per_zspage);
+	atomic_fetch_add(&pool->shard_stat[class->shard].zspage_events, 1);
+	atomic_fetch_sub(&pool->shard_stat[class->shard].total_pages,
+			 class->pages_per_zspage);
 }
 
 /* ---- objects inside a zspage (class lock held) ---- */
@@ -462,8 +471,9 @@ static inline unsigned long malloc_copy(struct zs_pool *pool, size_t size,
 		}
 		group_add(class, zspage, ZS_INUSE_RATIO_0);
 		class->zspages++;
-		atomic_fetch_add(&pool->zspage_events, 1);
-		atomic_fetch_add(&pool->total_pages, class->pages_per_zspage);
+		atomic_fetch_add(&pool->shard_stat[class->shard].zspage_events, 1);
+		atomic_fetch_add(&pool->shard_stat[class->shard].total_pages,
+				 class->pages_per_zspage);
 	}
 	idx = obj_take(class, zspage);
 	handle = make_handle(slot, class);

@@ -145,10 +145,16 @@ struct zs_pool {
 	struct zspage *cache[ZS_CHAIN_SIZE + 1];	/* released, still mapped */
 	unsigned long cache_pages;
 
-	/* Pages of the zspages owned by classes, changed under a class lock. */
-	atomic_ulong total_pages __attribute__((aligned(64)));
-	atomic_ulong zspage_events;	/* attaches + detaches, for the validator */
-	atomic_ulong pages_compacted;
+	/*
+	 * Pages of the zspages owned by a shard's classes, changed under a
+	 * class lock; one cache line per shard, so threads in different
+	 * shards do not pass it back and forth (zs_get_total_pages sums).
+	 */
+	struct {
+		atomic_ulong total_pages;
+		atomic_ulong zspage_events;	/* attaches + detaches, for the validator */
+	} shard_stat[ZS_SHARDS] __attribute__((aligned(64)));
+	atomic_ulong pages_compacted __attribute__((aligned(64)));
 	pthread_mutex_t compact_lock;	/* one compaction at a time */
 };
 

@@ -333,8 +333,7 @@ static void zspage_free(struct zs_pool *pool, struct zspage *zspage)
 
 static unsigned long cache_limit(struct zs_pool *pool)
 {
-	unsigned long limit = atomic_load_explicit(&pool->total_pages,
-						   memory_order_relaxed) / ZS_CACHE_SHARE;
+	unsigned long limit = zs_get_total_pages(pool) / ZS_CACHE_SHARE;
 
 	return UZ_MIN(UZ_MAX(limit, (unsigned long)ZS_CACHE_MIN), (unsigned long)ZS_CACHE_MAX);
 }

@@ -233,6 +233,15 @@ static int check_class(struct zs_pool *pool, struct zs_class *class)
  * pool's page total is checked against the classes when no zspage was
  * attached or detached while the classes were summed (zspage_events).
  */
+static unsigned long zspage_events(struct zs_pool *pool)
+{
+	unsigned long ev = 0;
+
+	for (unsigned int sh = 0; sh < pool->nr_shards; sh++)
+		ev += atomic_load(&pool->shard_stat[sh].zspage_events);
+	return ev;
+}
+
 int zs_validate(struct zs_pool *pool)
 {
 	if (!pool->nr_shards || pool->nr_shards > ZS_SHARDS)
@@ -257,7 +266,7 @@ int zs_validate(struct zs_pool *pool)
 		}
 	}
 	for (int tries = 0; tries < 16; tries++) {
-		unsigned long ev = atomic_load(&pool->zspage_events), pages = 0, total;
+		unsigned long ev = zspage_events(pool), pages = 0, total;
 
 		for (unsigned int sh = 0; sh < pool->nr_shards; sh++) {
 			for (unsigned int i = 0; i < ZS_SIZE_CLASSES; i++) {
@@ -270,8 +279,8 @@ int zs_validate(struct zs_pool *pool)
 				class_unlock(class);
 			}
 		}
-		total = atomic_load(&pool->total_pages);
-		if (atomic_load(&pool->zspage_events) == ev)
+		total = zs_get_total_pages(pool);
+		if (zspage_events(pool) == ev)
 			return pages == total ? 0 : -EUCLEAN;
 	}
 	return 0;	/* too busy to compare the totals */
