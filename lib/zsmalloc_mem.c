@@ -110,12 +110,18 @@ int zs_ht_ensure(struct zs_pool *pool, uint64_t slot)
 		return 0;
 	pthread_mutex_lock(&pool->ht_lock);
 	if (!pool->ht_dir[c]) {
-		_Atomic uint64_t *chunk = calloc((size_t)1 << ZS_HT_CHUNK_SHIFT,
-						 sizeof(*chunk));
-		if (chunk)
+		/* Cache-line aligned, so each class's batch of ZS_HT_BATCH
+		 * entries (written on every malloc) shares no line with
+		 * another class's (calloc gave 16-byte alignment). */
+		size_t len = ((size_t)1 << ZS_HT_CHUNK_SHIFT) * sizeof(_Atomic uint64_t);
+		_Atomic uint64_t *chunk = aligned_alloc(64, len);
+
+		if (chunk) {
+			memset(chunk, 0, len);
 			__atomic_store_n(&pool->ht_dir[c], chunk, __ATOMIC_RELEASE);
-		else
+		} else {
 			ret = -ENOMEM;
+		}
 	}
 	pthread_mutex_unlock(&pool->ht_lock);
 	return ret;
