@@ -85,9 +85,9 @@
  * - total_pages (atomic, one per shard on its own cache line) counts the
  *   pages of zspages attached to the shard's classes and changes under the
  *   class lock; zs_get_total_pages sums the shards (at most 4 loads).
- *   zspage_events (per shard too) counts those changes, so the validator (which holds one
- *   class lock at a time) can tell whether its sum of the classes is a
- *   consistent snapshot.
+ *   zspage_events (per shard too) counts those changes, so the validator
+ *   (which holds one class lock at a time) can tell whether its sum of the
+ *   classes is a consistent snapshot.
  *
  * Compaction (§5.8): classes from the largest index down (each shard's); in
  * each, while the class has freeable pages, move objects from the least used
@@ -468,19 +468,19 @@ static inline unsigned long malloc_copy(struct zs_pool *pool, size_t size,
 	mask = class->nonempty & ZS_NONFULL_MASK;
 	if (likely(mask)) {
 		zspage = class->groups[31 - __builtin_clz(mask)];
-	} else if (class->spare) {
-		zspage = class->spare;	/* no pool lock, no page fault */
-		class->spare = NULL;
-		zs_zspage_reset(zspage, class);
-		goto attach;
 	} else {
-		zspage = zs_zspage_create(pool, class);
-		if (unlikely(!zspage)) {
-			handle_slot_put(pool, class, slot);
-			class_unlock(class);
-			return (unsigned long)-ENOMEM;
+		if (class->spare) {
+			zspage = class->spare;	/* no pool lock, no page fault */
+			class->spare = NULL;
+			zs_zspage_reset(zspage, class);
+		} else {
+			zspage = zs_zspage_create(pool, class);
+			if (unlikely(!zspage)) {
+				handle_slot_put(pool, class, slot);
+				class_unlock(class);
+				return (unsigned long)-ENOMEM;
+			}
 		}
-attach:
 		group_add(class, zspage, ZS_INUSE_RATIO_0);
 		class->zspages++;
 		atomic_fetch_add(&pool->shard_stat[class->shard].zspage_events, 1);
