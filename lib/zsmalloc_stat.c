@@ -228,11 +228,7 @@ static int check_class(struct zs_pool *pool, struct zs_class *class)
 	return 0;
 }
 
-/*
- * Each class is checked under its own lock (never more than one held). The
- * pool's page total is checked against the classes when no zspage was
- * attached or detached while the classes were summed (zspage_events).
- */
+/* Attaches and detaches of zspages so far, all shards. */
 static unsigned long zspage_events(struct zs_pool *pool)
 {
 	unsigned long ev = 0;
@@ -242,6 +238,11 @@ static unsigned long zspage_events(struct zs_pool *pool)
 	return ev;
 }
 
+/*
+ * Each class is checked under its own lock (never more than one held). The
+ * pool's page total is checked against the classes when no zspage was
+ * attached or detached while the classes were summed (zspage_events).
+ */
 int zs_validate(struct zs_pool *pool)
 {
 	if (!pool->nr_shards || pool->nr_shards > ZS_SHARDS)
