@@ -143,8 +143,10 @@ struct zs_pool {
 	uint32_t zd_next;		/* descriptors ever created */
 	struct zspage *zd_free;		/* reusable descriptors */
 	struct zs_seglist segs[ZS_CHAIN_SIZE + 1];
-	struct zspage *cache[ZS_CHAIN_SIZE + 1];	/* released, still mapped */
-	unsigned long cache_pages;
+	/* Released zspages, still mapped, by shard and page count: a zspage
+	 * goes back to the shard whose thread last wrote it. */
+	struct zspage *cache[ZS_SHARDS][ZS_CHAIN_SIZE + 1];
+	unsigned long cache_pages[ZS_SHARDS];
 
 	/*
 	 * Pages of the zspages owned by a shard's classes, changed under a
