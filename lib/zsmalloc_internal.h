@@ -49,14 +49,16 @@
  */
 #define ZS_HANDLE_CLASS_BITS	8
 #define ZS_LOC_IDX_BITS		9
-#define ZS_HT_CHUNK_SHIFT	12	/* 4096 entries (32 KiB) per chunk */
-#define ZS_HT_DIR_SHIFT		16
+#define ZS_HT_CHUNK_SHIFT	10	/* 1024 entries (8 KiB) per chunk */
+#define ZS_HT_DIR_SHIFT		18
 #define ZS_HT_MAX		(1ull << (ZS_HT_CHUNK_SHIFT + ZS_HT_DIR_SHIFT))
 #define ZS_HT_BATCH		64	/* slots a class takes from the pool at once */
 
 /* zspage descriptors: a table of chunks that are never freed (type-stable). */
-#define ZS_ZD_CHUNK_SHIFT	10	/* 1024 descriptors (64 KiB) per chunk */
-#define ZS_ZD_DIR_SHIFT		16
+/* Small chunks: the unused tail of the last one is resident memory that
+ * zs_get_total_pages does not count (it was up to 64 + 32 KiB). */
+#define ZS_ZD_CHUNK_SHIFT	8	/* 256 descriptors (16 KiB) per chunk */
+#define ZS_ZD_DIR_SHIFT		18
 #define ZS_ZD_MAX		(1u << (ZS_ZD_CHUNK_SHIFT + ZS_ZD_DIR_SHIFT))
 
 /* Memory segments: reserved address space carved into zspage slots. */

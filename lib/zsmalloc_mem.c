@@ -31,11 +31,11 @@
  * At most ZS_PREFAULT per page count is faulted ahead of use; zs_compact
  * gives it back.
  *
- * zspage descriptors live in a table of 1024-entry chunks that are never
+ * zspage descriptors live in a table of 256-entry chunks that are never
  * freed while the pool exists, so a reader holding a stale location can
  * still lock the descriptor it names and find out that the object moved.
  *
- * The handle table (object locations) grows in 4096-entry chunks; classes
+ * The handle table (object locations) grows in 1024-entry chunks; classes
  * take fresh slots from it in batches and keep their own free lists.
  */
 #include <errno.h>
