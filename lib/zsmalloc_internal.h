@@ -146,9 +146,14 @@ struct zs_pool {
 	struct zspage *zd_free;		/* reusable descriptors */
 	struct zs_seglist segs[ZS_CHAIN_SIZE + 1];
 	/* Released zspages, still mapped, by shard and page count: a zspage
-	 * goes back to the shard whose thread last wrote it. */
-	struct zspage *cache[ZS_SHARDS][ZS_CHAIN_SIZE + 1];
-	unsigned long cache_pages[ZS_SHARDS];
+	 * goes back to the shard whose thread last wrote it. Each shard's
+	 * cache has its own lock (a leaf), so threads in different shards
+	 * meet on mem_lock only to map or unmap memory. */
+	struct {
+		pthread_mutex_t lock;
+		struct zspage *list[ZS_CHAIN_SIZE + 1];
+		unsigned long pages;
+	} cache[ZS_SHARDS] __attribute__((aligned(64)));
 
 	/*
 	 * Pages of the zspages owned by a shard's classes, changed under a

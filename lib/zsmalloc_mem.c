@@ -75,6 +75,8 @@ int zs_mem_init(struct zs_pool *pool)
 	}
 	pthread_mutex_init(&pool->ht_lock, NULL);
 	pthread_mutex_init(&pool->mem_lock, NULL);
+	for (unsigned int sh = 0; sh < ZS_SHARDS; sh++)
+		pthread_mutex_init(&pool->cache[sh].lock, NULL);
 	atomic_init(&pool->ht_next, 0);
 	return 0;
 }
@@ -104,6 +106,8 @@ void zs_mem_destroy(struct zs_pool *pool)
 	free(pool->zd_dir);
 	pthread_mutex_destroy(&pool->ht_lock);
 	pthread_mutex_destroy(&pool->mem_lock);
+	for (unsigned int sh = 0; sh < ZS_SHARDS; sh++)
+		pthread_mutex_destroy(&pool->cache[sh].lock);
 }
 
 int zs_ht_ensure(struct zs_pool *pool, uint64_t slot)
@@ -263,15 +267,18 @@ struct zspage *zs_zspage_create(struct zs_pool *pool, struct zs_class *class)
 	struct zs_segment *seg;
 	struct zspage *zspage;
 
-	pthread_mutex_lock(&pool->mem_lock);
-	zspage = pool->cache[class->shard][pages];
+	pthread_mutex_lock(&pool->cache[class->shard].lock);
+	zspage = pool->cache[class->shard].list[pages];
 	if (zspage) {
 		/* Recently released: memory still there, no fault, no syscall. */
-		pool->cache[class->shard][pages] = zspage->next;
-		pool->cache_pages[class->shard] -= pages;
-		pthread_mutex_unlock(&pool->mem_lock);
-		goto init;
+		pool->cache[class->shard].list[pages] = zspage->next;
+		pool->cache[class->shard].pages -= pages;
 	}
+	pthread_mutex_unlock(&pool->cache[class->shard].lock);
+	if (zspage)
+		goto init;
+
+	pthread_mutex_lock(&pool->mem_lock);
 	zspage = zd_get(pool);
 	if (!zspage)
 		goto fail;
@@ -357,19 +364,19 @@ static unsigned long cache_limit(struct zs_pool *pool)
 
 /*
  * Take shard sh's cached zspages out until at most keep pages remain, onto
- * *out (mem_lock held).
+ * *out (the shard's cache lock held).
  */
 static void cache_take(struct zs_pool *pool, unsigned int sh, unsigned long keep,
 		       struct zspage **out)
 {
-	struct zspage **cache = pool->cache[sh];
+	struct zspage **list = pool->cache[sh].list;
 
-	for (unsigned int k = ZS_CHAIN_SIZE; k >= 1 && pool->cache_pages[sh] > keep; k--) {
-		while (cache[k] && pool->cache_pages[sh] > keep) {
-			struct zspage *zspage = cache[k];
+	for (unsigned int k = ZS_CHAIN_SIZE; k >= 1 && pool->cache[sh].pages > keep; k--) {
+		while (list[k] && pool->cache[sh].pages > keep) {
+			struct zspage *zspage = list[k];
 
-			cache[k] = zspage->next;
-			pool->cache_pages[sh] -= k;
+			list[k] = zspage->next;
+			pool->cache[sh].pages -= k;
 			zspage->next = *out;
 			*out = zspage;
 		}
@@ -393,17 +400,17 @@ void zs_zspage_release(struct zs_pool *pool, struct zspage *zspage)
 	struct zspage *trim = NULL;
 
 	zspage->class_idx = 0xff;
-	pthread_mutex_lock(&pool->mem_lock);
-	if (pool->cache_pages[sh] + pages <= limit) {
-		zspage->next = pool->cache[sh][pages];
-		pool->cache[sh][pages] = zspage;
-		pool->cache_pages[sh] += pages;
-		pthread_mutex_unlock(&pool->mem_lock);
+	pthread_mutex_lock(&pool->cache[sh].lock);
+	if (pool->cache[sh].pages + pages <= limit) {
+		zspage->next = pool->cache[sh].list[pages];
+		pool->cache[sh].list[pages] = zspage;
+		pool->cache[sh].pages += pages;
+		pthread_mutex_unlock(&pool->cache[sh].lock);
 		return;
 	}
 	/* The pool shrank: the cache shrinks with it. */
 	cache_take(pool, sh, limit, &trim);
-	pthread_mutex_unlock(&pool->mem_lock);
+	pthread_mutex_unlock(&pool->cache[sh].lock);
 	zspage_free(pool, zspage);
 	free_list(pool, trim);
 }
@@ -421,8 +428,11 @@ void zs_cache_flush(struct zs_pool *pool)
 				pages_discard(seg->base + seg->fresh, seg->populated - seg->fresh);
 				seg->populated = seg->fresh;
 			}
-	for (unsigned int sh = 0; sh < ZS_SHARDS; sh++)
-		cache_take(pool, sh, 0, &all);
 	pthread_mutex_unlock(&pool->mem_lock);
+	for (unsigned int sh = 0; sh < ZS_SHARDS; sh++) {
+		pthread_mutex_lock(&pool->cache[sh].lock);
+		cache_take(pool, sh, 0, &all);
+		pthread_mutex_unlock(&pool->cache[sh].lock);
+	}
 	free_list(pool, all);
 }
