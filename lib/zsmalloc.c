@@ -55,22 +55,21 @@
  * group, so allocation from the fullest non-full zspage and the move of a
  * zspage between groups are O(1). A zspage that empties is detached at once
  * (it leaves zs_get_total_pages) and its memory returned to the OS, through
- * a small bounded cache of mapped zspages that zs_compact empties
- * (zsmalloc_mem.c). Before that, each class keeps the last zspage it
- * emptied as its spare (detached, not counted, at most one per class and
+ * a small bounded cache of mapped zspages per shard that zs_compact
+ * empties (zsmalloc_mem.c). Before that, each class keeps the last zspage
+ * it emptied as its spare (detached, not counted, at most one per class and
  * shard): a class that breathes around a zspage boundary - about one
  * malloc or free in 25 on the page-file sizes - then takes and gives back
- * memory under its own lock, not the pool's mem_lock, which two threads in
- * different shards otherwise pass back and forth. zs_compact releases the
- * spares.
+ * memory under its own lock alone. zs_compact releases the spares.
  *
  * Locking.
  * - class->lock (one per class, held for tens of nanoseconds; one CAS when
  *   free, waiters spin briefly then sleep on a futex): handle slots, zspage
  *   free lists, inuse, fullness lists and counters of that class. zs_malloc
  *   and zs_free take it once; nothing holds two class locks. Under it a
- *   thread may take pool->mem_lock (zspage memory and descriptors) or
- *   pool->ht_lock (handle-table chunks); never the reverse.
+ *   thread may take its shard's cache lock (released zspages),
+ *   pool->mem_lock (zspage memory and descriptors) or pool->ht_lock
+ *   (handle-table chunks), one at a time; never the reverse.
  * - zspage->lock (an atomic word): a count of readers and a writer bit.
  *   zs_obj_read_begin/end and zs_obj_write take it shared: read the entry,
  *   count in on the zspage it names, read the entry again and retry if the
