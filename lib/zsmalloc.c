@@ -56,11 +56,9 @@
  * zspage between groups are O(1). A zspage that empties is detached at once
  * (it leaves zs_get_total_pages) and its memory returned to the OS, through
  * a small bounded cache of mapped zspages per shard that zs_compact
- * empties (zsmalloc_mem.c). Before that, each class keeps the last zspage
- * it emptied as its spare (detached, not counted, at most one per class and
- * shard): a class that breathes around a zspage boundary - about one
- * malloc or free in 25 on the page-file sizes - then takes and gives back
- * memory under its own lock alone. zs_compact releases the spares.
+ * empties (zsmalloc_mem.c): a class that breathes around a zspage boundary
+ * - about one malloc or free in 25 on the page-file sizes - takes back the
+ * memory it just gave, under its shard's cache lock only.
  *
  * Locking.
  * - class->lock (one per class, held for tens of nanoseconds; one CAS when
@@ -468,17 +466,11 @@ static inline unsigned long malloc_copy(struct zs_pool *pool, size_t size,
 	if (likely(mask)) {
 		zspage = class->groups[31 - __builtin_clz(mask)];
 	} else {
-		if (class->spare) {
-			zspage = class->spare;	/* no pool lock, no page fault */
-			class->spare = NULL;
-			zs_zspage_reset(zspage, class);
-		} else {
-			zspage = zs_zspage_create(pool, class);
-			if (unlikely(!zspage)) {
-				handle_slot_put(pool, class, slot);
-				class_unlock(class);
-				return (unsigned long)-ENOMEM;
-			}
+		zspage = zs_zspage_create(pool, class);
+		if (unlikely(!zspage)) {
+			handle_slot_put(pool, class, slot);
+			class_unlock(class);
+			return (unsigned long)-ENOMEM;
 		}
 		group_add(class, zspage, ZS_INUSE_RATIO_0);
 		class->zspages++;
@@ -536,10 +528,7 @@ void zs_free(struct zs_pool *pool, unsigned long handle)
 	handle_slot_put(pool, class, slot);
 	if (unlikely(!zspage->inuse)) {
 		zspage_detach(pool, class, zspage);
-		if (class->spare)
-			dead = zspage;
-		else
-			class->spare = zspage;
+		dead = zspage;
 	} else {
 		fix_fullness(class, zspage);
 	}
@@ -738,26 +727,6 @@ static unsigned long compact_class(struct zs_pool *pool, struct zs_class *class)
 	return freed;
 }
 
-/* Every class's spare zspage to the release path (and so to the cache). */
-static void spares_release(struct zs_pool *pool)
-{
-	for (unsigned int sh = 0; sh < pool->nr_shards; sh++) {
-		for (unsigned int i = 0; i < ZS_SIZE_CLASSES; i++) {
-			struct zs_class *class = pool->size_class[sh][i];
-			struct zspage *spare;
-
-			if (class->index != i)
-				continue;
-			class_lock(class);
-			spare = class->spare;
-			class->spare = NULL;
-			class_unlock(class);
-			if (spare)
-				zs_zspage_release(pool, spare);
-		}
-	}
-}
-
 unsigned long zs_compact(struct zs_pool *pool)
 {
 	unsigned long freed = 0;
@@ -774,9 +743,7 @@ unsigned long zs_compact(struct zs_pool *pool)
 		}
 	}
 	atomic_fetch_add_explicit(&pool->pages_compacted, freed, memory_order_relaxed);
-	/* Compaction is the shrinker: spare and cached zspages go back to
-	 * the OS too. */
-	spares_release(pool);
+	/* Compaction is the shrinker: cached zspages go back to the OS too. */
 	zs_cache_flush(pool);
 	pthread_mutex_unlock(&pool->compact_lock);
 	return freed;

@@ -114,7 +114,6 @@ struct zs_class {
 	uint64_t hnext, hend;		/* fresh handle slots [hnext, hend) */
 	unsigned long zspages;
 	unsigned long obj_used;
-	struct zspage *spare;		/* the last emptied zspage, kept for reuse */
 	struct zspage *groups[ZS_NR_FULLNESS_GROUPS];
 	uint32_t group_count[ZS_NR_FULLNESS_GROUPS];
 } __attribute__((aligned(64)));
@@ -265,7 +264,6 @@ int zs_mem_init(struct zs_pool *pool);
 void zs_mem_destroy(struct zs_pool *pool);
 /* A new zspage of class (memory mapped, not yet attached), or NULL. */
 struct zspage *zs_zspage_create(struct zs_pool *pool, struct zs_class *class);
-void zs_zspage_reset(struct zspage *zspage, const struct zs_class *class);
 /* Give a detached zspage's memory back (to the cache or the OS). */
 void zs_zspage_release(struct zs_pool *pool, struct zspage *zspage);
 /* Give every cached zspage's memory back to the OS. */

@@ -245,21 +245,6 @@ static void pages_discard(char *addr, size_t len)
 	madvise(addr, len, MADV_DONTNEED);
 }
 
-/* An empty zspage of class, its memory as it is (no object ever used). */
-void zs_zspage_reset(struct zspage *zspage, const struct zs_class *class)
-{
-	/* The lock word is left alone: stale readers may still count on it. */
-	zspage->prev = NULL;
-	zspage->next = NULL;
-	zspage->huge_handle = 0;
-	zspage->inuse = 0;
-	zspage->freeobj = ZS_OBJ_NONE;
-	zspage->watermark = 0;
-	zspage->fullness = ZS_INUSE_RATIO_0;
-	zspage->class_idx = (uint8_t)class->index;
-	zspage->shard = (uint8_t)class->shard;
-}
-
 struct zspage *zs_zspage_create(struct zs_pool *pool, struct zs_class *class)
 {
 	unsigned int pages = class->pages_per_zspage;
@@ -316,7 +301,16 @@ struct zspage *zs_zspage_create(struct zs_pool *pool, struct zs_class *class)
 	zspage->seg = seg;
 	zspage->slot = slot;
 init:
-	zs_zspage_reset(zspage, class);
+	/* The lock word is left alone: stale readers may still count on it. */
+	zspage->prev = NULL;
+	zspage->next = NULL;
+	zspage->huge_handle = 0;
+	zspage->inuse = 0;
+	zspage->freeobj = ZS_OBJ_NONE;
+	zspage->watermark = 0;
+	zspage->fullness = ZS_INUSE_RATIO_0;
+	zspage->class_idx = (uint8_t)class->index;
+	zspage->shard = (uint8_t)class->shard;
 	return zspage;
 fail:
 	pthread_mutex_unlock(&pool->mem_lock);

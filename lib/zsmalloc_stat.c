@@ -216,11 +216,6 @@ static int check_class(struct zs_pool *pool, struct zs_class *class)
 	}
 	if (zspages != class->zspages || used != class->obj_used)
 		BAD();
-	/* The spare: empty, this class's, in no group, its memory mapped. */
-	if (class->spare && (class->spare->inuse || !class->spare->seg ||
-			     class->spare->class_idx != class->index ||
-			     class->spare->shard != class->shard))
-		BAD();
 	if (class->hnext > class->hend || class->hend > ht_next)
 		BAD();
 
