@@ -263,11 +263,11 @@ int uzram_name_id(const char *name, size_t len)
 	return (int)id;
 }
 
-size_t uzram_list(struct uzram *z, int *ids, size_t max)
+/* Existing ids into ids[0, max); returns how many exist (z->lock held). */
+static size_t list_locked(struct uzram *z, int *ids, size_t max)
 {
 	size_t n = 0;
 
-	pthread_mutex_lock(&z->lock);
 	for (size_t id = 0; id < z->nr_slots; id++) {
 		if (!z->devs[id])
 			continue;
@@ -275,6 +275,15 @@ size_t uzram_list(struct uzram *z, int *ids, size_t max)
 			ids[n] = (int)id;
 		n++;
 	}
+	return n;
+}
+
+size_t uzram_list(struct uzram *z, int *ids, size_t max)
+{
+	size_t n;
+
+	pthread_mutex_lock(&z->lock);
+	n = list_locked(z, ids, max);
 	pthread_mutex_unlock(&z->lock);
 	return n;
 }
@@ -285,9 +294,8 @@ long uzram_list_all(struct uzram *z, int **ids)
 
 	pthread_mutex_lock(&z->lock);
 	*ids = malloc((z->nr_slots ? z->nr_slots : 1) * sizeof(**ids));
-	for (size_t id = 0; *ids && id < z->nr_slots; id++)
-		if (z->devs[id])
-			(*ids)[n++] = (int)id;
+	if (*ids)
+		n = list_locked(z, *ids, z->nr_slots);
 	pthread_mutex_unlock(&z->lock);
 	return *ids ? (long)n : -ENOMEM;
 }
