@@ -27,9 +27,10 @@
  * figure is the median and best of --reps runs of --seconds each. A control
  * runs the two threads with a pool each: on a shared host the rate two
  * CPUs give moves with the neighbours' load, and the control shows how much
- * of a low two-thread figure is the machine rather than the pool. N is 1024 (about 1.3 MiB per
- * thread: the objects stay in cache, the allocator's own cost shows), then
- * 16384 for the page-file sizes (about 20 MiB: bound by memory traffic).
+ * of a low two-thread figure is the machine rather than the pool. N is 1024
+ * (about 1.3 MiB per thread: the objects stay in cache, the allocator's own
+ * cost shows), then 16384 for the page-file sizes (about 20 MiB: bound by
+ * memory traffic).
  * Each speed thread is pinned to a CPU of its own (the first ones the
  * process may use), so "one core" is one core: left to the scheduler, a
  * lone thread hopped between the two vCPUs of the test machine and its
@@ -374,9 +375,8 @@ static void *speed_worker(void *arg)
 }
 
 /*
- * Aggregate ops/s of nthreads on one pool: by the wall clock, and by each
- * thread's CPU time (*per_cpu: what the threads do while they have a core,
- * which other load on the machine does not dilute).
+ * Aggregate ops/s (wall clock) of nthreads, pinned, on one pool or
+ * (own_pools, the control) on a pool each.
  */
 static double speed_run(int nthreads, const uint32_t *sizes, size_t nsizes, int rep,
 			bool own_pools)
