@@ -220,14 +220,6 @@ static bool node_of(struct fuse_front *f, fuse_ino_t ino, struct node *n)
 	return true;
 }
 
-/* "zramN" with N a canonical decimal int; -1 otherwise. */
-static int parse_dev_name(const char *name)
-{
-	int id = uzram_name_id(name, strlen(name));
-
-	return id < 0 ? -1 : id;
-}
-
 static void fill_stat(struct fuse_front *f, fuse_ino_t ino,
 		      const struct node *n, struct stat *st)
 {
@@ -306,7 +298,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		if (!strcmp(name, "zram-control")) {
 			ino = INO_CONTROL;
 		} else {
-			int id = parse_dev_name(name);
+			int id = uzram_name_id(name, strlen(name));
 
 			if (id >= 0)
 				ino = dev_ino(id, 0);
