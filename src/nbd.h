@@ -206,6 +206,14 @@ unsigned int nbd_server_connections(struct nbd_server *s);
 int nbd_server_event_fd(struct nbd_server *s);
 
 /*
+ * Unmap the request buffers that ended connections left for the next ones
+ * once they have gone unused for NBD_BUF_IDLE_MS. Returns the milliseconds
+ * until it should be called again (a poll timeout), -1 with nothing cached.
+ * The event descriptor becomes readable when the cache may have grown.
+ */
+int nbd_server_trim(struct nbd_server *s);
+
+/*
  * Begin shutdown: new connections are refused, connections in the
  * handshake are closed, and connections in transmission stop reading
  * requests, finish the ones in flight, send their replies and close.

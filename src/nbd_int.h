@@ -47,7 +47,8 @@
 
 #define NBD_RBUF_SIZE	(64u << 10)	/* the connection's read buffer */
 #define NBD_BUF_MIN	(64u << 10)	/* smallest payload buffer */
-#define NBD_BUF_CACHE	(16u << 20)	/* idle buffers the server keeps */
+#define NBD_BUF_CACHE	(32u << 20)	/* idle buffers the server keeps ... */
+#define NBD_BUF_IDLE_MS	2000		/* ... until unused this long */
 #define NBD_SNDBUF	(4u << 20)	/* asked for (net.core.wmem_max caps it) */
 #define NBD_SEND_IOV	64		/* iovecs per sendmsg(2) */
 #define NBD_BUSY_MS	10		/* a connection is busy this long */
@@ -155,6 +156,7 @@ struct nbd_server {
 	pthread_mutex_t buf_lock;	/* a leaf lock */
 	struct nbd_cached_buf *buf_cache;
 	size_t buf_cached;
+	uint64_t buf_stamp;		/* ms the cache was last used */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		/* nconns changed */

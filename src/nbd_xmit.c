@@ -42,8 +42,8 @@
  * slots' buffers, or waits, before mapping a bigger one (a failed mapping
  * answers the request EIO). When the connection ends its buffers go to a
  * server-wide cache of at most NBD_BUF_CACHE bytes (taken by the next
- * connections), the rest back to the system. Nothing else is allocated
- * per request.
+ * connections, unmapped after NBD_BUF_IDLE_MS unused), the rest back to
+ * the system. Nothing else is allocated per request.
  *
  * Zero-copy replies. On a unix socket without TLS, a READ reply of at least
  * NBD_ZC_MIN bytes is not copied into the socket: its header is written
@@ -122,18 +122,26 @@ static size_t buf_size_for(size_t need)
 /*
  * The server keeps up to NBD_BUF_CACHE bytes of buffers that connections
  * gave back, so a new connection (nbdcopy opens several per copy) does not
- * fault its buffers in again. A cached buffer holds its own list link.
+ * fault its buffers in again: 32 MiB, the buffers of one nbdcopy on two
+ * connections (with 16 MiB, half of every copy's buffers were faulted in
+ * afresh: 30,000 page faults in six reads of a 260 MiB device against
+ * 10,000). Unused for NBD_BUF_IDLE_MS, the cache is unmapped
+ * (nbd_server_trim, from the serve loop). A cached buffer holds its own
+ * list link.
  */
 struct nbd_cached_buf {
 	struct nbd_cached_buf *next;
 	size_t cap;
 };
 
+static uint64_t coarse_ms(void);
+
 static void *buf_cache_get(struct nbd_server *s, size_t cap)
 {
 	struct nbd_cached_buf **pp, *b = NULL;
 
 	pthread_mutex_lock(&s->buf_lock);
+	s->buf_stamp = coarse_ms();
 	for (pp = &s->buf_cache; *pp; pp = &(*pp)->next) {
 		if ((*pp)->cap == cap) {
 			b = *pp;
@@ -151,6 +159,7 @@ static void buf_cache_put(struct nbd_server *s, void *buf, size_t cap)
 	struct nbd_cached_buf *b = buf;
 
 	pthread_mutex_lock(&s->buf_lock);
+	s->buf_stamp = coarse_ms();
 	if (s->buf_cached + cap <= NBD_BUF_CACHE) {
 		b->cap = cap;
 		b->next = s->buf_cache;
@@ -161,6 +170,33 @@ static void buf_cache_put(struct nbd_server *s, void *buf, size_t cap)
 	pthread_mutex_unlock(&s->buf_lock);
 	if (buf)
 		munmap(buf, cap);
+}
+
+int nbd_server_trim(struct nbd_server *s)
+{
+	struct nbd_cached_buf *drop = NULL;
+	uint64_t idle;
+	int wait = -1;
+
+	pthread_mutex_lock(&s->buf_lock);
+	if (s->buf_cache) {
+		idle = coarse_ms() - s->buf_stamp;
+		if (idle >= NBD_BUF_IDLE_MS) {
+			drop = s->buf_cache;
+			s->buf_cache = NULL;
+			s->buf_cached = 0;
+		} else {
+			wait = (int)(NBD_BUF_IDLE_MS - idle);
+		}
+	}
+	pthread_mutex_unlock(&s->buf_lock);
+	while (drop) {
+		struct nbd_cached_buf *b = drop;
+
+		drop = b->next;
+		munmap(b, b->cap);
+	}
+	return wait;
 }
 
 void nbd_buf_cache_free(struct nbd_server *s)

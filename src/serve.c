@@ -544,7 +544,7 @@ static void serve_loop(struct nbd_server *s, struct listener *l, unsigned int nl
 			p[2 + i].fd = l[i].fd;
 			p[2 + i].events = POLLIN;
 		}
-		if (poll(p, 2 + nl, -1) < 0) {
+		if (poll(p, 2 + nl, nbd_server_trim(s)) < 0) {
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "uzram serve: poll: %s\n", strerror(errno));

@@ -1,7 +1,8 @@
 #!/bin/bash
 # t_nbd_serve.sh - `uzram serve` as a daemon: option errors, sockets (stale
 # and live), --devices, --size 0, --threads, --mlock, SIGINT, and SIGTERM
-# with requests in flight (they are finished and answered, then exit 0).
+# with requests in flight (they are finished and answered, then exit 0),
+# and the buffer cache released once idle.
 . "${UZRAM_SRCDIR:-.}/tests/nbd_common.sh"
 need nbdinfo nbdsh
 
@@ -139,6 +140,20 @@ assert r.is_closed(), "connection not closed after the drain"
 print("all %d writes answered after SIGTERM" % n)
 EOF
 server_exited "after SIGTERM with requests in flight"
+
+echo "== request buffers left by ended connections are unmapped after 2 s unused"
+need nbdcopy
+start_server --size 64M --algorithm lz4
+head -c 64M /dev/urandom >"$T/data.img"
+nbdcopy "$T/data.img" "$URI" || fail "nbdcopy write"
+nbdcopy --no-extents "$URI" null: || fail "nbdcopy read"
+cached=$(server_rss_kb)
+sleep 3
+trimmed=$(server_rss_kb)
+echo "RSS after nbdcopy in and out ${cached} kB, 3 s later ${trimmed} kB"
+# nbdcopy keeps 64 requests of 256 KiB in flight: 16 MiB of buffers cached.
+[ $((cached - trimmed)) -ge $((12 * 1024)) ] || fail "buffer cache not released (${cached} -> ${trimmed} kB)"
+stop_server
 
 echo "== the default socket path"
 if [ "$(id -u)" = 0 ] && [ ! -e /run/uzram/nbd.sock ] && [ ! -e /run/uzram/control.sock ]; then
