@@ -56,8 +56,10 @@
 #define NBD_CONN_STACK	(1u << 20)	/* a connection thread's stack */
 #define NBD_WRITER_STACK (256u << 10)	/* a writer thread's stack */
 #define NBD_ZC_MIN	(64u << 10)	/* read replies this big: by reference */
-#define NBD_ZC_PIPE	(1u << 20)	/* the zero-copy pipe, asked for */
-#define NBD_ZC_POLL_NS	200000		/* slot wait while the peer reads */
+#define NBD_ZC_PIPE	(1u << 20)	/* the zero-copy pipe, asked for ... */
+#define NBD_ZC_PIPE_MIN	(256u << 10)	/* ... and needed */
+#define NBD_ZC_POLL_NS	200000L		/* slot wait while the peer reads, */
+#define NBD_ZC_POLL_MAX_NS 50000000L	/* doubling up to this */
 
 struct nbd_conn;
 struct nbd_cached_buf;

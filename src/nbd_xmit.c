@@ -57,15 +57,18 @@
  * then: SIOCOUTQ counts the bytes of every message the peer has not wholly
  * read (at least their length), so every byte before zc_sent - SIOCOUTQ has
  * been read, and a held reply that ends there gives its slot back. The
- * sender reclaims after each splice, a reader short of slots polls, and a
- * connection that ends unmaps the buffers of the replies still held (and
- * of any reply it stopped sending halfway) instead of caching them, so no
- * later request can write into pages a client may yet read. Everything a
- * zero-copy connection sends goes through the pipe while it holds data,
- * in order; with the pipe empty, small replies go out with sendmsg(2) as
- * on other connections. nbd_zc_probe checks at start-up that the kernel
- * accounts spliced pages this way (a kernel that copies instead is just as
- * correct); UZRAM_NBD_COPY=1 in the environment turns zero-copy off.
+ * sender reclaims after each splice, a reader short of slots polls (every
+ * 200 us, doubling to 50 ms while nothing comes back), and a connection
+ * that ends unmaps the buffers of the replies still held (and of any reply
+ * it stopped sending halfway) instead of caching them, so no later request
+ * can write into pages a client may yet read. Everything a zero-copy
+ * connection sends goes through the pipe while it holds data, in order;
+ * with the pipe empty, small replies go out with sendmsg(2) as on other
+ * connections. A connection whose pipe cannot grow to 256 KiB
+ * (fs.pipe-user-pages-soft) copies. nbd_zc_probe checks at start-up that
+ * the kernel accounts spliced pages this way (a kernel that copies instead
+ * is just as correct); UZRAM_NBD_COPY=1 in the environment turns zero-copy
+ * off.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -247,6 +250,7 @@ static struct nbd_req *slot_get(struct nbd_conn *c, size_t need, uint32_t *err)
 {
 	size_t cap = need ? buf_size_for(need) : 0;
 	struct nbd_req *r, **pp, **pick;
+	long poll_ns = NBD_ZC_POLL_NS;
 	void *p;
 
 	pthread_mutex_lock(&c->lock);
@@ -275,14 +279,21 @@ static struct nbd_req *slot_get(struct nbd_conn *c, size_t need, uint32_t *err)
 			if (c->buf_bytes + cap <= NBD_CONN_BUDGET)
 				break;
 		}
-		if (c->zc && atomic_load(&c->nheld)) {
-			/* Slots wait for the peer to read: ask the socket. */
+		if (c->zc) {
+			/*
+			 * Slots may wait for the peer to read (held replies,
+			 * which signal nobody): ask the socket, less often while
+			 * nothing comes back (a client that never reads costs a
+			 * wakeup per NBD_ZC_POLL_MAX_NS).
+			 */
 			pthread_mutex_unlock(&c->lock);
 			if (zc_reclaim(c) == 0) {
 				pthread_mutex_lock(&c->lock);
-				cond_wait_ns(&c->cond, &c->lock, NBD_ZC_POLL_NS);
+				cond_wait_ns(&c->cond, &c->lock, poll_ns);
+				poll_ns = UZ_MIN(2 * poll_ns, NBD_ZC_POLL_MAX_NS);
 			} else {
 				pthread_mutex_lock(&c->lock);
+				poll_ns = NBD_ZC_POLL_NS;
 			}
 			continue;
 		}
@@ -706,9 +717,15 @@ static void zc_start(struct nbd_conn *c)
 		return;
 	if (pipe2(c->zc_pipe, O_CLOEXEC | O_NONBLOCK))
 		return;
-	(void)fcntl(c->zc_pipe[1], F_SETPIPE_SZ, NBD_ZC_PIPE); /* or 64 KiB */
+	/*
+	 * A pipe smaller than a reply makes a syscall pair per few pages, worse
+	 * than copying: past fs.pipe-user-pages-soft an unprivileged user's
+	 * new pipes get two pages. Such a connection copies.
+	 */
+	(void)fcntl(c->zc_pipe[1], F_SETPIPE_SZ, NBD_ZC_PIPE);
 	fl = fcntl(c->out_fd, F_GETFL);
-	if (fl < 0 || fcntl(c->out_fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+	if (fcntl(c->zc_pipe[1], F_GETPIPE_SZ) < (int)NBD_ZC_PIPE_MIN ||
+	    fl < 0 || fcntl(c->out_fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		close(c->zc_pipe[0]);
 		close(c->zc_pipe[1]);
 		return;
@@ -718,17 +735,31 @@ static void zc_start(struct nbd_conn *c)
 
 /*
  * The connection is over: wait for the replies in flight to be sent (held
- * ones count as sent), take back those the peer has read, and let the rest
- * go with their buffers unmapped (zc_dirty, see buf_drop).
+ * ones count as sent) and for a worker to stop sending, take back those the
+ * peer has read, and let the rest go with their buffers unmapped (zc_dirty,
+ * see buf_drop).
  */
 static void zc_drain(struct nbd_conn *c)
 {
 	struct nbd_req *held;
+	bool busy;
 
 	pthread_mutex_lock(&c->lock);
 	while (c->inflight > atomic_load(&c->nheld))
 		cond_wait_ns(&c->cond, &c->lock, 1000000);	/* held: no signal */
 	pthread_mutex_unlock(&c->lock);
+	/*
+	 * A worker that made the last reply held may still be sending (the
+	 * pipe into the socket): wait until it gives the sender role up, or
+	 * hands it to the writer thread (joined by the caller).
+	 */
+	do {
+		pthread_mutex_lock(&c->out_lock);
+		busy = c->sending && !c->writer_wanted;
+		pthread_mutex_unlock(&c->out_lock);
+		if (busy)
+			poll(NULL, 0, 1);
+	} while (busy);
 	zc_reclaim(c);
 	pthread_mutex_lock(&c->out_lock);
 	held = c->held;

@@ -17,7 +17,10 @@ another one:
             queues 64 READs, reads half a reply and then sends garbage (the
             server cuts it); a third queues READs and sends DISC;
   after     the slow case again on a new connection (the buffers of the
-            abandoned ones must not be reused while their sockets exist).
+            abandoned ones must not be reused while their sockets exist);
+  stalled   (given the server's PID) a client that queues 96 READs and
+            never reads costs the server at most 40 ms of CPU in 3 s: the
+            reader waiting for slots backs off instead of spinning.
 """
 import os
 import random
@@ -143,9 +146,31 @@ def abandon(path):
     return held, head, cookie0
 
 
+def cpu_ticks(pid):
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])          # utime + stime
+
+
+def stalled(path, pid, secs=3.0):
+    """A client that queues more READs than there are slots and never reads:
+    the server's reader waits for slots the socket holds; it must not spin."""
+    r = queue_reads(path, 96)
+    time.sleep(0.5)                         # replies sent, the socket full
+    before = cpu_ticks(pid)
+    time.sleep(secs)
+    spent = (cpu_ticks(pid) - before) * 1000 // os.sysconf("SC_CLK_TCK")
+    r.close()
+    assert spent <= 40, "a client that never reads cost the server %d ms of CPU in %.0f s" \
+        % (spent, secs)
+    return spent
+
+
 def main():
     path, seed = sys.argv[1], int(sys.argv[2])
     fill(path)
+    if len(sys.argv) > 3:
+        print("stalled: a client that never reads cost the server %d ms of CPU in 3 s"
+              % stalled(path, int(sys.argv[3])))
     print("slow: %d replies checked" % slow(path, seed))
     held, head, cookie0 = abandon(path)
     print("abandon: three clients gone")
