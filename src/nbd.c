@@ -876,10 +876,6 @@ int nbd_server_new(struct uzram *z, const struct nbd_server_opts *opts,
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		s->nthreads = n > 0 ? (unsigned int)n : 1;
 	}
-	/* Zero-copy replies on unix sockets, if the kernel keeps count of
-	 * spliced pages (nbd_xmit.c); UZRAM_NBD_COPY=1 turns them off. */
-	s->zc_ok = !(getenv("UZRAM_NBD_COPY") && !strcmp(getenv("UZRAM_NBD_COPY"), "1")) &&
-		   nbd_zc_probe();
 	/* Read-only zeroes: every page maps the shared zero page. */
 	zeroes = mmap(NULL, NBD_ZERO_CHUNK, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	s->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

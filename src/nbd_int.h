@@ -55,11 +55,6 @@
 #define NBD_ZERO_CHUNK	(1u << 20)	/* NO_HOLE zeroes are written this big */
 #define NBD_CONN_STACK	(1u << 20)	/* a connection thread's stack */
 #define NBD_WRITER_STACK (256u << 10)	/* a writer thread's stack */
-#define NBD_ZC_MIN	(64u << 10)	/* read replies this big: by reference */
-#define NBD_ZC_PIPE	(1u << 20)	/* the zero-copy pipe, asked for ... */
-#define NBD_ZC_PIPE_MIN	(256u << 10)	/* ... and needed */
-#define NBD_ZC_POLL_NS	200000L		/* slot wait while the peer reads, */
-#define NBD_ZC_POLL_MAX_NS 50000000L	/* doubling up to this */
 
 struct nbd_conn;
 struct nbd_cached_buf;
@@ -77,9 +72,6 @@ struct nbd_req {
 	uint8_t hdr[32];
 	struct iovec iov[2];
 	int iov_idx, iov_cnt;
-	bool zc;			/* the payload goes by reference */
-	bool zc_dirty;			/* the socket may still hold buf's pages */
-	uint64_t zc_end;		/* the reply's end in the output stream */
 };
 
 struct nbd_conn {
@@ -125,15 +117,6 @@ struct nbd_conn {
 	atomic_bool killed;		/* dead, readable without out_lock */
 	_Atomic uint64_t last_active;	/* ms of the last request (run_inline) */
 	pthread_t writer;
-
-	/* zero-copy replies (nbd_xmit.c): a unix socket without TLS */
-	bool zc;			/* fixed when transmission starts */
-	int zc_pipe[2];			/* payload pages on their way */
-	size_t zc_pipe_bytes;		/* in the pipe (the sender's) */
-	uint64_t zc_queued;		/* into socket or pipe (the sender's) */
-	_Atomic uint64_t zc_sent;	/* into the socket */
-	struct nbd_req *held, *held_tail; /* sent by reference (out_lock) */
-	atomic_uint nheld;
 };
 
 struct nbd_server {
@@ -143,7 +126,6 @@ struct nbd_server {
 	enum nbd_tls_mode tls_mode;
 	struct nbd_tls *tls_creds;
 	bool tls_local_plain;
-	bool zc_ok;			/* the kernel passed nbd_zc_probe */
 	unsigned int nthreads;
 	pthread_t *workers;
 	const uint8_t *zeroes;		/* NBD_ZERO_CHUNK bytes, never written */
@@ -237,12 +219,8 @@ void nbd_pool_stop(struct nbd_server *s);
 int nbd_transmission(struct nbd_conn *c);
 /* Cut the connection: replies are dropped, blocked I/O wakes up. */
 void nbd_conn_kill(struct nbd_conn *c);
-/* Close the zero-copy pipe, give the slots' payload buffers back (to the
- * server's cache, or unmapped if the socket may still hold their pages). */
+/* Give the slots' payload buffers back (to the server's cache). */
 void nbd_conn_free_buffers(struct nbd_conn *c);
-/* Does this kernel account spliced pages in SIOCOUTQ until the peer reads
- * them (what zero-copy replies rely on)? */
-bool nbd_zc_probe(void);
 /* Unmap the server's cached buffers. */
 void nbd_buf_cache_free(struct nbd_server *s);
 

@@ -44,40 +44,12 @@
  * server-wide cache of at most NBD_BUF_CACHE bytes (taken by the next
  * connections, unmapped after NBD_BUF_IDLE_MS unused), the rest back to
  * the system. Nothing else is allocated per request.
- *
- * Zero-copy replies. On a unix socket without TLS, a READ reply of at least
- * NBD_ZC_MIN bytes is not copied into the socket: its header is written
- * into the connection's pipe, its payload pages are vmspliced after it, and
- * the pipe is spliced into the socket, which since Linux 6.5 passes the
- * pages themselves to the peer (MSG_SPLICE_PAGES); the one copy left is the
- * client's read. Sending the payload of a 256 KiB read by copy cost the
- * server a quarter of its time, most of what it spent besides
- * decompressing. The socket then holds our buffer's pages until the peer
- * has read them, so the slot is "held" (c->held, in stream order) until
- * then: SIOCOUTQ counts the bytes of every message the peer has not wholly
- * read (at least their length), so every byte before zc_sent - SIOCOUTQ has
- * been read, and a held reply that ends there gives its slot back. The
- * sender reclaims after each splice, a reader short of slots polls (every
- * 200 us, doubling to 50 ms while nothing comes back), and a connection
- * that ends unmaps the buffers of the replies still held (and of any reply
- * it stopped sending halfway) instead of caching them, so no later request
- * can write into pages a client may yet read. Everything a zero-copy
- * connection sends goes through the pipe while it holds data, in order;
- * with the pipe empty, small replies go out with sendmsg(2) as on other
- * connections. A connection whose pipe cannot grow to 256 KiB
- * (fs.pipe-user-pages-soft) copies. nbd_zc_probe checks at start-up that
- * the kernel accounts spliced pages this way (a kernel that copies instead
- * is just as correct); UZRAM_NBD_COPY=1 in the environment turns zero-copy
- * off.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/sockios.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -160,10 +132,12 @@ static void *buf_cache_get(struct nbd_server *s, size_t cap)
 static void buf_cache_put(struct nbd_server *s, void *buf, size_t cap)
 {
 	struct nbd_cached_buf *b = buf;
+	bool was_empty = false;
 
 	pthread_mutex_lock(&s->buf_lock);
 	s->buf_stamp = coarse_ms();
 	if (s->buf_cached + cap <= NBD_BUF_CACHE) {
+		was_empty = !s->buf_cache;
 		b->cap = cap;
 		b->next = s->buf_cache;
 		s->buf_cache = b;
@@ -173,6 +147,14 @@ static void buf_cache_put(struct nbd_server *s, void *buf, size_t cap)
 	pthread_mutex_unlock(&s->buf_lock);
 	if (buf)
 		munmap(buf, cap);
+	if (was_empty) {
+		/* The serve loop may be polling without a timeout: wake it to
+		 * start the idle clock (nbd_server_trim). */
+		uint64_t one = 1;
+		if (write(s->event_fd, &one, sizeof(one)) < 0) {
+			/* only at the counter's limit: it is readable anyway */
+		}
+	}
 }
 
 int nbd_server_trim(struct nbd_server *s)
@@ -215,30 +197,11 @@ void nbd_buf_cache_free(struct nbd_server *s)
 /* Drop a slot's buffer (c->lock held, or the slot owned and c idle). */
 static void buf_drop(struct nbd_conn *c, struct nbd_req *r)
 {
-	if (r->buf && r->zc_dirty)
-		munmap(r->buf, r->cap);	/* the socket may still read it */
-	else if (r->buf)
+	if (r->buf)
 		buf_cache_put(c->srv, r->buf, r->cap);
 	c->buf_bytes -= r->cap;
 	r->buf = NULL;
 	r->cap = 0;
-	r->zc_dirty = false;
-}
-
-static unsigned int zc_reclaim(struct nbd_conn *c);
-
-/* Wait on cond for at most ns nanoseconds (mutex held). */
-static void cond_wait_ns(pthread_cond_t *cond, pthread_mutex_t *mutex, long ns)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += ns;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(cond, mutex, &ts);
 }
 
 /*
@@ -250,15 +213,12 @@ static struct nbd_req *slot_get(struct nbd_conn *c, size_t need, uint32_t *err)
 {
 	size_t cap = need ? buf_size_for(need) : 0;
 	struct nbd_req *r, **pp, **pick;
-	long poll_ns = NBD_ZC_POLL_NS;
 	void *p;
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		pick = &c->free_slots;
 		for (pp = &c->free_slots; *pp; pp = &(*pp)->next) {
-			if ((*pp)->zc_dirty)
-				buf_drop(c, *pp);	/* only after a cut */
 			if ((*pp)->cap >= need) {
 				pick = pp;
 				break;
@@ -278,24 +238,6 @@ static struct nbd_req *slot_get(struct nbd_conn *c, size_t need, uint32_t *err)
 				buf_drop(c, q);
 			if (c->buf_bytes + cap <= NBD_CONN_BUDGET)
 				break;
-		}
-		if (c->zc) {
-			/*
-			 * Slots may wait for the peer to read (held replies,
-			 * which signal nobody): ask the socket, less often while
-			 * nothing comes back (a client that never reads costs a
-			 * wakeup per NBD_ZC_POLL_MAX_NS).
-			 */
-			pthread_mutex_unlock(&c->lock);
-			if (zc_reclaim(c) == 0) {
-				pthread_mutex_lock(&c->lock);
-				cond_wait_ns(&c->cond, &c->lock, poll_ns);
-				poll_ns = UZ_MIN(2 * poll_ns, NBD_ZC_POLL_MAX_NS);
-			} else {
-				pthread_mutex_lock(&c->lock);
-				poll_ns = NBD_ZC_POLL_NS;
-			}
-			continue;
 		}
 		pthread_cond_wait(&c->cond, &c->lock);
 	}
@@ -333,11 +275,6 @@ static void slot_put(struct nbd_conn *c, struct nbd_req *r)
 
 void nbd_conn_free_buffers(struct nbd_conn *c)
 {
-	if (c->zc) {
-		close(c->zc_pipe[0]);	/* releases what it still held */
-		close(c->zc_pipe[1]);
-		c->zc = false;
-	}
 	for (unsigned int i = 0; i < NBD_MAX_INFLIGHT; i++)
 		buf_drop(c, &c->slots[i]);
 }
@@ -353,7 +290,6 @@ static void reply_simple(struct nbd_req *r, uint32_t err)
 	r->iov[0].iov_len = 16;
 	r->iov_cnt = 1;
 	r->iov_idx = 0;
-	r->zc = false;
 }
 
 /* The 20-byte header of the only (DONE) chunk of a structured reply. */
@@ -366,7 +302,6 @@ static void reply_chunk(struct nbd_req *r, uint16_t type, uint32_t len)
 	nbd_put32(r->hdr + 16, len);
 	r->iov_cnt = 1;
 	r->iov_idx = 0;
-	r->zc = false;
 }
 
 static void reply_error(struct nbd_conn *c, struct nbd_req *r, uint32_t err)
@@ -423,33 +358,23 @@ static void outq_drop_all(struct nbd_conn *c, struct nbd_req **done)
 	c->outq_tail = NULL;
 }
 
-/* Take *n sent bytes off r's iovec; false while some of r is left. */
-static bool req_advance(struct nbd_req *r, size_t *n)
-{
-	while (r->iov_idx < r->iov_cnt) {
-		struct iovec *v = &r->iov[r->iov_idx];
-
-		if (*n < v->iov_len) {
-			v->iov_base = (uint8_t *)v->iov_base + *n;
-			v->iov_len -= *n;
-			*n = 0;
-			return false;
-		}
-		*n -= v->iov_len;
-		v->iov_len = 0;
-		r->iov_idx++;
-	}
-	return true;
-}
-
 /* Account n sent bytes to the replies at the head of the queue. */
 static void outq_advance(struct nbd_conn *c, size_t n, struct nbd_req **done)
 {
 	while (c->outq) {
 		struct nbd_req *r = c->outq;
 
-		if (!req_advance(r, &n))
-			return;
+		while (r->iov_idx < r->iov_cnt) {
+			struct iovec *v = &r->iov[r->iov_idx];
+			if (n < v->iov_len) {
+				v->iov_base = (uint8_t *)v->iov_base + n;
+				v->iov_len -= n;
+				return;
+			}
+			n -= v->iov_len;
+			v->iov_len = 0;
+			r->iov_idx++;
+		}
 		c->outq = r->next;	/* all of r is sent */
 		if (!c->outq)
 			c->outq_tail = NULL;
@@ -465,13 +390,8 @@ static void outq_advance(struct nbd_conn *c, size_t n, struct nbd_req **done)
  * the system call). Returns 0 with the queue empty, -EAGAIN (nonblock: the
  * socket is full) or -errno; sent replies are moved to *done.
  */
-static int outq_send_zc(struct nbd_conn *c, bool nonblock,
-			struct nbd_req **done);
-
 static int outq_send(struct nbd_conn *c, bool nonblock, struct nbd_req **done)
 {
-	if (c->zc)
-		return outq_send_zc(c, nonblock, done);
 	while (c->outq) {
 		struct iovec iov[NBD_SEND_IOV];
 		struct msghdr m = { .msg_iov = iov };
@@ -525,289 +445,6 @@ static void put_all(struct nbd_conn *c, struct nbd_req *done)
 		done = r->next;
 		slot_put(c, r);
 	}
-}
-
-/* ---- zero-copy replies ---- */
-
-/*
- * Give back the slots of held replies the peer has read (out_lock held):
- * every byte before zc_sent - SIOCOUTQ has been read. zc_sent is read
- * first; bytes a concurrent splice adds only make SIOCOUTQ larger.
- */
-static unsigned int zc_reclaim_locked(struct nbd_conn *c, struct nbd_req **done)
-{
-	uint64_t sent = atomic_load(&c->zc_sent), read_to;
-	unsigned int n = 0;
-	int q;
-
-	if (!c->held || ioctl(c->out_fd, SIOCOUTQ, &q) < 0 || q < 0 ||
-	    (uint64_t)q > sent)
-		return 0;
-	read_to = sent - (uint64_t)q;
-	while (c->held && c->held->zc_end <= read_to) {
-		struct nbd_req *r = c->held;
-
-		c->held = r->next;
-		r->zc_dirty = false;
-		r->next = *done;
-		*done = r;
-		n++;
-	}
-	if (!c->held)
-		c->held_tail = NULL;
-	atomic_fetch_sub(&c->nheld, n);
-	return n;
-}
-
-static unsigned int zc_reclaim(struct nbd_conn *c)
-{
-	struct nbd_req *done = NULL;
-	unsigned int n;
-
-	pthread_mutex_lock(&c->out_lock);
-	n = zc_reclaim_locked(c, &done);
-	pthread_mutex_unlock(&c->out_lock);
-	put_all(c, done);
-	return n;
-}
-
-/*
- * n more bytes of the head reply are in the pipe (out_lock held). A reply
- * wholly in the pipe leaves the queue: held until read if its payload went
- * by reference, otherwise over.
- */
-static void zc_advance(struct nbd_conn *c, size_t n, struct nbd_req **done)
-{
-	struct nbd_req *r = c->outq;
-
-	if (!req_advance(r, &n))
-		return;
-	c->outq = r->next;
-	if (!c->outq)
-		c->outq_tail = NULL;
-	r->next = NULL;
-	if (r->zc) {
-		r->zc_end = c->zc_queued;
-		if (c->held_tail)
-			c->held_tail->next = r;
-		else
-			c->held = r;
-		c->held_tail = r;
-		atomic_fetch_add(&c->nheld, 1);
-	} else {
-		r->next = *done;
-		*done = r;
-	}
-}
-
-static void wait_writable(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLOUT };
-
-	poll(&p, 1, -1);
-}
-
-/*
- * outq_send for a zero-copy connection: with the pipe empty, replies
- * without a by-reference payload go out with sendmsg(2); otherwise the
- * queue is fed into the pipe in order (headers and small replies copied,
- * payloads vmspliced) and the pipe spliced into the socket. Returns 0 with
- * the queue and the pipe empty; -EAGAIN (nonblock, the socket is full) or
- * -errno otherwise.
- */
-static int outq_send_zc(struct nbd_conn *c, bool nonblock,
-			struct nbd_req **done)
-{
-	for (;;) {
-		struct nbd_req *r = c->outq;
-		ssize_t n;
-		int err;
-
-		if (c->dead) {
-			outq_drop_all(c, done);
-			return -EPIPE;
-		}
-		if (!c->zc_pipe_bytes) {
-			struct iovec iov[NBD_SEND_IOV];
-			struct msghdr m = { .msg_iov = iov };
-			int cnt = 0;
-
-			if (!r)
-				return 0;
-			for (; r && !r->zc && cnt + 2 <= NBD_SEND_IOV; r = r->next)
-				for (int i = r->iov_idx; i < r->iov_cnt; i++)
-					if (r->iov[i].iov_len)
-						iov[cnt++] = r->iov[i];
-			if (cnt) {
-				m.msg_iovlen = (size_t)cnt;
-				pthread_mutex_unlock(&c->out_lock);
-				n = sendmsg(c->out_fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-				err = errno;
-				pthread_mutex_lock(&c->out_lock);
-				if (n >= 0) {
-					c->zc_queued += (size_t)n;
-					atomic_fetch_add(&c->zc_sent, (uint64_t)n);
-					outq_advance(c, (size_t)n, done);
-					continue;
-				}
-				goto failed;
-			}
-		}
-		while ((r = c->outq) != NULL) {
-			struct iovec v = r->iov[r->iov_idx];
-			bool ref = r->zc && r->iov_idx == 1;
-
-			if (ref)
-				r->zc_dirty = true;	/* pages may reach the socket */
-			pthread_mutex_unlock(&c->out_lock);
-			n = ref ? vmsplice(c->zc_pipe[1], &v, 1, SPLICE_F_NONBLOCK)
-				: write(c->zc_pipe[1], v.iov_base, v.iov_len);
-			err = errno;
-			pthread_mutex_lock(&c->out_lock);
-			if (n < 0) {
-				if (err == EINTR)
-					continue;
-				if (err == EAGAIN)
-					break;		/* the pipe is full */
-				return -err;
-			}
-			c->zc_pipe_bytes += (size_t)n;
-			c->zc_queued += (uint64_t)n;
-			zc_advance(c, (size_t)n, done);
-		}
-		pthread_mutex_unlock(&c->out_lock);
-		n = splice(c->zc_pipe[0], NULL, c->out_fd, NULL, c->zc_pipe_bytes,
-			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		err = errno;
-		pthread_mutex_lock(&c->out_lock);
-		if (n >= 0) {
-			c->zc_pipe_bytes -= (size_t)n;
-			atomic_fetch_add(&c->zc_sent, (uint64_t)n);
-			zc_reclaim_locked(c, done);
-			continue;
-		}
-failed:
-		if (err == EINTR)
-			continue;
-		if (err != EAGAIN && err != EWOULDBLOCK)
-			return -err;
-		if (nonblock)
-			return -EAGAIN;
-		pthread_mutex_unlock(&c->out_lock);
-		wait_writable(c->out_fd);
-		pthread_mutex_lock(&c->out_lock);
-	}
-}
-
-/*
- * Start zero-copy replies on c if it is a unix socket without TLS (the
- * server's own accepted socket: it becomes non-blocking, which its reader
- * and blocking senders already handle).
- */
-static void zc_start(struct nbd_conn *c)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	int fl;
-
-	if (!c->srv->zc_ok || c->tls || !c->out_sock || c->in_fd != c->out_fd)
-		return;
-	if (getsockname(c->out_fd, (struct sockaddr *)&ss, &len) ||
-	    ss.ss_family != AF_UNIX)
-		return;
-	if (pipe2(c->zc_pipe, O_CLOEXEC | O_NONBLOCK))
-		return;
-	/*
-	 * A pipe smaller than a reply makes a syscall pair per few pages, worse
-	 * than copying: past fs.pipe-user-pages-soft an unprivileged user's
-	 * new pipes get two pages. Such a connection copies.
-	 */
-	(void)fcntl(c->zc_pipe[1], F_SETPIPE_SZ, NBD_ZC_PIPE);
-	fl = fcntl(c->out_fd, F_GETFL);
-	if (fcntl(c->zc_pipe[1], F_GETPIPE_SZ) < (int)NBD_ZC_PIPE_MIN ||
-	    fl < 0 || fcntl(c->out_fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		close(c->zc_pipe[0]);
-		close(c->zc_pipe[1]);
-		return;
-	}
-	c->zc = true;
-}
-
-/*
- * The connection is over: wait for the replies in flight to be sent (held
- * ones count as sent) and for a worker to stop sending, take back those the
- * peer has read, and let the rest go with their buffers unmapped (zc_dirty,
- * see buf_drop).
- */
-static void zc_drain(struct nbd_conn *c)
-{
-	struct nbd_req *held;
-	bool busy;
-
-	pthread_mutex_lock(&c->lock);
-	while (c->inflight > atomic_load(&c->nheld))
-		cond_wait_ns(&c->cond, &c->lock, 1000000);	/* held: no signal */
-	pthread_mutex_unlock(&c->lock);
-	/*
-	 * A worker that made the last reply held may still be sending (the
-	 * pipe into the socket): wait until it gives the sender role up, or
-	 * hands it to the writer thread (joined by the caller).
-	 */
-	do {
-		pthread_mutex_lock(&c->out_lock);
-		busy = c->sending && !c->writer_wanted;
-		pthread_mutex_unlock(&c->out_lock);
-		if (busy)
-			poll(NULL, 0, 1);
-	} while (busy);
-	zc_reclaim(c);
-	pthread_mutex_lock(&c->out_lock);
-	held = c->held;
-	c->held = c->held_tail = NULL;
-	atomic_store(&c->nheld, 0);
-	pthread_mutex_unlock(&c->out_lock);
-	put_all(c, held);
-}
-
-bool nbd_zc_probe(void)
-{
-	static const size_t len = 4096;
-	uint8_t *page, got[4096];
-	int sv[2], p[2], q = -1;
-	bool ok = false;
-	struct iovec v;
-
-	page = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (page == MAP_FAILED)
-		return false;
-	memset(page, 0x5a, len);
-	v.iov_base = page;
-	v.iov_len = len;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
-		goto out_page;
-	if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
-		goto out_sock;
-	if (vmsplice(p[1], &v, 1, SPLICE_F_NONBLOCK) != (ssize_t)len ||
-	    splice(p[0], NULL, sv[0], NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK) !=
-	    (ssize_t)len)
-		goto out_pipe;
-	/* Unread, the page counts; read, it no longer does. */
-	if (ioctl(sv[0], SIOCOUTQ, &q) || q < (int)len)
-		goto out_pipe;
-	if (recv(sv[1], got, len, MSG_WAITALL) != (ssize_t)len ||
-	    memcmp(got, page, len))
-		goto out_pipe;
-	ok = !ioctl(sv[0], SIOCOUTQ, &q) && q == 0;
-out_pipe:
-	close(p[0]);
-	close(p[1]);
-out_sock:
-	close(sv[0]);
-	close(sv[1]);
-out_page:
-	munmap(page, len);
-	return ok;
 }
 
 static int writer_start(struct nbd_conn *c);
@@ -945,7 +582,6 @@ static void exec_read(struct nbd_conn *c, struct nbd_req *r)
 	r->iov[1].iov_base = r->buf;
 	r->iov[1].iov_len = r->len;
 	r->iov_cnt = 2;
-	r->zc = c->zc && r->len >= NBD_ZC_MIN;
 }
 
 /* base:allocation extents, coalesced per 4 KiB page state. */
@@ -1275,16 +911,12 @@ static int read_requests(struct nbd_conn *c)
 int nbd_transmission(struct nbd_conn *c)
 {
 	bool started;
-	int ret;
+	int ret = read_requests(c);
 
-	zc_start(c);
-	ret = read_requests(c);
 	if (ret && ret != -ECONNRESET)
 		nbd_conn_kill(c);	/* protocol violation or I/O error */
 
 	/* Finish what is in flight: every reply is sent (or dropped). */
-	if (c->zc)
-		zc_drain(c);
 	pthread_mutex_lock(&c->lock);
 	while (c->inflight)
 		pthread_cond_wait(&c->cond, &c->lock);

@@ -1,26 +1,22 @@
 #!/usr/bin/python3
-"""nbd_zerocopy.py SOCKET - checks for zero-copy READ replies (nbd_xmit.c).
-
-On a unix socket the server sends the payload of a big READ reply by
-reference: the socket holds the pages of the request's buffer until this
-client has read them, and the buffer must not be reused before. These
-cases make reuse likely and check that no reply ever carries bytes of
-another one:
+"""nbd_slow_clients.py SOCKET SEED [PID] - clients that read their replies
+slowly, late or never, against the server's 64 request slots per
+connection and its buffers:
 
   fill      32 MiB in 128 blocks of 256 KiB, every page stamped with its
             block and page number;
+  stalled   (given the server's PID) a client that queues 96 READs and
+            never reads costs the server at most 40 ms of CPU in 3 s;
   slow      600 READs of random blocks with up to 96 in flight (more than
-            the server's 64 request slots, so its reader waits for slots
-            that only the client's reading frees), the replies read a few
-            KiB at a time with pauses; every reply must be its block;
+            the slots, so the server's reader waits for the client to
+            read), the replies read a few KiB at a time with pauses; every
+            reply must be its block, page by page;
   abandon   a client queues 64 READs and leaves without reading; another
             queues 64 READs, reads half a reply and then sends garbage (the
             server cuts it); a third queues READs and sends DISC;
-  after     the slow case again on a new connection (the buffers of the
-            abandoned ones must not be reused while their sockets exist);
-  stalled   (given the server's PID) a client that queues 96 READs and
-            never reads costs the server at most 40 ms of CPU in 3 s: the
-            reader waiting for slots backs off instead of spinning.
+  after     the slow case again on a new connection, then the bytes still
+            queued in the cut client's socket: exactly the blocks it asked
+            for, whatever the server did with its buffers since.
 """
 import os
 import random
@@ -153,7 +149,7 @@ def cpu_ticks(pid):
 
 def stalled(path, pid, secs=3.0):
     """A client that queues more READs than there are slots and never reads:
-    the server's reader waits for slots the socket holds; it must not spin."""
+    the server's reader waits for a slot; it must not spin."""
     r = queue_reads(path, 96)
     time.sleep(0.5)                         # replies sent, the socket full
     before = cpu_ticks(pid)
