@@ -4,11 +4,12 @@
  * codec calls with a reused state (the floor), plus liblzo2's lzo1x_1 as the
  * yardstick for our LZO-RLE.
  *
- *   build/default/bench/codec [--reps N] [--all] PAGEFILE...
+ *   build/default/bench/codec [--reps N] [--all] [--algorithms "A B"] PAGEFILE...
  *
  * Pages that zram stores without compressing (one repeated 8-byte word) are
  * left out unless --all. Every figure is the best of N repetitions (default
- * 5), zcomp and raw runs interleaved. MB = 10^6 bytes.
+ * 5), zcomp and raw runs interleaved. --algorithms limits the table to the
+ * names given (liblzo2's line comes with lzo-rle). MB = 10^6 bytes.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -325,10 +326,24 @@ static int load(const char *path, bool all)
 	return 0;
 }
 
+/* Is name a word of the space-separated list (NULL: every name)? */
+static bool wanted(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!list)
+		return true;
+	for (const char *p = list; (p = strstr(p, name)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	int reps = 5;
 	bool all = false;
+	const char *algs = NULL;
 	uint8_t out[PAGE];
 
 	raw_init();
@@ -339,6 +354,10 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(argv[a], "--all")) {
 			all = true;
+			continue;
+		}
+		if (!strcmp(argv[a], "--algorithms") && a + 1 < argc) {
+			algs = argv[++a];
 			continue;
 		}
 		if (load(argv[a], all))
@@ -355,6 +374,8 @@ int main(int argc, char **argv)
 			double zc = 1e9, rc = 1e9, zd = 1e9, rd = 1e9;
 			uint64_t total = 0;
 
+			if (!wanted(algs, ops->name))
+				continue;
 			for (size_t k = 0; k < sizeof(raws) / sizeof(raws[0]); k++)
 				if (!strcmp(raws[k].name, ops->name))
 					r = &raws[k];
@@ -380,6 +401,8 @@ int main(int argc, char **argv)
 			zcomp_destroy(comp);
 		}
 		/* liblzo2's lzo1x_1, the yardstick for lzo-rle. */
+		if (!wanted(algs, "lzo-rle"))
+			continue;
 		double lc = 1e9, ld = 1e9, oc = 1e9;
 		uint64_t total = 0, ltotal = 0;
 		fill_compressed(&liblzo2);
