@@ -157,13 +157,55 @@ struct uzram_stats {
 	/* the block layer's stat file */
 	uint64_t read_ios, read_sectors, write_ios, write_sectors;
 	uint64_t discard_ios, discard_sectors;
+	/* pool memory taken at init (uzram_set_reserve), bytes; 0 = none */
+	uint64_t reserve_bytes;
 };
 int uzram_stats(struct uzram *z, int id, struct uzram_stats *st);
+
+/* ---- swap safety: memory taken up front ---- */
+
+#define UZRAM_RESERVE_MEM_LIMIT	UINT64_MAX
+
+/*
+ * Every device initialised after this call (disksize) takes its pool's
+ * memory at once: bytes of it (at most disksize), or, with
+ * UZRAM_RESERVE_MEM_LIMIT, the device's mem_limit when one is set (none: no
+ * reserve). The memory is mapped, written and locked (mlock), and so is the
+ * slot table, so that no write maps or faults memory in: a write that does
+ * not fit fails with -ENOMEM and counts in failed_writes, as the kernel's
+ * zram write fails when zs_malloc finds no page. This is what a device that
+ * backs swap needs (docs/swap.md). 0 turns it off for later devices. With a
+ * reserve, the disksize store fails with mlock's error (-EPERM, -EAGAIN: over
+ * RLIMIT_MEMLOCK without CAP_IPC_LOCK) or -ENOMEM when the memory cannot be had.
+ */
+void uzram_set_reserve(struct uzram *z, uint64_t bytes);
+
+/* ---- observers: front ends that mirror devices (the ublk block devices) ---- */
+
+struct uzram_observer {
+	/* Device id was initialised (a disksize store succeeded); called
+	 * after the store, in the storing thread, with no lock held. */
+	void (*initialised)(void *arg, int id, uint64_t disksize);
+	/*
+	 * reset or hot_remove of id is about to proceed and the only handles
+	 * still open on it are releasable ones (uzram_open_releasable): close
+	 * them and return 0, or return -EBUSY (they are in use) and the
+	 * reset or removal fails with -EBUSY, the device untouched. Called in
+	 * the storing thread with no lock held.
+	 */
+	int (*release)(void *arg, int id);
+	void *arg;
+};
+/* One observer per registry; NULL removes it. */
+void uzram_set_observer(struct uzram *z, const struct uzram_observer *o);
 
 /* ---- block I/O ---- */
 
 /* Open a device for I/O: -ENODEV, -EBUSY (being reset or removed). */
 int uzram_open(struct uzram *z, int id, struct uzram_dev **out);
+/* The same, for the observer: reset and hot_remove ask it to close this
+ * handle (uzram_observer.release) instead of failing with -EBUSY. */
+int uzram_open_releasable(struct uzram *z, int id, struct uzram_dev **out);
 void uzram_close(struct uzram_dev *d);
 int uzram_dev_id(const struct uzram_dev *d);
 /* disksize in bytes (0 while uninitialised). */

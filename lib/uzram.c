@@ -8,6 +8,11 @@
  * handle holds one reference and counts as an opener. hot_remove and reset
  * refuse a device with openers (-EBUSY) and claim it while they work; the
  * memory goes when the last reference does.
+ *
+ * The observer (a front end that mirrors devices, like the ublk block
+ * devices) hears of every successful disksize store, and is asked to close
+ * its releasable handles before a reset or removal that nothing else keeps
+ * from proceeding; it may refuse (its block device is in use: -EBUSY).
  */
 #include <errno.h>
 #include <limits.h>
@@ -29,10 +34,13 @@ struct uzram {
 	bool restricted;
 	char **allow;
 	size_t nallow;
+	uint64_t reserve;		/* for devices made from now on, under lock */
+	struct uzram_observer observer;	/* under lock */
 };
 
 struct uzram_dev {
 	struct zram *zram;
+	bool releasable;
 };
 
 static void zram_get(struct zram *zram)
@@ -87,17 +95,71 @@ int uzram_hot_add(struct uzram *z)
 		pthread_mutex_unlock(&z->lock);
 		return -ENOMEM;
 	}
+	zram->reserve = z->reserve;
 	z->devs[id] = zram;
 	pthread_mutex_unlock(&z->lock);
 	return (int)id;
 }
 
+static struct uzram_observer observer_of(struct uzram *z)
+{
+	struct uzram_observer o;
+
+	pthread_mutex_lock(&z->lock);
+	o = z->observer;
+	pthread_mutex_unlock(&z->lock);
+	return o;
+}
+
+/*
+ * Before a reset or removal: if the only openers left are releasable
+ * handles, ask the observer to close them. -EBUSY when other openers remain
+ * or the observer refuses; 0 otherwise (the caller still checks openers:
+ * someone may open the device in between, as with the kernel's zram).
+ */
+static int release_for(struct uzram *z, struct zram *zram)
+{
+	struct uzram_observer o = observer_of(z);
+	unsigned int others, releasable;
+
+	pthread_mutex_lock(&zram->open_lock);
+	others = zram->openers - zram->releasable;
+	releasable = zram->releasable;
+	if (zram->claim)
+		others++;
+	pthread_mutex_unlock(&zram->open_lock);
+	if (others)
+		return -EBUSY;
+	if (!releasable || !o.release)
+		return 0;
+	return o.release(o.arg, zram->id);
+}
+
+/* A reset or removal failed after release_for let the observer close its
+ * handles: if the device is still initialised, the observer takes it back. */
+static void release_undo(struct uzram *z, struct zram *zram, int id)
+{
+	struct uzram_observer o = observer_of(z);
+	uint64_t size = atomic_load_explicit(&zram->disksize, memory_order_acquire);
+
+	if (o.initialised && size)
+		o.initialised(o.arg, id, size);
+}
+
 int uzram_hot_remove(struct uzram *z, int id)
 {
 	struct zram *zram;
+	int ret;
 
 	if (id < 0)
 		return -EINVAL;
+	zram = lookup(z, id);
+	if (!zram)
+		return -ENODEV;
+	ret = release_for(z, zram);
+	zram_put(zram);
+	if (ret)
+		return ret;
 	pthread_mutex_lock(&z->lock);
 	if ((size_t)id >= z->nr_slots || !z->devs[id]) {
 		pthread_mutex_unlock(&z->lock);
@@ -107,7 +169,10 @@ int uzram_hot_remove(struct uzram *z, int id)
 	pthread_mutex_lock(&zram->open_lock);
 	if (zram->openers || zram->claim) {
 		pthread_mutex_unlock(&zram->open_lock);
+		zram_get(zram);
 		pthread_mutex_unlock(&z->lock);
+		release_undo(z, zram, id);
+		zram_put(zram);
 		return -EBUSY;
 	}
 	zram->claim = true;
@@ -322,17 +387,66 @@ long uzram_attr_show(struct uzram *z, int id, const char *name, char *buf,
 	return ret;
 }
 
+/* A store to reset that would reset (kstrtou16, not 0): worth a release. */
+static bool resets(const char *buf, size_t len)
+{
+	char tmp[32];
+	uint16_t v;
+
+	if (len >= sizeof(tmp))
+		return false;
+	memcpy(tmp, buf, len);
+	tmp[len] = '\0';
+	return kstrtou16(tmp, 10, &v) == 0 && v;
+}
+
 int uzram_attr_store(struct uzram *z, int id, const char *name,
 		     const char *buf, size_t len)
 {
 	struct zram *zram = lookup(z, id);
+	bool reset = !strcmp(name, "reset") && resets(buf, len);
 	int ret;
 
 	if (!zram)
 		return -ENODEV;
+	if (reset) {
+		ret = release_for(z, zram);
+		if (ret) {
+			zram_put(zram);
+			return ret;
+		}
+	}
 	ret = zram_attr_store(zram, name, buf, len);
+	if (reset && ret) {
+		release_undo(z, zram, id);
+	} else if (!ret && !strcmp(name, "disksize")) {
+		struct uzram_observer o = observer_of(z);
+
+		if (o.initialised)
+			o.initialised(o.arg, id, atomic_load(&zram->disksize));
+	}
 	zram_put(zram);
 	return ret;
+}
+
+void uzram_set_reserve(struct uzram *z, uint64_t bytes)
+{
+	pthread_mutex_lock(&z->lock);
+	z->reserve = bytes;
+	for (size_t id = 0; id < z->nr_slots; id++)
+		if (z->devs[id])
+			__atomic_store_n(&z->devs[id]->reserve, bytes, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&z->lock);
+}
+
+void uzram_set_observer(struct uzram *z, const struct uzram_observer *o)
+{
+	pthread_mutex_lock(&z->lock);
+	if (o)
+		z->observer = *o;
+	else
+		memset(&z->observer, 0, sizeof(z->observer));
+	pthread_mutex_unlock(&z->lock);
 }
 
 long uzram_block_state(struct uzram *z, int id, uint64_t *pos, char *buf,
@@ -359,7 +473,8 @@ int uzram_stats(struct uzram *z, int id, struct uzram_stats *st)
 	return 0;
 }
 
-int uzram_open(struct uzram *z, int id, struct uzram_dev **out)
+static int open_handle(struct uzram *z, int id, bool releasable,
+		       struct uzram_dev **out)
 {
 	struct zram *zram = lookup(z, id);
 	struct uzram_dev *d;
@@ -380,10 +495,22 @@ int uzram_open(struct uzram *z, int id, struct uzram_dev **out)
 		return -EBUSY;
 	}
 	zram->openers++;
+	zram->releasable += releasable;
 	pthread_mutex_unlock(&zram->open_lock);
 	d->zram = zram;
+	d->releasable = releasable;
 	*out = d;
 	return 0;
+}
+
+int uzram_open(struct uzram *z, int id, struct uzram_dev **out)
+{
+	return open_handle(z, id, false, out);
+}
+
+int uzram_open_releasable(struct uzram *z, int id, struct uzram_dev **out)
+{
+	return open_handle(z, id, true, out);
 }
 
 void uzram_close(struct uzram_dev *d)
@@ -395,6 +522,7 @@ void uzram_close(struct uzram_dev *d)
 	zram = d->zram;
 	pthread_mutex_lock(&zram->open_lock);
 	zram->openers--;
+	zram->releasable -= d->releasable;
 	pthread_mutex_unlock(&zram->open_lock);
 	zram_put(zram);
 	free(d);

@@ -616,6 +616,7 @@ void zram_fill_stats(struct zram *zram, struct uzram_stats *s)
 				    << UZ_PAGE_SHIFT;
 		zs_pool_stats(zram->mem_pool, &pool_stats);
 		s->streams = zram->comps[ZRAM_PRIMARY_COMP]->nr_streams;
+		s->reserve_bytes = (uint64_t)zs_reserve_pages(zram->mem_pool) << UZ_PAGE_SHIFT;
 	}
 	s->orig_data_size = st(&zram->stats.pages_stored) << UZ_PAGE_SHIFT;
 	s->compr_data_size = st(&zram->stats.compr_data_size);

@@ -260,6 +260,10 @@ static int zram_write_page(struct zram *zram, const void *mem, uint32_t index,
 
 	if (page_same_filled(mem, &element))
 		return write_same_filled_page(zram, element, index, locked);
+	/* The reserve is used up (docs/swap.md): fail now, not after the
+	 * compression, like the allocation that would fail after it. */
+	if (unlikely(zs_reserve_full(zram->mem_pool)))
+		return -ENOMEM;
 
 	zstrm = zcomp_stream_get(comp);
 	ret = zcomp_compress(comp, zstrm, mem, &comp_len);
@@ -622,6 +626,31 @@ static unsigned int default_streams(void)
 	return n > 0 ? (unsigned int)n : 1;
 }
 
+/*
+ * The pool, on demand or with its memory taken now (the reserve, for a
+ * device that backs swap: reference/kernel-zram.md has no counterpart, the
+ * kernel's zram allocates with GFP_NOIO and may reclaim; docs/swap.md says
+ * why a process cannot). With a reserve the slot table is made resident and
+ * locked too, so that a write touches no page that is not there.
+ */
+static int create_pool(struct zram *zram, uint64_t disksize)
+{
+	uint64_t reserve = __atomic_load_n(&zram->reserve, __ATOMIC_RELAXED);
+	int ret;
+
+	if (reserve == UZRAM_RESERVE_MEM_LIMIT)
+		reserve = atomic_load(&zram->limit_pages) << UZ_PAGE_SHIFT;
+	if (!reserve) {
+		zram->mem_pool = zs_create_pool(zram->name);
+		return zram->mem_pool ? 0 : -ENOMEM;
+	}
+	if (mlock(zram->table, zram->table_bytes))
+		return -errno;
+	zram->mem_pool = zs_create_pool_reserve(zram->name, UZ_MIN(reserve, disksize),
+						zram->nr_pages, &ret);
+	return ret;
+}
+
 /* disksize store, under dev_lock (write): §1.1, §2.5. */
 int zram_init_device(struct zram *zram, uint64_t disksize)
 {
@@ -638,10 +667,10 @@ int zram_init_device(struct zram *zram, uint64_t disksize)
 		return -ENOMEM;
 	}
 	zram->nr_pages = nr_pages;
-	zram->mem_pool = zs_create_pool(zram->name);
-	if (!zram->mem_pool) {
+	ret = create_pool(zram, disksize);
+	if (ret) {
 		zram_meta_free(zram);
-		return -ENOMEM;
+		return ret;
 	}
 	zram->huge_class_size = zs_huge_class_size(zram->mem_pool);
 	zram_note_huge_class_size(zram->huge_class_size);

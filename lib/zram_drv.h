@@ -104,9 +104,16 @@ struct zram {
 	int id;
 	char name[16];				/* "zram0" */
 
-	/* Openers and claim (reset/remove in progress), as the block layer. */
+	/* Pool memory taken at init (uzram_set_reserve): bytes, 0 = on
+	 * demand, UZRAM_RESERVE_MEM_LIMIT = the mem_limit then set. */
+	uint64_t reserve;
+
+	/* Openers and claim (reset/remove in progress), as the block layer.
+	 * releasable: openers whose handles an observer closes on request
+	 * (uzram_open_releasable). */
 	pthread_mutex_t open_lock;
 	unsigned int openers;
+	unsigned int releasable;
 	bool claim;
 	atomic_int refs;			/* registry references */
 	struct uzram *registry;			/* its path policy */

@@ -201,11 +201,13 @@ static int shard_init(struct zs_pool *pool, unsigned int sh)
 	return 0;
 }
 
-struct zs_pool *zs_create_pool(const char *name)
+static struct zs_pool *create_pool(const char *name, size_t reserve,
+				   uint64_t max_objects, int *err)
 {
 	struct zs_pool *pool = aligned_alloc(64, sizeof(*pool));
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
+	*err = -ENOMEM;
 	if (!pool)
 		return NULL;
 	memset(pool, 0, sizeof(*pool));
@@ -222,18 +224,43 @@ struct zs_pool *zs_create_pool(const char *name)
 		atomic_init(&pool->shard_stat[sh].zspage_events, 0);
 	}
 	atomic_init(&pool->pages_compacted, 0);
+	atomic_init(&pool->reserve_full, false);
 	pthread_mutex_init(&pool->compact_lock, NULL);
 
 	pool->nr_shards = (unsigned int)UZ_MIN(UZ_MAX(cpus, 1L), (long)ZS_SHARDS);
-	for (unsigned int sh = 0; sh < pool->nr_shards; sh++) {
-		if (shard_init(pool, sh)) {
-			pool_free_classes(pool);
-			zs_mem_destroy(pool);
-			free(pool);
-			return NULL;
-		}
+	for (unsigned int sh = 0; sh < pool->nr_shards; sh++)
+		if (shard_init(pool, sh))
+			goto fail;
+	if (reserve) {
+		*err = zs_mem_reserve(pool, reserve, max_objects);
+		if (*err)
+			goto fail;
 	}
+	*err = 0;
 	return pool;
+fail:
+	pool_free_classes(pool);
+	zs_mem_destroy(pool);
+	pthread_mutex_destroy(&pool->compact_lock);
+	free(pool);
+	return NULL;
+}
+
+struct zs_pool *zs_create_pool(const char *name)
+{
+	int err;
+
+	return create_pool(name, 0, 0, &err);
+}
+
+struct zs_pool *zs_create_pool_reserve(const char *name, size_t bytes,
+				       uint64_t max_objects, int *err)
+{
+	if (!bytes) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	return create_pool(name, bytes, max_objects, err);
 }
 
 void zs_destroy_pool(struct zs_pool *pool)
@@ -535,6 +562,9 @@ void zs_free(struct zs_pool *pool, unsigned long handle)
 	class_unlock(class);
 	if (dead)
 		zs_zspage_release(pool, dead);
+	/* Room again, somewhere (zs_reserve_full). */
+	if (unlikely(atomic_load_explicit(&pool->reserve_full, memory_order_relaxed)))
+		atomic_store_explicit(&pool->reserve_full, false, memory_order_relaxed);
 }
 
 /* ---- access ---- */

@@ -45,6 +45,30 @@ struct zs_class_stat {
 };
 
 struct zs_pool *zs_create_pool(const char *name);
+/*
+ * A pool whose memory is taken now, for a device that backs swap: bytes
+ * (rounded up to 512 KiB) mapped, written and locked (mlock), with the
+ * zspage descriptors for all of it and handle-table entries for
+ * max_objects objects and the classes' batches. Allocations never map memory or fault a page in
+ * later; one that does not fit in the reserve fails with -ENOMEM, as the
+ * kernel's zs_malloc does when no page can be had. (Handle-table entries
+ * past the preallocated ones - a pool whose objects moved between many
+ * classes - are still allocated on demand, 8 KiB at a time.) Returns NULL
+ * with *err = -errno: -ENOMEM, or mlock's -EPERM / -EAGAIN (over
+ * RLIMIT_MEMLOCK without CAP_IPC_LOCK).
+ */
+struct zs_pool *zs_create_pool_reserve(const char *name, size_t bytes,
+				       uint64_t max_objects, int *err);
+/* Pages taken by the reserve (0 for an on-demand pool). */
+unsigned long zs_reserve_pages(struct zs_pool *pool);
+/*
+ * The reserve had no memory for a new zspage, and no object has been freed
+ * since: an allocation will fail unless its class has room in a zspage it
+ * has. zram refuses a write at once then, before compressing: under memory
+ * pressure the kernel retries failed swap writes for as long as it cannot
+ * decide to kill a task, and each retry should cost it as little as can be.
+ */
+bool zs_reserve_full(struct zs_pool *pool);
 void zs_destroy_pool(struct zs_pool *pool);
 
 /*

@@ -63,6 +63,9 @@
 
 /* Memory segments: reserved address space carved into zspage slots. */
 #define ZS_SEG_SIZE		(32ul << 20)
+/* The reserve (zs_create_pool_reserve) is searched in chunks of this many
+ * pages, each with a bitmap; no zspage crosses from one chunk to the next. */
+#define ZS_RES_CHUNK_PAGES	128u
 
 /*
  * Released zspages kept mapped for reuse (the kernel's per-CPU page lists):
@@ -80,13 +83,15 @@
 #define ZS_LOCK_WRITER		0x80000000u
 
 struct zs_segment;
+struct zs_reserve;
 
 struct zspage {
 	atomic_uint lock;		/* readers | ZS_LOCK_WRITER */
 	uint32_t id;			/* index in the descriptor table */
 	struct zspage *prev, *next;	/* fullness list; next: free list */
 	char *base;			/* pages_per_zspage contiguous pages */
-	struct zs_segment *seg;		/* the segment holding base */
+	struct zs_segment *seg;		/* the segment holding base (NULL: the
+					 * pool's reserve holds it) */
 	unsigned long huge_handle;	/* the object's handle (huge class) */
 	uint16_t inuse;			/* allocated objects */
 	uint16_t freeobj;		/* first free object, or ZS_OBJ_NONE */
@@ -95,6 +100,7 @@ struct zspage {
 	uint8_t fullness;		/* group, 0..11 */
 	uint8_t class_idx;		/* owning class index; 0xff when free */
 	uint8_t shard;			/* owning class's shard */
+	uint8_t pages;			/* pages at base */
 } __attribute__((aligned(64)));
 
 struct zs_class {
@@ -134,6 +140,7 @@ struct zs_pool {
 
 	/* Handle table: ht_dir[slot >> CHUNK] -> chunk of atomic entries. */
 	_Atomic uint64_t **ht_dir;
+	size_t ht_dir_len;		/* entries of ht_dir */
 	pthread_mutex_t ht_lock;	/* allocation of chunks */
 	atomic_uint_fast64_t ht_next	/* fresh slots, handed out in batches */
 		__attribute__((aligned(64)));
@@ -141,6 +148,7 @@ struct zs_pool {
 	/* zspage descriptors and memory, under mem_lock. */
 	pthread_mutex_t mem_lock __attribute__((aligned(64)));
 	struct zspage **zd_dir;
+	size_t zd_dir_len;		/* entries of zd_dir */
 	uint32_t zd_next;		/* descriptors ever created */
 	struct zspage *zd_free;		/* reusable descriptors */
 	struct zs_seglist segs[ZS_CHAIN_SIZE + 1];
@@ -165,6 +173,12 @@ struct zs_pool {
 	} shard_stat[ZS_SHARDS] __attribute__((aligned(64)));
 	atomic_ulong pages_compacted __attribute__((aligned(64)));
 	pthread_mutex_t compact_lock;	/* one compaction at a time */
+	/* Memory taken at creation (zs_create_pool_reserve), under mem_lock;
+	 * NULL: mapped on demand. */
+	struct zs_reserve *reserve;
+	/* The reserve had no zspage for an allocation, and no object has
+	 * been freed since (zs_reserve_full). */
+	atomic_bool reserve_full __attribute__((aligned(64)));
 };
 
 /*
@@ -261,6 +275,8 @@ static inline char *obj_addr(const struct zs_class *class, const struct zspage *
 
 /* zsmalloc_mem.c: descriptors, memory, handle chunks. */
 int zs_mem_init(struct zs_pool *pool);
+/* Take the reserve now (see zs_create_pool_reserve): 0 or -errno. */
+int zs_mem_reserve(struct zs_pool *pool, size_t bytes, uint64_t max_objects);
 void zs_mem_destroy(struct zs_pool *pool);
 /* A new zspage of class (memory mapped, not yet attached), or NULL. */
 struct zspage *zs_zspage_create(struct zs_pool *pool, struct zs_class *class);

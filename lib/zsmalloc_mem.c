@@ -37,6 +37,20 @@
  *
  * The handle table (object locations) grows in 1024-entry chunks; classes
  * take fresh slots from it in batches and keep their own free lists.
+ *
+ * The reserve (zs_create_pool_reserve, for a device that backs swap): the
+ * pool's memory is one mapping taken at creation - populated and locked -
+ * cut into chunks of ZS_RES_CHUNK_PAGES pages, each with a bitmap of its
+ * pages. A zspage of k pages takes the first run of k free pages in a chunk,
+ * searching from the chunk that served the last one; a freed zspage's pages
+ * go back to their chunk's bitmap, free again for a zspage of any size (no
+ * segments of one page count: pages freed by huge objects serve a later
+ * 3-page zspage). Pages are never discarded or faulted, and descriptor and
+ * handle-table chunks are made in advance, so taking a zspage costs no
+ * system call and cannot wait for the kernel to reclaim memory - which,
+ * when the device is swap, would wait for this very process. When no run
+ * is left the cached zspages are returned to the reserve and the search is
+ * tried once more, then the allocation fails (-ENOMEM).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -64,10 +78,27 @@ struct zs_segment {
 	uint16_t stack[];		/* free slots, [0, nfree) */
 };
 
+#define ZS_RES_WORDS	(ZS_RES_CHUNK_PAGES / 64)
+
+struct zs_chunk {
+	uint64_t used[ZS_RES_WORDS];	/* bit i: page i is in a zspage */
+	unsigned int nfree;		/* pages not in one */
+};
+
+struct zs_reserve {
+	char *base;
+	size_t len;
+	unsigned long nchunks;
+	unsigned long cursor;		/* the chunk the last zspage came from */
+	struct zs_chunk *chunks;
+};
+
 int zs_mem_init(struct zs_pool *pool)
 {
-	pool->ht_dir = calloc((size_t)1 << ZS_HT_DIR_SHIFT, sizeof(*pool->ht_dir));
-	pool->zd_dir = calloc((size_t)1 << ZS_ZD_DIR_SHIFT, sizeof(*pool->zd_dir));
+	pool->ht_dir_len = (size_t)1 << ZS_HT_DIR_SHIFT;
+	pool->zd_dir_len = (size_t)1 << ZS_ZD_DIR_SHIFT;
+	pool->ht_dir = calloc(pool->ht_dir_len, sizeof(*pool->ht_dir));
+	pool->zd_dir = calloc(pool->zd_dir_len, sizeof(*pool->zd_dir));
 	if (!pool->ht_dir || !pool->zd_dir) {
 		free(pool->ht_dir);
 		free(pool->zd_dir);
@@ -92,15 +123,27 @@ static void seg_free_list(struct zs_segment *seg)
 	}
 }
 
+static void reserve_free(struct zs_reserve *r)
+{
+	if (!r)
+		return;
+	free(r->chunks);
+	if (r->base)
+		munmap(r->base, r->len);
+	free(r);
+}
+
 void zs_mem_destroy(struct zs_pool *pool)
 {
 	for (unsigned int k = 1; k <= ZS_CHAIN_SIZE; k++) {
 		seg_free_list(pool->segs[k].avail);
 		seg_free_list(pool->segs[k].full);
 	}
-	for (size_t i = 0; i < ((size_t)1 << ZS_HT_DIR_SHIFT); i++)
+	reserve_free(pool->reserve);
+	pool->reserve = NULL;
+	for (size_t i = 0; i < pool->ht_dir_len; i++)
 		free(pool->ht_dir[i]);
-	for (size_t i = 0; i < ((size_t)1 << ZS_ZD_DIR_SHIFT); i++)
+	for (size_t i = 0; i < pool->zd_dir_len; i++)
 		free(pool->zd_dir[i]);
 	free(pool->ht_dir);
 	free(pool->zd_dir);
@@ -115,6 +158,8 @@ int zs_ht_ensure(struct zs_pool *pool, uint64_t slot)
 	size_t c = slot >> ZS_HT_CHUNK_SHIFT;
 	int ret = 0;
 
+	if (unlikely(c >= pool->ht_dir_len))
+		return -ENOMEM;
 	if (likely(__atomic_load_n(&pool->ht_dir[c], __ATOMIC_ACQUIRE)))
 		return 0;
 	pthread_mutex_lock(&pool->ht_lock);
@@ -190,6 +235,27 @@ static struct zs_segment *seg_new(struct zs_seglist *list, unsigned int pages)
 	return seg;
 }
 
+/* Make sure descriptor chunk c exists (mem_lock held, or the pool unshared). */
+static int zd_chunk_ensure(struct zs_pool *pool, size_t c)
+{
+	size_t n = (size_t)1 << ZS_ZD_CHUNK_SHIFT;
+	struct zspage *chunk;
+
+	if (pool->zd_dir[c])
+		return 0;
+	chunk = aligned_alloc(64, n * sizeof(*chunk));
+	if (!chunk)
+		return -ENOMEM;
+	memset(chunk, 0, n * sizeof(*chunk));
+	for (size_t i = 0; i < n; i++) {
+		atomic_init(&chunk[i].lock, 0);
+		chunk[i].id = (uint32_t)((c << ZS_ZD_CHUNK_SHIFT) + i);
+		chunk[i].class_idx = 0xff;
+	}
+	__atomic_store_n(&pool->zd_dir[c], chunk, __ATOMIC_RELEASE);
+	return 0;
+}
+
 static struct zspage *zd_get(struct zs_pool *pool)
 {
 	struct zspage *zspage = pool->zd_free;
@@ -198,26 +264,141 @@ static struct zspage *zd_get(struct zs_pool *pool)
 		pool->zd_free = zspage->next;
 		return zspage;
 	}
-	if (pool->zd_next >= ZS_ZD_MAX)
+	if (pool->zd_next >= pool->zd_dir_len << ZS_ZD_CHUNK_SHIFT)
 		return NULL;
 	uint32_t id = pool->zd_next;
-	size_t c = id >> ZS_ZD_CHUNK_SHIFT;
-	if (!pool->zd_dir[c]) {
-		size_t n = (size_t)1 << ZS_ZD_CHUNK_SHIFT;
-		struct zspage *chunk = aligned_alloc(64, n * sizeof(*chunk));
-
-		if (!chunk)
-			return NULL;
-		memset(chunk, 0, n * sizeof(*chunk));
-		for (size_t i = 0; i < n; i++) {
-			atomic_init(&chunk[i].lock, 0);
-			chunk[i].id = (uint32_t)((c << ZS_ZD_CHUNK_SHIFT) + i);
-			chunk[i].class_idx = 0xff;
-		}
-		__atomic_store_n(&pool->zd_dir[c], chunk, __ATOMIC_RELEASE);
-	}
+	/* With a reserve every chunk exists already: no allocation here. */
+	if (zd_chunk_ensure(pool, id >> ZS_ZD_CHUNK_SHIFT))
+		return NULL;
 	pool->zd_next++;
 	return zspage_by_id(pool, id);
+}
+
+int zs_mem_reserve(struct zs_pool *pool, size_t bytes, uint64_t max_objects)
+{
+	size_t chunk_len = (size_t)ZS_RES_CHUNK_PAGES * UZ_PAGE_SIZE;
+	unsigned long nchunks = (unsigned long)((bytes + chunk_len - 1) / chunk_len);
+	uint64_t pages = (uint64_t)nchunks * ZS_RES_CHUNK_PAGES;
+	uint64_t handles = max_objects + (uint64_t)ZS_HT_BATCH * ZS_SIZE_CLASSES * ZS_SHARDS;
+	struct zs_reserve *r;
+	int ret = -ENOMEM;
+
+	/* Every zspage has a page at least: descriptors for pages zspages. */
+	if (pages > ZS_ZD_MAX)
+		return -EINVAL;
+	handles = UZ_MIN(handles, (uint64_t)ZS_HT_MAX);
+	/*
+	 * Directories sized to the reserve (the defaults, 2 MiB each, would
+	 * be resident in a process that locked its memory): descriptors for
+	 * the reserve's pages, handle-table room for four times the entries
+	 * made now. Nothing is allocated from the pool yet.
+	 */
+	size_t zd_len = (size_t)((pages + ((uint64_t)1 << ZS_ZD_CHUNK_SHIFT) - 1) >> ZS_ZD_CHUNK_SHIFT);
+	size_t ht_len = (size_t)UZ_MIN(4 * ((handles >> ZS_HT_CHUNK_SHIFT) + 1),
+				       (uint64_t)1 << ZS_HT_DIR_SHIFT);
+	_Atomic uint64_t **ht_dir = calloc(ht_len, sizeof(*ht_dir));
+	struct zspage **zd_dir = calloc(zd_len, sizeof(*zd_dir));
+
+	if (!ht_dir || !zd_dir) {
+		free(ht_dir);
+		free(zd_dir);
+		return -ENOMEM;
+	}
+	free(pool->ht_dir);
+	free(pool->zd_dir);
+	pool->ht_dir = ht_dir;
+	pool->ht_dir_len = ht_len;
+	pool->zd_dir = zd_dir;
+	pool->zd_dir_len = zd_len;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	pool->reserve = r;	/* zs_mem_destroy frees what was made */
+	r->len = (size_t)nchunks * chunk_len;
+	r->base = mmap(NULL, r->len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r->base == MAP_FAILED) {
+		r->base = NULL;
+		return -ENOMEM;
+	}
+	/* Locked first, so the pages are resident (mlock populates them)
+	 * and no later reclaim takes them; then written, so not even the
+	 * shared zero page stands in for one. */
+	if (mlock(r->base, r->len))
+		return -errno;
+	for (size_t off = 0; off < r->len; off += UZ_PAGE_SIZE)
+		((volatile char *)r->base)[off] = 0;
+	r->chunks = calloc(nchunks, sizeof(*r->chunks));
+	if (!r->chunks)
+		return -ENOMEM;
+	r->nchunks = nchunks;
+	for (unsigned long i = 0; i < nchunks; i++)
+		r->chunks[i].nfree = ZS_RES_CHUNK_PAGES;
+	for (size_t c = 0; c <= (pages - 1) >> ZS_ZD_CHUNK_SHIFT; c++)
+		if ((ret = zd_chunk_ensure(pool, c)))
+			return ret;
+	for (uint64_t slot = 0; slot < handles; slot += (uint64_t)1 << ZS_HT_CHUNK_SHIFT)
+		if ((ret = zs_ht_ensure(pool, slot)))
+			return ret;
+	return 0;
+}
+
+/* The first run of k free pages in chunk ch, or -1. */
+static int chunk_run(const struct zs_chunk *ch, unsigned int k)
+{
+	unsigned int run = 0;
+
+	for (unsigned int i = 0; i < ZS_RES_CHUNK_PAGES; i++) {
+		if (!(i & 63) && ch->used[i >> 6] == ~0ull) {
+			run = 0;
+			i += 63;
+			continue;
+		}
+		run = ch->used[i >> 6] & (1ull << (i & 63)) ? 0 : run + 1;
+		if (run == k)
+			return (int)(i + 1 - k);
+	}
+	return -1;
+}
+
+/* k contiguous pages of the reserve (mem_lock held): a page index, or -1. */
+static long reserve_take(struct zs_reserve *r, unsigned int k)
+{
+	for (unsigned long n = 0; n < r->nchunks; n++) {
+		unsigned long c = (r->cursor + n) % r->nchunks;
+		struct zs_chunk *ch = &r->chunks[c];
+		int p;
+
+		if (ch->nfree < k || (p = chunk_run(ch, k)) < 0)
+			continue;
+		for (unsigned int i = (unsigned int)p; i < (unsigned int)p + k; i++)
+			ch->used[i >> 6] |= 1ull << (i & 63);
+		ch->nfree -= k;
+		r->cursor = c;
+		return (long)(c * ZS_RES_CHUNK_PAGES + (unsigned int)p);
+	}
+	return -1;
+}
+
+static void reserve_put(struct zs_reserve *r, long page, unsigned int k)
+{
+	struct zs_chunk *ch = &r->chunks[page / ZS_RES_CHUNK_PAGES];
+	unsigned int p = (unsigned int)(page % ZS_RES_CHUNK_PAGES);
+
+	for (unsigned int i = p; i < p + k; i++)
+		ch->used[i >> 6] &= ~(1ull << (i & 63));
+	ch->nfree += k;
+}
+
+bool zs_reserve_full(struct zs_pool *pool)
+{
+	return atomic_load_explicit(&pool->reserve_full, memory_order_relaxed);
+}
+
+unsigned long zs_reserve_pages(struct zs_pool *pool)
+{
+	return pool->reserve ? pool->reserve->nchunks * ZS_RES_CHUNK_PAGES : 0;
 }
 
 /* Drop the pages of [addr, addr + len) from the process. */
@@ -245,12 +426,17 @@ static void pages_discard(char *addr, size_t len)
 	madvise(addr, len, MADV_DONTNEED);
 }
 
+static void cache_take(struct zs_pool *pool, unsigned int sh, unsigned long keep,
+		       struct zspage **out);
+static void free_list(struct zs_pool *pool, struct zspage *zspage);
+
 struct zspage *zs_zspage_create(struct zs_pool *pool, struct zs_class *class)
 {
 	unsigned int pages = class->pages_per_zspage;
 	struct zs_seglist *list = &pool->segs[pages];
 	struct zs_segment *seg;
 	struct zspage *zspage;
+	bool retried = false;
 
 	pthread_mutex_lock(&pool->cache[class->shard].lock);
 	zspage = pool->cache[class->shard].list[pages];
@@ -263,10 +449,24 @@ struct zspage *zs_zspage_create(struct zs_pool *pool, struct zs_class *class)
 	if (zspage)
 		goto init;
 
+again:
 	pthread_mutex_lock(&pool->mem_lock);
 	zspage = zd_get(pool);
 	if (!zspage)
 		goto fail;
+	if (pool->reserve) {
+		long page = reserve_take(pool->reserve, pages);
+
+		if (page < 0) {
+			zspage->next = pool->zd_free;
+			pool->zd_free = zspage;
+			goto fail;
+		}
+		pthread_mutex_unlock(&pool->mem_lock);
+		zspage->base = pool->reserve->base + (size_t)page * UZ_PAGE_SIZE;
+		zspage->seg = NULL;
+		goto init;
+	}
 	seg = list->avail;
 	if (!seg) {
 		seg = seg_new(list, pages);
@@ -311,18 +511,48 @@ init:
 	zspage->fullness = ZS_INUSE_RATIO_0;
 	zspage->class_idx = (uint8_t)class->index;
 	zspage->shard = (uint8_t)class->shard;
+	zspage->pages = (uint8_t)pages;
 	return zspage;
 fail:
 	pthread_mutex_unlock(&pool->mem_lock);
+	if (pool->reserve && !retried) {
+		/* The reserve is used up: cached zspages (of any page count,
+		 * in any shard) go back to it, then once more. */
+		struct zspage *all = NULL;
+
+		for (unsigned int sh = 0; sh < ZS_SHARDS; sh++) {
+			pthread_mutex_lock(&pool->cache[sh].lock);
+			cache_take(pool, sh, 0, &all);
+			pthread_mutex_unlock(&pool->cache[sh].lock);
+		}
+		if (all) {
+			free_list(pool, all);
+			retried = true;
+			goto again;
+		}
+		atomic_store_explicit(&pool->reserve_full, true, memory_order_relaxed);
+	}
 	return NULL;
 }
 
-/* Return a zspage's pages to the OS, its slot and descriptor to the pool. */
+/* Return a zspage's pages to the OS (or the reserve), its slot and
+ * descriptor to the pool. */
 static void zspage_free(struct zs_pool *pool, struct zspage *zspage)
 {
 	struct zs_segment *seg = zspage->seg, *unmap = NULL;
-	struct zs_seglist *list = &pool->segs[seg->pages];
+	struct zs_seglist *list;
 
+	if (pool->reserve) {	/* the pages stay, for the next zspage */
+		pthread_mutex_lock(&pool->mem_lock);
+		reserve_put(pool->reserve, (zspage->base - pool->reserve->base) / UZ_PAGE_SIZE,
+			    zspage->pages);
+		zspage->base = NULL;
+		zspage->next = pool->zd_free;
+		pool->zd_free = zspage;
+		pthread_mutex_unlock(&pool->mem_lock);
+		return;
+	}
+	list = &pool->segs[seg->pages];
 	/* Before the slot can be reused: the next owner expects nothing of it. */
 	pages_discard(zspage->base, (size_t)seg->pages * UZ_PAGE_SIZE);
 
@@ -389,7 +619,7 @@ static void free_list(struct zs_pool *pool, struct zspage *zspage)
 
 void zs_zspage_release(struct zs_pool *pool, struct zspage *zspage)
 {
-	unsigned int pages = zspage->seg->pages, sh = zspage->shard;
+	unsigned int pages = zspage->pages, sh = zspage->shard;
 	unsigned long limit = cache_limit(pool);
 	struct zspage *trim = NULL;
 

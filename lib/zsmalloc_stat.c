@@ -136,7 +136,7 @@ static int check_zspage(struct zs_pool *pool, struct zs_class *class,
 	uint64_t seen[ZS_MAX_OBJS / 64] = { 0 };
 
 	if (zs->class_idx != class->index || zs->shard != class->shard ||
-	    zs->fullness != g || !zs->base || !zs->seg)
+	    zs->fullness != g || !zs->base || (!zs->seg && !pool->reserve))
 		BAD();
 	if (zs->inuse > zs->watermark || zs->watermark > objs)
 		BAD();
