@@ -33,12 +33,12 @@ static bool anonymous_private(const char *perms, const char *path)
 	       !strncmp(path, "[anon:", 6);
 }
 
-/* Copy the resident pages of [start, end) to out; returns pages or -errno. */
-static long dump_range(int pagemap, int mem, FILE *out, uint64_t start,
-		       uint64_t end)
+/* Copy the resident pages of [start, end) to out, through buf (512 pages);
+ * returns pages or -errno. */
+static long dump_range(int pagemap, int mem, FILE *out, uint8_t *buf,
+		       uint64_t start, uint64_t end)
 {
-	static uint64_t pm[512];
-	static uint8_t buf[512 * DUMP_PAGE];
+	uint64_t pm[512];
 	long pages = 0;
 
 	for (uint64_t a = start; a < end;) {
@@ -79,6 +79,7 @@ long dump_process(int pid, const char *path)
 	char fname[64], line[4096];
 	int pagemap, mem;
 	FILE *maps, *out;
+	uint8_t *buf;
 	long total = 0;
 
 	snprintf(fname, sizeof(fname), "/proc/%d/maps", pid);
@@ -90,8 +91,12 @@ long dump_process(int pid, const char *path)
 	snprintf(fname, sizeof(fname), "/proc/%d/mem", pid);
 	mem = open(fname, O_RDONLY | O_CLOEXEC);
 	out = strcmp(path, "-") ? fopen(path, "we") : stdout;
-	if (pagemap < 0 || mem < 0 || !out) {
-		int err = errno;
+	/* On the heap, not static: 2 MiB of bss would be part of every
+	 * uzram process, a locked `serve --mlock` too. */
+	buf = malloc(512 * DUMP_PAGE);
+	if (pagemap < 0 || mem < 0 || !out || !buf) {
+		int err = buf ? errno : ENOMEM;
+		free(buf);
 		fclose(maps);
 		if (pagemap >= 0)
 			close(pagemap);
@@ -113,13 +118,14 @@ long dump_process(int pid, const char *path)
 			p++;
 		if (!anonymous_private(perms, p))
 			continue;
-		long n = dump_range(pagemap, mem, out, start, end);
+		long n = dump_range(pagemap, mem, out, buf, start, end);
 		if (n < 0) {
 			total = n;
 			break;
 		}
 		total += n;
 	}
+	free(buf);
 	fclose(maps);
 	close(pagemap);
 	close(mem);
