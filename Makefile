@@ -6,6 +6,8 @@
 #   make SAN=address,undefined check   the same under sanitizers (objects in build/san-*)
 #   make fuzz [FUZZ_SECONDS=N] libFuzzer targets with clang, run N seconds each
 #   make bench                 the benchmark programs (bench/*.c)
+#   make vmcheck [VMTESTS=NAME...]  the tests that need a real block layer, each
+#                              in its own VM (tests/vm/run; kernel from scripts/vm-kernel.sh)
 #
 # Variables: CC, CFLAGS, SAN, CI=true (-Werror), BUILD (object directory).
 
@@ -48,12 +50,14 @@ ALL_CFLAGS := -std=gnu11 -pthread $(CFLAGS) $(WARN) $(SANFLAGS) -Iinclude -Ilib 
 LDLIBS   := $(PKG_LIBS) $(OPT_LIBS) -lpthread -lm
 
 LIB_SRC   := $(sort $(wildcard lib/*.c))
-PROG_SRC  := $(sort $(wildcard src/*.c))
+PROG_SRC  := $(sort $(wildcard src/*.c src/*/*.c))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 TESTLIB_SRC := $(sort $(wildcard tests/lib/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
+# Helper programs of the VM tests (tests/vm/run), not tests of tests/run.
+VM_TEST_SRC := $(sort $(wildcard tests/vm/*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 PROG_OBJ  := $(PROG_SRC:%.c=$(BUILD)/%.o)
@@ -64,8 +68,9 @@ TEST_BIN  := $(TEST_SRC:%.c=$(BUILD)/%)
 BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 REPLAY_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/replay_%)
 EXAMPLE_BIN := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
+VM_TEST_BIN := $(VM_TEST_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all check test fuzz bench run clean deps tests
+.PHONY: all check test fuzz bench run clean deps tests vmcheck
 # Keep objects of the test and bench programs between runs.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -107,11 +112,20 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTLIB_OBJ) $(LIBA)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(TESTLIB_OBJ) $(LIBA) $(LDLIBS)
 
+# ublk's request dispatch, tested without a kernel.
+$(BUILD)/tests/test_ublk_io: $(BUILD)/tests/test_ublk_io.o $(BUILD)/src/ublk/ublk_io.o $(LIBA)
+	$(E) "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(TESTLIB_OBJ) $(LIBA) $(LDLIBS)
+
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBA)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
 
 $(BUILD)/examples/%: $(BUILD)/examples/%.o $(LIBA)
+	$(E) "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
+$(BUILD)/tests/vm/%: $(BUILD)/tests/vm/%.o $(LIBA)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
 
@@ -133,6 +147,13 @@ check: deps
 test: deps
 	@$(MAKE) --no-print-directory tests
 	@BUILD=$(BUILD) UZRAM=$(BUILD)/uzram SAN=$(SAN) tests/run test
+
+# A skipped suite (exit 77: no qemu, no kernel) is not a failure, except with
+# CI=true, where tests/vm/run fails instead of skipping.
+vmcheck: deps
+	@$(MAKE) --no-print-directory $(PROG) $(LIBA) $(VM_TEST_BIN)
+	@BUILD=$(BUILD) UZRAM=$(BUILD)/uzram tests/vm/run $(VMTESTS); rc=$$?; \
+	  [ $$rc = 77 ] && rc=0; exit $$rc
 
 bench: $(PROG) $(BENCH_BIN)
 
