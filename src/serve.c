@@ -52,6 +52,8 @@
 #include "nbd.h"
 #include "policy.h"
 #include "serve.h"
+#include "swapsafe.h"
+#include "ublk/ublk.h"
 #include "uzram.h"
 
 #define MAX_LISTENERS	16
@@ -67,10 +69,10 @@ struct listener {
 
 struct serve_opts {
 	const char *size, *algorithm, *socket, *listen, *control, *mount;
-	const char *pidfile;
+	const char *pidfile, *reserve;
 	unsigned int devices, threads, max_connections;
 	unsigned int writeback_idle, recompress_idle;	/* seconds; 0 = off */
-	bool stdio, read_only, mlock;
+	bool stdio, read_only, mlock, ublk;
 	enum nbd_tls_mode tls;
 	struct nbd_tls_opts tls_opts;
 	const char *allow[MAX_ALLOW];
@@ -97,7 +99,15 @@ static void usage(FILE *f)
 		"  --read-only          exports and FUSE disks refuse writes (EPERM / EROFS)\n"
 		"  --threads N          request workers (default: the number of CPUs)\n"
 		"  --max-connections N  NBD connections at once (default %u); more are closed\n"
-		"  --mlock              lock the server's memory (mlockall), safe to back swap\n"
+		"  --ublk               every initialised device zramN is also the block device\n"
+		"                       /dev/ublkbN (the kernel's ublk driver: modprobe ublk_drv)\n"
+		"  --mlock              make the server safe to back swap on /dev/ublkbN: memory\n"
+		"                       locked (mlockall), PR_SET_IO_FLUSHER on every thread,\n"
+		"                       oom_score_adj -1000 (docs/swap.md)\n"
+		"  --reserve SIZE       each device initialised takes SIZE of pool memory at once,\n"
+		"                       locked; writes past it fail as zram's do when zs_malloc\n"
+		"                       fails. With --mlock and no --reserve: the device's\n"
+		"                       mem_limit when one is set before disksize\n"
 		"  --pidfile FILE       write the process id to FILE\n"
 		"  --writeback-idle S   every device with a backing_dev: write back the pages\n"
 		"                       idle for S seconds (idle=S, then writeback=idle)\n"
@@ -138,7 +148,7 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 		"--size", "--algorithm", "--devices", "--socket", "--listen",
 		"--control", "--mount", "--threads", "--pidfile", "--tls",
 		"--tls-certificates", "--tls-psk", "--allow-path", "--max-connections",
-		"--writeback-idle", "--recompress-idle",
+		"--writeback-idle", "--recompress-idle", "--reserve",
 	};
 	bool tls_set = false;
 
@@ -158,6 +168,10 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 		}
 		if (!strcmp(a, "--mlock")) {
 			o->mlock = true;
+			continue;
+		}
+		if (!strcmp(a, "--ublk")) {
+			o->ublk = true;
 			continue;
 		}
 		if (!strcmp(a, "--tls-verify-peer")) {
@@ -197,6 +211,8 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 			o->mount = val;
 		else if (!strcmp(name, "--pidfile"))
 			o->pidfile = val;
+		else if (!strcmp(name, "--reserve"))
+			o->reserve = val;
 		else if (!strcmp(name, "--devices")) {
 			if (parse_uint(name, val, MAX_DEVICES, &o->devices))
 				return -1;
@@ -413,6 +429,23 @@ static bool valid_size(const char *s)
 	return n > 0 && (!s[n] || (strchr("KkMmGgTtPpEe", s[n]) && !s[n + 1]));
 }
 
+/* SIZE as valid_size takes it, in bytes (the K..E suffixes are powers of
+ * 1024, as memparse's); 0 on overflow. */
+static uint64_t size_bytes(const char *s)
+{
+	static const char units[] = "KMGTPE";
+	char *end;
+	uint64_t v = strtoull(s, &end, 10);
+	const char *u = *end ? strchr(units, *end & ~0x20) : NULL;
+
+	for (int shift = u ? 10 * (int)(u - units + 1) : 0; shift > 0; shift -= 10) {
+		if (v > UINT64_MAX >> 10)
+			return 0;
+		v <<= 10;
+	}
+	return v;
+}
+
 static int configure_zram0(struct uzram *z, const struct serve_opts *o)
 {
 	int ret;
@@ -580,11 +613,12 @@ int cmd_serve(int argc, char **argv)
 	const char *ctl = NULL;
 	struct nbd_server_opts nopts = { 0 };
 	struct nbd_tls *tls = NULL;
-	char msg[512];
+	char msg[512], mlock_warn[256] = "";
 	struct nbd_server *s = NULL;
 	struct control_server *cs = NULL;
 	struct fuse_front *ff = NULL;
 	struct policy *pol = NULL;
+	struct ublk_front *uf = NULL;
 	struct uzram *z = NULL;
 	sigset_t mask;
 	int sfd = -1, ret, activated, rc = 1;
@@ -606,9 +640,17 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "uzram serve: signalfd: %s\n", strerror(errno));
 		return 1;
 	}
-	if (o.mlock && mlockall(MCL_CURRENT | MCL_FUTURE)) {
-		fprintf(stderr, "uzram serve: --mlock: mlockall: %s (raise the memlock limit, "
-			"ulimit -l, or run with CAP_IPC_LOCK)\n", strerror(errno));
+	/* Before any thread exists: they inherit IO_FLUSHER and the stacks. */
+	if (o.mlock && swapsafe_apply(msg, sizeof(msg), mlock_warn, sizeof(mlock_warn))) {
+		fprintf(stderr, "uzram serve: --mlock: %s\n", msg);
+		goto out;
+	}
+	if (*mlock_warn)
+		fprintf(stderr, "uzram serve: warning: --mlock: %s (CAP_SYS_RESOURCE is needed): "
+			"the server is not safe to back swap\n", mlock_warn);
+	if (o.reserve && (!valid_size(o.reserve) || !size_bytes(o.reserve))) {
+		fprintf(stderr, "uzram serve: --reserve %s: not a size (e.g. 256M, 1G)\n",
+			o.reserve);
 		goto out;
 	}
 
@@ -633,8 +675,24 @@ int cmd_serve(int argc, char **argv)
 		allow_path_error(&o, ret);
 		goto out;
 	}
+	if (o.reserve)
+		uzram_set_reserve(z, size_bytes(o.reserve));
+	else if (o.mlock)
+		uzram_set_reserve(z, UZRAM_RESERVE_MEM_LIMIT);
 	if (configure_zram0(z, &o))
 		goto out;
+	if (o.ublk) {
+		struct ublk_opts uo = { .queues = o.threads, .read_only = o.read_only,
+					.io_flusher = o.mlock };
+		const char *legacy = getenv("UZRAM_UBLK_LEGACY_OPCODES");
+
+		uo.legacy_opcodes = legacy && *legacy && strcmp(legacy, "0");
+		ret = ublk_front_start(z, &uo, &uf, msg, sizeof(msg));
+		if (ret) {
+			fprintf(stderr, "uzram serve: --ublk: %s\n", msg);
+			goto out;
+		}
+	}
 	nopts.threads = o.threads;
 	nopts.read_only = o.read_only;
 	nopts.max_connections = o.max_connections;
@@ -723,6 +781,22 @@ int cmd_serve(int argc, char **argv)
 	fprintf(stderr, "uzram serve: %u device%s, zram0 %s%s, %s\n", o.devices,
 		o.devices > 1 ? "s" : "", o.size, strcmp(o.size, "0") ? "" : " (uninitialised)",
 		o.algorithm);
+	if (uf)
+		fprintf(stderr, "uzram serve: ublk (%s): zramN is /dev/ublkbN once initialised%s\n",
+			ublk_front_describe(uf), strcmp(o.size, "0") ? ", /dev/ublkb0 now" : "");
+	if (o.mlock || o.reserve) {
+		struct uzram_stats st;
+
+		if (uzram_stats(z, 0, &st) == 0 && st.initialised)
+			fprintf(stderr, "uzram serve: zram0: %s\n", st.reserve_bytes ?
+				"pool memory reserved and locked" :
+				"no reserve: its pool takes memory as it grows, which under "
+				"memory pressure can wait for reclaim; give --reserve SIZE for "
+				"swap (docs/swap.md)");
+		if (o.mlock && !*mlock_warn)
+			fprintf(stderr, "uzram serve: memory locked, PR_SET_IO_FLUSHER, "
+				"oom_score_adj -1000\n");
+	}
 
 	if (o.stdio) {
 		ret = nbd_server_spawn(s, STDIN_FILENO, STDOUT_FILENO);
@@ -743,6 +817,8 @@ out:
 			free(l[i].path);
 		}
 	}
+	/* The block devices first: STOP_DEV drains their requests. */
+	ublk_front_stop(uf);
 	if (s) {
 		nbd_server_shutdown(s);
 		if (!nbd_server_wait(s, DRAIN_SECONDS)) {
