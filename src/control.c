@@ -405,6 +405,8 @@ static void *conn_thread(void *arg)
 	struct control_conn *cc = arg, **pp;
 	struct control_server *cs = cc->cs;
 
+	pthread_setname_np(pthread_self(), "ctl-conn");
+
 	while (handle_request(cc) == 0)
 		;
 	pthread_mutex_lock(&cs->lock);
@@ -422,6 +424,8 @@ static void *conn_thread(void *arg)
 static void *accept_thread(void *arg)
 {
 	struct control_server *cs = arg;
+
+	pthread_setname_np(pthread_self(), "ctl-accept");
 
 	for (;;) {
 		struct pollfd p[2] = {

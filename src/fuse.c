@@ -1163,6 +1163,8 @@ static void *worker_main(void *arg)
 		{ .fd = f->stop_fd, .events = POLLIN },
 	};
 
+	pthread_setname_np(pthread_self(), "fuse-worker");
+
 	cur_worker = w;
 	while (!atomic_load(&f->stopping) && !fuse_session_exited(f->se)) {
 		int ret = poll(pfd, 2, -1);

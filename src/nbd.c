@@ -824,6 +824,7 @@ int nbd_handle_connection(struct nbd_server *s, int in_fd, int out_fd)
 
 static void *conn_thread(void *arg)
 {
+	pthread_setname_np(pthread_self(), "nbd-conn");
 	conn_serve(arg);
 	return NULL;
 }
@@ -867,6 +868,7 @@ int nbd_server_new(struct uzram *z, const struct nbd_server_opts *opts,
 	s->tls_mode = opts->tls_creds ? opts->tls : NBD_TLS_OFF;
 	s->tls_creds = opts->tls_creds;
 	s->tls_local_plain = opts->tls_local_plain;
+	s->keep_buffers = opts->keep_buffers;
 	if (opts->tls != NBD_TLS_OFF && !opts->tls_creds) {
 		free(s);
 		return -EINVAL;

@@ -175,6 +175,10 @@ struct nbd_server_opts {
 	enum nbd_tls_mode tls;
 	struct nbd_tls *tls_creds;	/* needed unless NBD_TLS_OFF; not owned */
 	bool tls_local_plain;
+	/* serve --mlock: every connection maps the buffers of all its slots
+	 * when transmission starts and the server never unmaps buffers, so a
+	 * request of up to 64 KiB maps nothing (docs/swap.md). */
+	bool keep_buffers;
 };
 
 struct nbd_server;

@@ -126,6 +126,7 @@ struct nbd_server {
 	enum nbd_tls_mode tls_mode;
 	struct nbd_tls *tls_creds;
 	bool tls_local_plain;
+	bool keep_buffers;		/* nbd_server_opts.keep_buffers */
 	unsigned int nthreads;
 	pthread_t *workers;
 	const uint8_t *zeroes;		/* NBD_ZERO_CHUNK bytes, never written */

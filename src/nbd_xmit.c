@@ -43,7 +43,9 @@
  * answers the request EIO). When the connection ends its buffers go to a
  * server-wide cache of at most NBD_BUF_CACHE bytes (taken by the next
  * connections, unmapped after NBD_BUF_IDLE_MS unused), the rest back to
- * the system. Nothing else is allocated per request.
+ * the system. Nothing else is allocated per request. With keep_buffers
+ * (serve --mlock) each connection maps all its slots' buffers when it
+ * starts and the cache is never unmapped.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -184,6 +186,8 @@ int nbd_server_trim(struct nbd_server *s)
 	uint64_t idle;
 	int wait = -1;
 
+	if (s->keep_buffers)
+		return -1;	/* kept for the next connection, mapped */
 	pthread_mutex_lock(&s->buf_lock);
 	if (s->buf_cache) {
 		idle = coarse_ms() - s->buf_stamp;
@@ -500,6 +504,8 @@ static void *writer_main(void *arg)
 {
 	struct nbd_conn *c = arg;
 
+	pthread_setname_np(pthread_self(), "nbd-writer");
+
 	pthread_mutex_lock(&c->out_lock);
 	for (;;) {
 		struct nbd_req *done = NULL;
@@ -699,6 +705,8 @@ static void queue_push(struct nbd_server *s, struct nbd_req *r)
 static void *worker_main(void *arg)
 {
 	struct nbd_server *s = arg;
+
+	pthread_setname_np(pthread_self(), "nbd-worker");
 
 	pthread_mutex_lock(&s->qlock);
 	for (;;) {
@@ -916,10 +924,36 @@ static int read_requests(struct nbd_conn *c)
 	}
 }
 
+/* Every slot's buffer now, written (--mlock: nbd_server_opts.keep_buffers). */
+static void slots_map(struct nbd_conn *c)
+{
+	for (unsigned int i = 0; i < NBD_MAX_INFLIGHT; i++) {
+		struct nbd_req *r = &c->slots[i];
+		void *p;
+
+		if (r->buf)
+			continue;
+		p = buf_cache_get(c->srv, NBD_BUF_MIN);
+		if (!p)
+			p = mmap(NULL, NBD_BUF_MIN, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (p == MAP_FAILED)
+			return;		/* slot_get maps it when needed */
+		memset(p, 0, NBD_BUF_MIN);
+		r->buf = p;
+		r->cap = NBD_BUF_MIN;
+		c->buf_bytes += NBD_BUF_MIN;
+	}
+}
+
 int nbd_transmission(struct nbd_conn *c)
 {
 	bool started;
-	int ret = read_requests(c);
+	int ret;
+
+	if (c->srv->keep_buffers)
+		slots_map(c);
+	ret = read_requests(c);
 
 	if (ret && ret != -ECONNRESET)
 		nbd_conn_kill(c);	/* protocol violation or I/O error */

@@ -6,6 +6,7 @@
  * reported once, on stderr, when it first happens or changes - not every
  * period.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -93,6 +94,8 @@ static void *policy_thread(void *arg)
 		(p->wb_idle < p->rc_idle ? p->wb_idle : p->rc_idle) :
 		(p->wb_idle ? p->wb_idle : p->rc_idle);
 	unsigned int period = shortest / 4;
+
+	pthread_setname_np(pthread_self(), "policy");
 
 	if (period < 1)
 		period = 1;

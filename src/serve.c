@@ -53,6 +53,7 @@
 #include "policy.h"
 #include "serve.h"
 #include "swapsafe.h"
+#include "swapwatch.h"
 #include "ublk/ublk.h"
 #include "uzram.h"
 
@@ -103,7 +104,8 @@ static void usage(FILE *f)
 		"                       /dev/ublkbN (the kernel's ublk driver: modprobe ublk_drv)\n"
 		"  --mlock              make the server safe to back swap on /dev/ublkbN: memory\n"
 		"                       locked (mlockall), PR_SET_IO_FLUSHER on every thread,\n"
-		"                       oom_score_adj -1000 (docs/swap.md)\n"
+		"                       oom_score_adj -1000 (docs/swap.md). Swap over NBD is\n"
+		"                       not safe with it or without it\n"
 		"  --reserve SIZE       each device initialised takes SIZE of pool memory at once,\n"
 		"                       locked; writes past it fail as zram's do when zs_malloc\n"
 		"                       fails. With --mlock and no --reserve: the device's\n"
@@ -508,7 +510,7 @@ static int write_pidfile(const char *path)
 	return 0;
 }
 
-static void accept_one(struct nbd_server *s, struct listener *l)
+static void accept_one(struct nbd_server *s, struct listener *l, struct swapwatch *sw)
 {
 	static time_t last_full;
 	int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC), one = 1, ret;
@@ -523,6 +525,8 @@ static void accept_one(struct nbd_server *s, struct listener *l)
 	}
 	if (l->tcp)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	else
+		swapwatch_peer(sw, fd);
 	/* Past --max-connections the connection is closed before the
 	 * greeting (clients see EOF); said once a minute at most. */
 	ret = nbd_server_spawn(s, fd, fd);
@@ -567,6 +571,8 @@ static void serve_loop(struct nbd_server *s, struct listener *l, unsigned int nl
 		       int sfd, bool stdio)
 {
 	struct pollfd p[MAX_LISTENERS + 2];
+	struct swapwatch sw = { .npeers = 0 };
+	int timeout, watch;
 
 	for (;;) {
 		p[0].fd = sfd;
@@ -577,7 +583,11 @@ static void serve_loop(struct nbd_server *s, struct listener *l, unsigned int nl
 			p[2 + i].fd = l[i].fd;
 			p[2 + i].events = POLLIN;
 		}
-		if (poll(p, 2 + nl, nbd_server_trim(s)) < 0) {
+		timeout = nbd_server_trim(s);
+		watch = swapwatch_check(&sw);
+		if (watch >= 0 && (timeout < 0 || watch < timeout))
+			timeout = watch;
+		if (poll(p, 2 + nl, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "uzram serve: poll: %s\n", strerror(errno));
@@ -600,7 +610,7 @@ static void serve_loop(struct nbd_server *s, struct listener *l, unsigned int nl
 		}
 		for (unsigned int i = 0; i < nl; i++)
 			if (p[2 + i].revents)
-				accept_one(s, &l[i]);
+				accept_one(s, &l[i], &sw);
 	}
 }
 
@@ -699,6 +709,7 @@ int cmd_serve(int argc, char **argv)
 	nopts.tls = o.tls;
 	nopts.tls_creds = tls;
 	nopts.tls_local_plain = true;
+	nopts.keep_buffers = o.mlock;
 	ret = nbd_server_new(z, &nopts, &s);
 	if (ret) {
 		fprintf(stderr, "uzram serve: starting the NBD server: %s\n", strerror(-ret));
