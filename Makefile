@@ -6,6 +6,7 @@
 #   make SAN=address,undefined check   the same under sanitizers (objects in build/san-*)
 #   make fuzz [FUZZ_SECONDS=N] libFuzzer targets with clang, run N seconds each
 #   make bench                 the benchmark programs (bench/*.c)
+#   make vmbench               fio on /dev/ublkb0, /dev/nbd0 and the kernel's zram, in the VM
 #   make vmcheck [VMTESTS=NAME...]  the tests that need a real block layer, each
 #                              in its own VM (tests/vm/run; kernel from scripts/vm-kernel.sh)
 #
@@ -70,7 +71,7 @@ REPLAY_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/replay_%)
 EXAMPLE_BIN := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
 VM_TEST_BIN := $(VM_TEST_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all check test fuzz bench run clean deps tests vmcheck
+.PHONY: all check test fuzz bench run clean deps tests vmcheck vmbench
 # Keep objects of the test and bench programs between runs.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -156,6 +157,11 @@ vmcheck: deps
 	  [ $$rc = 77 ] && rc=0; exit $$rc
 
 bench: $(PROG) $(BENCH_BIN)
+
+# Benchmarks that need a real block layer (bench/vm/t_*.sh), in the VM.
+vmbench: deps
+	@$(MAKE) --no-print-directory $(PROG) $(LIBA) $(VM_TEST_BIN)
+	@BUILD=$(BUILD) UZRAM=$(BUILD)/uzram UZRAM_VM_TESTS=bench/vm tests/vm/run $(VMTESTS)
 
 run: deps all
 	@scripts/run.sh
