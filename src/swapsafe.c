@@ -36,6 +36,11 @@
 
 #define THREAD_STACK	(512u << 10)
 
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
 /* Append "; what: error" to the warnings. */
 static void warn(char *warn, size_t size, const char *what, int err)
 {
@@ -46,7 +51,8 @@ static void warn(char *warn, size_t size, const char *what, int err)
 
 int swapsafe_apply(char *msg, size_t size, char *warnings, size_t wsize)
 {
-	pthread_attr_t attr;
+	pthread_attr_t attr, old;
+	pthread_t probe;
 	int fd, err;
 
 	warnings[0] = '\0';
@@ -63,17 +69,27 @@ int swapsafe_apply(char *msg, size_t size, char *warnings, size_t wsize)
 		snprintf(msg, size, "PR_SET_THP_DISABLE: %s", strerror(errno));
 		return -1;
 	}
-	err = pthread_attr_init(&attr);
+	err = pthread_getattr_default_np(&old);
 	if (!err) {
-		err = pthread_attr_setstacksize(&attr, THREAD_STACK);
-		if (!err)
-			err = pthread_setattr_default_np(&attr);
-		pthread_attr_destroy(&attr);
+		err = pthread_attr_init(&attr);
+		if (!err) {
+			err = pthread_attr_setstacksize(&attr, THREAD_STACK);
+			if (!err)
+				err = pthread_setattr_default_np(&attr);
+			pthread_attr_destroy(&attr);
+		}
 	}
 	if (err) {
 		snprintf(msg, size, "setting the threads' stack size: %s", strerror(err));
 		return -1;
 	}
+	/* ThreadSanitizer's pthread_create refuses a changed default
+	 * (EINVAL): then keep glibc's. */
+	if (pthread_create(&probe, NULL, nothing, NULL) == 0)
+		pthread_join(probe, NULL);
+	else
+		pthread_setattr_default_np(&old);
+	pthread_attr_destroy(&old);
 	if (mlockall(MCL_CURRENT | MCL_FUTURE)) {
 		snprintf(msg, size, "mlockall: %s (raise the memlock limit, ulimit -l, or run "
 			 "with CAP_IPC_LOCK)", strerror(errno));

@@ -1,6 +1,8 @@
 #!/bin/bash
 # t_nbd_serve.sh - `uzram serve` as a daemon: option errors, sockets (stale
-# and live), --devices, --size 0, --threads, --mlock, SIGINT, and SIGTERM
+# and live), --devices, --size 0, --threads, --mlock (IO_FLUSHER on every
+# thread, or the warning without CAP_SYS_RESOURCE), --reserve, --ublk without
+# the driver (the kernel side is the VM suite's), SIGINT, and SIGTERM
 # with requests in flight (they are finished and answered, then exit 0),
 # and the buffer cache released once idle.
 . "${UZRAM_SRCDIR:-.}/tests/nbd_common.sh"
@@ -99,8 +101,39 @@ start_server --size 16M --mlock
 if [ -z "${SAN:-}" ]; then
 	grep -q "^VmLck:[[:space:]]*[1-9]" "/proc/$SERVER_PID/status" || fail "--mlock: VmLck is 0"
 fi
+# PR_SET_IO_FLUSHER and the OOM score need CAP_SYS_RESOURCE (bit 24):
+# with it every thread carries IO_FLUSHER, without it the server says it
+# is not safe to back swap.
+if (( 0x$(awk '/^CapEff/ { print $2 }' /proc/self/status) & (1 << 24) )); then
+	grep -q "memory locked, PR_SET_IO_FLUSHER" "$T/server.log" || fail "--mlock: no summary line"
+	for t in /proc/"$SERVER_PID"/task/*; do
+		flags=$(sed 's/.*) //' "$t/stat" | awk '{ print $7 }')
+		(( (flags & 0x180000) == 0x180000 )) || fail "--mlock: thread $t lacks IO_FLUSHER"
+	done
+else
+	grep -q "PR_SET_IO_FLUSHER.*not safe to back swap" "$T/server.log" ||
+		fail "--mlock without CAP_SYS_RESOURCE: no warning"
+fi
 kill -INT "$SERVER_PID"
 server_exited "after SIGINT"
+
+echo "== --reserve takes the pool's memory at start"
+start_server --size 32M --reserve 8M
+grep -q "zram0: pool memory reserved and locked" "$T/server.log" || fail "--reserve: no line"
+rss=$(awk '/^VmRSS/ { print $2 }' /proc/"$SERVER_PID"/status)
+[ "$rss" -ge 8192 ] || fail "--reserve 8M: VmRSS is $rss kB"
+stop_server
+"$UZRAM" serve --socket "$T/r.sock" --reserve 8Q 2>"$T/err" && fail "--reserve 8Q accepted"
+grep -q "reserve 8Q: not a size" "$T/err" || fail "--reserve 8Q: $(cat "$T/err")"
+
+echo "== --ublk without the kernel's ublk driver says how to get it"
+if [ -e /dev/ublk-control ]; then
+	echo "(this kernel has ublk: the VM suite tests it)"
+else
+	"$UZRAM" serve --socket "$T/u.sock" --size 16M --ublk 2>"$T/err" && fail "--ublk started without ublk"
+	grep -q "modprobe ublk_drv" "$T/err" || fail "--ublk: $(cat "$T/err")"
+	[ -e "$T/u.sock" ] && fail "--ublk failed but left its socket"
+fi
 
 echo "== without --control, the control socket is control.sock beside the NBD socket"
 mkdir "$T/d"
