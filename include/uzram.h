@@ -220,6 +220,15 @@ uint64_t uzram_dev_size(const struct uzram_dev *d);
 int uzram_read(struct uzram_dev *d, void *buf, uint64_t offset, size_t len);
 int uzram_write(struct uzram_dev *d, const void *buf, uint64_t offset,
 		size_t len);
+/*
+ * The device's reserve (uzram_set_reserve) is used up and nothing has been
+ * freed since: any write but of same-filled pages would fail with -ENOMEM.
+ * Then this counts a failed write and returns true, so that a front end can
+ * refuse a write without receiving its data (docs/swap.md: under memory
+ * pressure the kernel retries failed swap writes, and each should cost as
+ * little as can be). False otherwise, and always without a reserve.
+ */
+bool uzram_write_refused(struct uzram_dev *d);
 /* Discard: frees the whole pages inside the range; partial pages untouched. */
 int uzram_discard(struct uzram_dev *d, uint64_t offset, uint64_t len);
 /* Write-zeroes: the whole range reads as zeros afterwards. */

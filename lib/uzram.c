@@ -549,6 +549,11 @@ int uzram_write(struct uzram_dev *d, const void *buf, uint64_t offset,
 	return zram_io_write(d->zram, buf, offset, len);
 }
 
+bool uzram_write_refused(struct uzram_dev *d)
+{
+	return zram_write_refused(d->zram);
+}
+
 int uzram_discard(struct uzram_dev *d, uint64_t offset, uint64_t len)
 {
 	return zram_io_discard(d->zram, offset, len);

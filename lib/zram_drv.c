@@ -423,6 +423,16 @@ int zram_io_read(struct zram *zram, void *buf, uint64_t offset, size_t len)
 	return 0;
 }
 
+bool zram_write_refused(struct zram *zram)
+{
+	struct zs_pool *pool = zram->mem_pool;
+
+	if (!pool || !zs_reserve_full(pool))
+		return false;
+	atomic_fetch_add(&zram->stats.failed_writes, 1);
+	return true;
+}
+
 int zram_io_write(struct zram *zram, const void *buf, uint64_t offset,
 		  size_t len)
 {

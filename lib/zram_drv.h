@@ -247,6 +247,8 @@ int zram_select_priority(struct zram *zram, const char *algo, bool prio_given,
 
 /* Byte-addressed I/O (the public uzram_read ... call these). */
 int zram_io_read(struct zram *zram, void *buf, uint64_t offset, size_t len);
+/* The reserve is full: count a failed write and say so (uzram_write_refused). */
+bool zram_write_refused(struct zram *zram);
 int zram_io_write(struct zram *zram, const void *buf, uint64_t offset,
 		  size_t len);
 int zram_io_discard(struct zram *zram, uint64_t offset, uint64_t len);

@@ -207,6 +207,10 @@ static void test_device_reserve(void)
 	/* Compressible data fails at once too (no zspage to put it in). */
 	fill_text(page, PAGE, 3);
 	CHECK_EQ(uzram_write(d, page, 300 * PAGE, PAGE), -ENOMEM);
+	/* A front end may ask before it fetches the data: refused, counted. */
+	CHECK(uzram_write_refused(d), "a full reserve refuses writes");
+	uzram_stats(z, 0, &st);
+	CHECK_EQ(st.failed_writes, 3);
 	memset(page, 0x33, PAGE);
 	CHECK_EQ(uzram_write(d, page, 301 * PAGE, PAGE), 0);
 	for (unsigned int i = 0; i < stored; i++) {
@@ -216,6 +220,7 @@ static void test_device_reserve(void)
 		CHECK(!memcmp(page, rd, PAGE), "page %u intact", i);
 	}
 	CHECK_EQ(uzram_discard(d, 0, 16 * PAGE), 0);
+	CHECK(!uzram_write_refused(d), "room again after a discard");
 	fill_text(page, PAGE, 3);
 	CHECK_EQ(uzram_write(d, page, 300 * PAGE, PAGE), 0);
 	CHECK_EQ(uzram_read(d, rd, 300 * PAGE, PAGE), 0);
@@ -232,6 +237,9 @@ static void test_device_reserve(void)
 	CHECK_EQ(store(z, 1, "disksize", "8M"), 0);	/* reset cleared mem_limit */
 	uzram_stats(z, 1, &st);
 	CHECK_EQ(st.reserve_bytes, 0);
+	REQUIRE(uzram_open(z, 1, &d) == 0, "open zram1");
+	CHECK(!uzram_write_refused(d), "no reserve: never refused");
+	uzram_close(d);
 	/* Never more than the disk. */
 	uzram_set_reserve(z, 64u << 20);
 	CHECK_EQ(store(z, 1, "reset", "1"), 0);

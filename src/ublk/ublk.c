@@ -199,6 +199,9 @@ static int queue_request(struct ublk_queue *q, unsigned int tag)
 				     dev->buf_size);
 	pos = (off_t)(UBLKSRV_IO_BUF_OFFSET + ((uint64_t)q->qid << UBLK_QID_OFF) +
 		      ((uint64_t)tag << UBLK_TAG_OFF));
+	/* A full reserve refuses the write before its data is fetched. */
+	if (op == UBLK_IO_OP_WRITE && uzram_write_refused(dev->zdev))
+		return -EIO;
 	if (op == UBLK_IO_OP_WRITE &&
 	    (len > dev->buf_size || pread(dev->cfd, q->bufs, len, pos) != (ssize_t)len))
 		return -EIO;

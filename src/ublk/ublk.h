@@ -44,7 +44,8 @@ const char *ublk_front_describe(const struct ublk_front *f);
  * device, with buf (buf_size bytes) as the data buffer. Returns what the
  * COMMIT carries: the bytes done for READ and WRITE, 0 for FLUSH, DISCARD
  * and WRITE_ZEROES, -EIO when the device failed it (as the kernel's zram
- * ends a bio with BLK_STS_IOERR), -EOPNOTSUPP for other operations.
+ * ends a bio with BLK_STS_IOERR) or refuses writes (its reserve is full:
+ * uzram_write_refused), -EOPNOTSUPP for other operations.
  */
 int ublk_serve_io(struct uzram_dev *d, const struct ublksrv_io_desc *iod,
 		  void *buf, size_t buf_size);

@@ -25,7 +25,8 @@ int ublk_serve_io(struct uzram_dev *d, const struct ublksrv_io_desc *iod,
 		ret = uzram_read(d, buf, off, (size_t)len);
 		return ret ? -EIO : (int)len;
 	case UBLK_IO_OP_WRITE:
-		if (len > buf_size)
+		/* The reserve is full: refused at once (docs/swap.md). */
+		if (len > buf_size || uzram_write_refused(d))
 			return -EIO;
 		ret = uzram_write(d, buf, off, (size_t)len);
 		return ret ? -EIO : (int)len;

@@ -13,8 +13,10 @@
 #                         mkswap + swapon DEV, memfill MIB of DATA with two
 #                         verifying passes, timed as LABEL; sets MEMFILL_RC
 #                         (124: TIMEOUT seconds passed, 137: killed, the OOM
-#                         killer's doing); swapoff afterwards (fails the test
-#                         if swapoff fails)
+#                         killer's doing) and MEMFILL_SECS (whole seconds, by
+#                         the clock: timeout(1) itself may be slowed by the
+#                         pressure); swapoff afterwards (fails the test if
+#                         swapoff fails)
 #
 # The EXIT trap stops a server still running (by PID), after swapoff and
 # umount of what the test left (CLEANUP_HOOK runs first).
@@ -99,9 +101,11 @@ swap_memfill() {
 	mkswap "$dev" >/dev/null || fail "mkswap $dev failed"
 	swapon --discard=pages "$dev" || fail "swapon $dev failed"
 	log_meminfo "before $label"
+	local t0=$(date +%s%N)
 	timed "$label" timeout -k 10 "$limit" "$MEMFILL" --mib "$mib" --data "$data" \
 		--passes 2 >"$VM_OUT/$label.out" 2>"$VM_OUT/$label.err"
 	MEMFILL_RC=$?
+	MEMFILL_SECS=$(( ($(date +%s%N) - t0) / 1000000000 ))
 	cat "$VM_OUT/$label.out"
 	log_meminfo "after $label"
 	swapoff "$dev" || fail "swapoff $dev failed"

@@ -8,10 +8,11 @@
 # when memfill exits (swap frees its slots, ublk passes the discards on).
 #
 # The server is started as docs/swap.md says swap needs: --ublk --mlock
-# --reserve. 96 MiB of reserve holds what 1.2 x RAM at 4:1 puts in swap:
-# the kernel's zram peaks at 55-60 MB here, /dev/ublkb0 at 85-90 MB, as a
-# swap device that is not the kernel's zram keeps the slots of pages read
-# back in (docs/swap.md), and the program has less room beside the reserve.
+# --reserve, with half the VM's RAM as the reserve (zram setups give swap
+# half of RAM as a rule). 1.2 x RAM at 4:1 needs 85-90 MB of it: the
+# kernel's zram peaks at 55-60 MB here, but a swap device that is not the
+# kernel's zram keeps the slots of pages read back in (docs/swap.md), and
+# the program has less room beside the reserve.
 # The kernel's zram here has no lzo-rle (CONFIG_ZRAM_BACKEND_LZO is off):
 # both sides use lz4.
 # vm-timeout: 600
@@ -31,7 +32,7 @@ echo "kernel zram mm_stat: $(cat $Z/mm_stat)"
 echo 1 >$Z/reset || fail "zram0 reset"
 
 echo "== uzram: /dev/ublkb0"
-start_serve --size 768M --algorithm lz4 --ublk --mlock --reserve 96M
+start_serve --size 768M --algorithm lz4 --ublk --mlock --reserve 128M
 wait_block /dev/ublkb0
 io_flusher_all "$SERVE_PID"
 grep -E '^(VmLck|VmRSS)' /proc/"$SERVE_PID"/status
