@@ -175,8 +175,9 @@ int uzram_stats(struct uzram *z, int id, struct uzram_stats *st);
  * not fit fails with -ENOMEM and counts in failed_writes, as the kernel's
  * zram write fails when zs_malloc finds no page. This is what a device that
  * backs swap needs (docs/swap.md). 0 turns it off for later devices. With a
- * reserve, the disksize store fails with mlock's error (-EPERM, -EAGAIN: over
- * RLIMIT_MEMLOCK without CAP_IPC_LOCK) or -ENOMEM when the memory cannot be had.
+ * reserve, the disksize store fails with -ENOMEM when the memory cannot be
+ * had or locked (over RLIMIT_MEMLOCK without CAP_IPC_LOCK), or with mlock's
+ * other errors (-EPERM, -EAGAIN).
  */
 void uzram_set_reserve(struct uzram *z, uint64_t bytes);
 
@@ -196,7 +197,8 @@ struct uzram_observer {
 	int (*release)(void *arg, int id);
 	void *arg;
 };
-/* One observer per registry; NULL removes it. */
+/* One observer per registry; NULL removes it. Returns once the calls of the
+ * observer it replaces have returned (do not call it from one of them). */
 void uzram_set_observer(struct uzram *z, const struct uzram_observer *o);
 
 /* ---- block I/O ---- */

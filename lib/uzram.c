@@ -36,6 +36,8 @@ struct uzram {
 	size_t nallow;
 	uint64_t reserve;		/* for devices made from now on, under lock */
 	struct uzram_observer observer;	/* under lock */
+	unsigned int observer_calls;	/* calls in progress, under lock */
+	pthread_cond_t observer_idle;	/* observer_calls fell to 0 */
 };
 
 struct uzram_dev {
@@ -101,14 +103,28 @@ int uzram_hot_add(struct uzram *z)
 	return (int)id;
 }
 
-static struct uzram_observer observer_of(struct uzram *z)
+/*
+ * The observer, for one call made without the lock: observer_put when it
+ * returns. uzram_set_observer waits for the calls in progress, so that the
+ * front end can free what arg points to once it has removed itself.
+ */
+static struct uzram_observer observer_get(struct uzram *z)
 {
 	struct uzram_observer o;
 
 	pthread_mutex_lock(&z->lock);
 	o = z->observer;
+	z->observer_calls++;
 	pthread_mutex_unlock(&z->lock);
 	return o;
+}
+
+static void observer_put(struct uzram *z)
+{
+	pthread_mutex_lock(&z->lock);
+	if (--z->observer_calls == 0)
+		pthread_cond_broadcast(&z->observer_idle);
+	pthread_mutex_unlock(&z->lock);
 }
 
 /*
@@ -119,8 +135,9 @@ static struct uzram_observer observer_of(struct uzram *z)
  */
 static int release_for(struct uzram *z, struct zram *zram)
 {
-	struct uzram_observer o = observer_of(z);
+	struct uzram_observer o;
 	unsigned int others, releasable;
+	int ret = 0;
 
 	pthread_mutex_lock(&zram->open_lock);
 	others = zram->openers - zram->releasable;
@@ -130,20 +147,25 @@ static int release_for(struct uzram *z, struct zram *zram)
 	pthread_mutex_unlock(&zram->open_lock);
 	if (others)
 		return -EBUSY;
-	if (!releasable || !o.release)
+	if (!releasable)
 		return 0;
-	return o.release(o.arg, zram->id);
+	o = observer_get(z);
+	if (o.release)
+		ret = o.release(o.arg, zram->id);
+	observer_put(z);
+	return ret;
 }
 
 /* A reset or removal failed after release_for let the observer close its
  * handles: if the device is still initialised, the observer takes it back. */
 static void release_undo(struct uzram *z, struct zram *zram, int id)
 {
-	struct uzram_observer o = observer_of(z);
+	struct uzram_observer o = observer_get(z);
 	uint64_t size = atomic_load_explicit(&zram->disksize, memory_order_acquire);
 
 	if (o.initialised && size)
 		o.initialised(o.arg, id, size);
+	observer_put(z);
 }
 
 int uzram_hot_remove(struct uzram *z, int id)
@@ -232,6 +254,7 @@ int uzram_new(struct uzram **out, unsigned int num_devices)
 	if (!z)
 		return -ENOMEM;
 	pthread_mutex_init(&z->lock, NULL);
+	pthread_cond_init(&z->observer_idle, NULL);
 	pthread_rwlock_init(&z->policy_lock, NULL);
 	for (unsigned int i = 0; i < num_devices; i++) {
 		int ret = uzram_hot_add(z);
@@ -256,6 +279,7 @@ void uzram_free(struct uzram *z)
 		free(z->allow[i]);
 	free(z->allow);
 	pthread_rwlock_destroy(&z->policy_lock);
+	pthread_cond_destroy(&z->observer_idle);
 	pthread_mutex_destroy(&z->lock);
 	free(z);
 }
@@ -420,10 +444,11 @@ int uzram_attr_store(struct uzram *z, int id, const char *name,
 	if (reset && ret) {
 		release_undo(z, zram, id);
 	} else if (!ret && !strcmp(name, "disksize")) {
-		struct uzram_observer o = observer_of(z);
+		struct uzram_observer o = observer_get(z);
 
 		if (o.initialised)
 			o.initialised(o.arg, id, atomic_load(&zram->disksize));
+		observer_put(z);
 	}
 	zram_put(zram);
 	return ret;
@@ -446,6 +471,9 @@ void uzram_set_observer(struct uzram *z, const struct uzram_observer *o)
 		z->observer = *o;
 	else
 		memset(&z->observer, 0, sizeof(z->observer));
+	/* Calls of the old observer still running finish first. */
+	while (z->observer_calls)
+		pthread_cond_wait(&z->observer_idle, &z->lock);
 	pthread_mutex_unlock(&z->lock);
 }
 

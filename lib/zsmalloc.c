@@ -225,6 +225,7 @@ static struct zs_pool *create_pool(const char *name, size_t reserve,
 	}
 	atomic_init(&pool->pages_compacted, 0);
 	atomic_init(&pool->reserve_full, false);
+	atomic_init(&pool->reserve_seq, 0);
 	pthread_mutex_init(&pool->compact_lock, NULL);
 
 	pool->nr_shards = (unsigned int)UZ_MIN(UZ_MAX(cpus, 1L), (long)ZS_SHARDS);
@@ -562,9 +563,7 @@ void zs_free(struct zs_pool *pool, unsigned long handle)
 	class_unlock(class);
 	if (dead)
 		zs_zspage_release(pool, dead);
-	/* Room again, somewhere (zs_reserve_full). */
-	if (unlikely(atomic_load_explicit(&pool->reserve_full, memory_order_relaxed)))
-		atomic_store_explicit(&pool->reserve_full, false, memory_order_relaxed);
+	zs_room(pool);
 }
 
 /* ---- access ---- */

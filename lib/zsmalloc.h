@@ -53,9 +53,10 @@ struct zs_pool *zs_create_pool(const char *name);
  * later; one that does not fit in the reserve fails with -ENOMEM, as the
  * kernel's zs_malloc does when no page can be had. (Handle-table entries
  * past the preallocated ones - a pool whose objects moved between many
- * classes - are still allocated on demand, 8 KiB at a time.) Returns NULL
- * with *err = -errno: -ENOMEM, or mlock's -EPERM / -EAGAIN (over
- * RLIMIT_MEMLOCK without CAP_IPC_LOCK).
+ * classes - are still allocated on demand, 8 KiB at a time, up to 64 times
+ * the preallocated number; past that allocations fail with -ENOMEM.)
+ * Returns NULL with *err = -errno: -ENOMEM (also mlock's over
+ * RLIMIT_MEMLOCK), or mlock's -EPERM / -EAGAIN.
  */
 struct zs_pool *zs_create_pool_reserve(const char *name, size_t bytes,
 				       uint64_t max_objects, int *err);

@@ -177,8 +177,11 @@ struct zs_pool {
 	 * NULL: mapped on demand. */
 	struct zs_reserve *reserve;
 	/* The reserve had no zspage for an allocation, and no object has
-	 * been freed since (zs_reserve_full). */
+	 * been freed since (zs_reserve_full); reserve_seq counts the frees,
+	 * so that an allocation that fails while one happens clears the flag
+	 * it sets (zs_room). */
 	atomic_bool reserve_full __attribute__((aligned(64)));
+	atomic_ulong reserve_seq;
 };
 
 /*
@@ -271,6 +274,20 @@ static inline char *obj_addr(const struct zs_class *class, const struct zspage *
 			     unsigned int idx)
 {
 	return zspage->base + (size_t)idx * class->size;
+}
+
+/*
+ * Something was freed: a reserve that was full may have room again. The
+ * count goes first, so that an allocation failing meanwhile either sees it
+ * (and clears the flag it sets) or has set the flag before we look.
+ */
+static inline void zs_room(struct zs_pool *pool)
+{
+	if (!pool->reserve)
+		return;
+	atomic_fetch_add(&pool->reserve_seq, 1);
+	if (unlikely(atomic_load(&pool->reserve_full)))
+		atomic_store(&pool->reserve_full, false);
 }
 
 /* zsmalloc_mem.c: descriptors, memory, handle chunks. */

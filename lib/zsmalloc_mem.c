@@ -290,11 +290,13 @@ int zs_mem_reserve(struct zs_pool *pool, size_t bytes, uint64_t max_objects)
 	/*
 	 * Directories sized to the reserve (the defaults, 2 MiB each, would
 	 * be resident in a process that locked its memory): descriptors for
-	 * the reserve's pages, handle-table room for four times the entries
-	 * made now. Nothing is allocated from the pool yet.
+	 * the reserve's pages, handle-table room for 64 times the entries
+	 * made now (classes keep their freed entries, so a pool whose objects
+	 * move between classes takes more over time). Nothing is allocated
+	 * from the pool yet.
 	 */
 	size_t zd_len = (size_t)((pages + ((uint64_t)1 << ZS_ZD_CHUNK_SHIFT) - 1) >> ZS_ZD_CHUNK_SHIFT);
-	size_t ht_len = (size_t)UZ_MIN(4 * ((handles >> ZS_HT_CHUNK_SHIFT) + 1),
+	size_t ht_len = (size_t)UZ_MIN(64 * ((handles >> ZS_HT_CHUNK_SHIFT) + 1),
 				       (uint64_t)1 << ZS_HT_DIR_SHIFT);
 	_Atomic uint64_t **ht_dir = calloc(ht_len, sizeof(*ht_dir));
 	struct zspage **zd_dir = calloc(zd_len, sizeof(*zd_dir));
@@ -437,6 +439,7 @@ struct zspage *zs_zspage_create(struct zs_pool *pool, struct zs_class *class)
 	struct zs_segment *seg;
 	struct zspage *zspage;
 	bool retried = false;
+	unsigned long seq = pool->reserve ? atomic_load(&pool->reserve_seq) : 0;
 
 	pthread_mutex_lock(&pool->cache[class->shard].lock);
 	zspage = pool->cache[class->shard].list[pages];
@@ -530,7 +533,9 @@ fail:
 			retried = true;
 			goto again;
 		}
-		atomic_store_explicit(&pool->reserve_full, true, memory_order_relaxed);
+		atomic_store(&pool->reserve_full, true);
+		if (atomic_load(&pool->reserve_seq) != seq)
+			atomic_store(&pool->reserve_full, false);	/* a free raced us */
 	}
 	return NULL;
 }
@@ -622,6 +627,8 @@ void zs_zspage_release(struct zs_pool *pool, struct zspage *zspage)
 	unsigned int pages = zspage->pages, sh = zspage->shard;
 	unsigned long limit = cache_limit(pool);
 	struct zspage *trim = NULL;
+
+	zs_room(pool);	/* compaction's releases too */
 
 	zspage->class_idx = 0xff;
 	pthread_mutex_lock(&pool->cache[sh].lock);

@@ -45,7 +45,9 @@
  * connections, unmapped after NBD_BUF_IDLE_MS unused), the rest back to
  * the system. Nothing else is allocated per request. With keep_buffers
  * (serve --mlock) each connection maps all its slots' buffers when it
- * starts and the cache is never unmapped.
+ * starts and the cache is never trimmed (what exceeds NBD_BUF_CACHE when
+ * a connection ends is still unmapped then, off the I/O path); a request
+ * larger than 64 KiB still maps its buffer.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -440,12 +440,14 @@ static uint64_t size_bytes(const char *s)
 	uint64_t v = strtoull(s, &end, 10);
 	const char *u = *end ? strchr(units, *end & ~0x20) : NULL;
 
+	if (v == UINT64_MAX)	/* strtoull's overflow, or UZRAM_RESERVE_MEM_LIMIT */
+		return 0;
 	for (int shift = u ? 10 * (int)(u - units + 1) : 0; shift > 0; shift -= 10) {
 		if (v > UINT64_MAX >> 10)
 			return 0;
 		v <<= 10;
 	}
-	return v;
+	return v == UINT64_MAX ? 0 : v;
 }
 
 static int configure_zram0(struct uzram *z, const struct serve_opts *o)
@@ -692,8 +694,7 @@ int cmd_serve(int argc, char **argv)
 	if (configure_zram0(z, &o))
 		goto out;
 	if (o.ublk) {
-		struct ublk_opts uo = { .queues = o.threads, .read_only = o.read_only,
-					.io_flusher = o.mlock };
+		struct ublk_opts uo = { .queues = o.threads, .read_only = o.read_only };
 		const char *legacy = getenv("UZRAM_UBLK_LEGACY_OPCODES");
 
 		uo.legacy_opcodes = legacy && *legacy && strcmp(legacy, "0");

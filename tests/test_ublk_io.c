@@ -84,6 +84,35 @@ int main(void)
 	CHECK_EQ(ublk_serve_io(dev, &d, buf, BUF), -EIO);
 
 	uzram_close(dev);
+
+	/* A full reserve: a write is refused before it is tried (same-filled
+	 * pages too), counted, and reads still work. */
+	uzram_set_reserve(z, 1u << 20);
+	CHECK_EQ(store(z, 0, "reset", "1"), 0);
+	REQUIRE(store(z, 0, "disksize", "4M") == 0, "disksize with a reserve");
+	REQUIRE(uzram_open(z, 0, &dev) == 0, "open");
+	for (unsigned int i = 0; i < 16; i++) {
+		fill_random(buf, BUF, &seed);
+		d = iod(UBLK_IO_OP_WRITE, 0, (uint64_t)i * BUF / 512, BUF / 512);
+		CHECK_EQ(ublk_serve_io(dev, &d, buf, BUF), BUF);	/* 1 MiB fits */
+	}
+	d = iod(UBLK_IO_OP_WRITE, 0, 16 * BUF / 512, BUF / 512);
+	CHECK_EQ(ublk_serve_io(dev, &d, buf, BUF), -EIO);	/* the pool is full */
+	uzram_stats(z, 0, &st);
+	unsigned long long failed = st.failed_writes;
+	memset(buf, 0x77, PAGE);
+	d = iod(UBLK_IO_OP_WRITE, 0, 17 * BUF / 512, PAGE / 512);
+	CHECK_EQ(ublk_serve_io(dev, &d, buf, BUF), -EIO);	/* refused unseen */
+	uzram_stats(z, 0, &st);
+	CHECK_EQ(st.failed_writes, failed + 1);
+	d = iod(UBLK_IO_OP_READ, 0, 0, BUF / 512);
+	CHECK_EQ(ublk_serve_io(dev, &d, buf, BUF), BUF);
+	d = iod(UBLK_IO_OP_DISCARD, 0, 0, BUF / 512);
+	CHECK_EQ(ublk_serve_io(dev, &d, buf, BUF), 0);
+	memset(buf, 0x77, PAGE);
+	d = iod(UBLK_IO_OP_WRITE, 0, 17 * BUF / 512, PAGE / 512);
+	CHECK_EQ(ublk_serve_io(dev, &d, buf, BUF), PAGE);	/* room again */
+	uzram_close(dev);
 	uzram_free(z);
 	return check_summary();
 }

@@ -67,7 +67,6 @@ const char *ublk_front_describe(const struct ublk_front *f)
 #include <fcntl.h>
 #include <inttypes.h>
 #include <liburing.h>
-#include <linux/prctl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -77,7 +76,6 @@ const char *ublk_front_describe(const struct ublk_front *f)
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -138,6 +136,8 @@ struct ublk_front {
 	bool ctrl_ring;
 	pthread_mutex_t ctrl_lock;
 	bool encoded;			/* ioctl-encoded opcodes (6.4+) */
+	bool sqe128;			/* 128-byte entries on the queue rings
+					 * too: 6.0-6.2 demand them */
 	uint64_t features;		/* GET_FEATURES (6.5+), else 0 */
 	long page;
 	pthread_mutex_t lock;
@@ -159,7 +159,7 @@ static void queue_cmd(struct ublk_queue *q, struct io_uring *ring, unsigned int 
 	 * command queued, so there is always room. */
 	if (!sqe)
 		abort();
-	memset(sqe, 0, sizeof(*sqe));
+	memset(sqe, 0, q->dev->f->sqe128 ? 2 * sizeof(*sqe) : sizeof(*sqe));
 	sqe->opcode = IORING_OP_URING_CMD;
 	sqe->fd = 0;
 	sqe->flags = IOSQE_FIXED_FILE;
@@ -244,7 +244,7 @@ static int queue_ring_init(struct ublk_queue *q, struct io_uring *ring)
 
 	for (unsigned int i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
 		memset(&p, 0, sizeof(p));
-		p.flags = tries[i];
+		p.flags = tries[i] | (q->dev->f->sqe128 ? IORING_SETUP_SQE128 : 0);
 		ret = io_uring_queue_init_params(q->dev->depth + 1, ring, &p);
 		if (ret != -EINVAL)
 			break;
@@ -267,14 +267,10 @@ static void *queue_main(void *arg)
 	bool stop = false;
 	int ret;
 
+	/* PR_SET_IO_FLUSHER, with --mlock, comes from the main thread: every
+	 * thread made after it inherits it (docs/swap.md). */
 	snprintf(name, sizeof(name), "ublkb%d-q%u", dev->id, q->qid);
 	pthread_setname_np(pthread_self(), name);
-	/* Reclaim that this thread's allocations enter must not wait for
-	 * I/O, which may be waiting for this very thread (docs/swap.md). */
-	if (dev->f->o.io_flusher && prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0)) {
-		queue_report(q, -errno);
-		return NULL;
-	}
 	ret = queue_ring_init(q, &ring);
 	if (ret) {
 		queue_report(q, ret);
@@ -288,6 +284,18 @@ static void *queue_main(void *arg)
 	for (unsigned int tag = 0; tag < dev->depth; tag++)
 		queue_cmd(q, &ring, tag, false, 0);
 	ret = io_uring_submit(&ring);
+	if (ret >= 0 && ret != (int)dev->depth + 1)
+		ret = -EAGAIN;
+	if (ret >= 0) {
+		/* A FETCH that the driver took completes only with a request,
+		 * and there is none before START_DEV: a completion now is a
+		 * refusal, and START_DEV would wait for this queue forever. */
+		struct __kernel_timespec now = { 0 };
+		struct io_uring_cqe *cqe;
+
+		if (io_uring_wait_cqe_timeout(&ring, &cqe, &now) == 0)
+			ret = cqe->res < 0 ? cqe->res : -EPROTO;
+	}
 	if (ret < 0) {
 		io_uring_queue_exit(&ring);
 		queue_report(q, ret);
@@ -364,7 +372,9 @@ static int ctrl_cmd(struct ublk_front *f, unsigned int nr, uint32_t encoded,
 	do
 		ret = io_uring_submit(&f->ctrl);
 	while (ret == -EINTR);
-	if (ret >= 0) {
+	if (ret == 0)
+		ret = -EAGAIN;	/* not taken: nothing to wait for */
+	if (ret > 0) {
 		do
 			ret = io_uring_wait_cqe(&f->ctrl, &cqe);
 		while (ret == -EINTR);
@@ -392,8 +402,19 @@ static bool pid_alive(pid_t pid)
 static int clear_stale(struct ublk_front *f, int id)
 {
 	struct ublksrv_ctrl_dev_info info;
-	int ret;
+	char path[32];
+	int ret, fd;
 
+	/* /dev/ublkcN takes one opener: busy means a server holds it (even
+	 * one still starting or stopping), and it is not ours to delete. */
+	snprintf(path, sizeof(path), "/dev/ublkc%d", id);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && errno == EBUSY) {
+		fprintf(stderr, "uzram serve: /dev/ublkc%d is held by another server\n", id);
+		return -EBUSY;
+	}
+	if (fd >= 0)
+		close(fd);
 	memset(&info, 0, sizeof(info));
 	ret = CTRL(f, GET_DEV_INFO, (uint32_t)id, 0, &info, sizeof(info));
 	if (ret)
@@ -686,6 +707,13 @@ static int dev_create(struct ublk_front *f, int id, uint64_t size, const char **
 		dev_free(dev);
 		return ret;
 	}
+	/* A reset may have come between the disksize store and this open;
+	 * from now on one has to ask us (on_release waits for f->lock). */
+	dev->size = uzram_dev_size(dev->zdev);
+	if (!dev->size) {
+		dev_free(dev);
+		return -ENODEV;
+	}
 	*step = "ADD_DEV";
 	ret = dev_add(dev);
 	if (!ret) {
@@ -867,8 +895,11 @@ static int probe(struct ublk_front *f, char *msg, size_t msg_size)
 	} else {
 		/* Before 6.5 there is no GET_FEATURES; before 6.4 only the
 		 * legacy numbers, which every 6.x with
-		 * CONFIG_BLKDEV_UBLK_LEGACY_OPCODES takes. */
+		 * CONFIG_BLKDEV_UBLK_LEGACY_OPCODES takes; before 6.3 (and
+		 * 6.1.y before its backport) I/O commands need 128-byte
+		 * entries too, which later kernels accept as well. */
 		f->encoded = false;
+		f->sqe128 = true;
 		f->features = 0;
 	}
 	snprintf(f->describe, sizeof(f->describe), "%s opcodes, %s", f->encoded ?

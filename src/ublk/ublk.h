@@ -19,7 +19,6 @@ struct ublk_opts {
 	unsigned int queues;	/* per device, one thread each; 0 = the CPUs */
 	unsigned int depth;	/* requests in flight per queue; 0 = 64 */
 	bool read_only;		/* the block devices are read-only */
-	bool io_flusher;	/* PR_SET_IO_FLUSHER on every queue thread (--mlock) */
 	bool legacy_opcodes;	/* the 6.0-6.3 command numbers even where the
 				 * ioctl-encoded ones work (tests) */
 };
