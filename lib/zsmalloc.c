@@ -562,8 +562,9 @@ void zs_free(struct zs_pool *pool, unsigned long handle)
 	}
 	class_unlock(class);
 	if (dead)
-		zs_zspage_release(pool, dead);
-	zs_room(pool);
+		zs_zspage_release(pool, dead);	/* room for it too */
+	else
+		zs_room(pool);
 }
 
 /* ---- access ---- */

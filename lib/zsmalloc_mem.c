@@ -48,9 +48,9 @@
  * 3-page zspage). Pages are never discarded or faulted, and descriptor and
  * handle-table chunks are made in advance, so taking a zspage costs no
  * system call and cannot wait for the kernel to reclaim memory - which,
- * when the device is swap, would wait for this very process. When no run
- * is left the cached zspages are returned to the reserve and the search is
- * tried once more, then the allocation fails (-ENOMEM).
+ * when the device is swap, would wait for this very process. A reserve
+ * pool keeps no cache of released zspages: their pages go back to the
+ * bitmap at once. When no run is left the allocation fails (-ENOMEM).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -324,13 +324,11 @@ int zs_mem_reserve(struct zs_pool *pool, size_t bytes, uint64_t max_objects)
 		r->base = NULL;
 		return -ENOMEM;
 	}
-	/* Locked first, so the pages are resident (mlock populates them)
-	 * and no later reclaim takes them; then written, so not even the
-	 * shared zero page stands in for one. */
+	/* Locked: mlock faults every page in for writing (a private
+	 * writable mapping gets pages of its own, not the zero page), and no
+	 * reclaim takes them afterwards. */
 	if (mlock(r->base, r->len))
 		return -errno;
-	for (size_t off = 0; off < r->len; off += UZ_PAGE_SIZE)
-		((volatile char *)r->base)[off] = 0;
 	r->chunks = calloc(nchunks, sizeof(*r->chunks));
 	if (!r->chunks)
 		return -ENOMEM;
@@ -428,17 +426,12 @@ static void pages_discard(char *addr, size_t len)
 	madvise(addr, len, MADV_DONTNEED);
 }
 
-static void cache_take(struct zs_pool *pool, unsigned int sh, unsigned long keep,
-		       struct zspage **out);
-static void free_list(struct zs_pool *pool, struct zspage *zspage);
-
 struct zspage *zs_zspage_create(struct zs_pool *pool, struct zs_class *class)
 {
 	unsigned int pages = class->pages_per_zspage;
 	struct zs_seglist *list = &pool->segs[pages];
 	struct zs_segment *seg;
 	struct zspage *zspage;
-	bool retried = false;
 	unsigned long seq = pool->reserve ? atomic_load(&pool->reserve_seq) : 0;
 
 	pthread_mutex_lock(&pool->cache[class->shard].lock);
@@ -452,7 +445,6 @@ struct zspage *zs_zspage_create(struct zs_pool *pool, struct zs_class *class)
 	if (zspage)
 		goto init;
 
-again:
 	pthread_mutex_lock(&pool->mem_lock);
 	zspage = zd_get(pool);
 	if (!zspage)
@@ -518,24 +510,12 @@ init:
 	return zspage;
 fail:
 	pthread_mutex_unlock(&pool->mem_lock);
-	if (pool->reserve && !retried) {
-		/* The reserve is used up: cached zspages (of any page count,
-		 * in any shard) go back to it, then once more. */
-		struct zspage *all = NULL;
-
-		for (unsigned int sh = 0; sh < ZS_SHARDS; sh++) {
-			pthread_mutex_lock(&pool->cache[sh].lock);
-			cache_take(pool, sh, 0, &all);
-			pthread_mutex_unlock(&pool->cache[sh].lock);
-		}
-		if (all) {
-			free_list(pool, all);
-			retried = true;
-			goto again;
-		}
+	if (pool->reserve) {
+		/* Used up. A free made after our search could not see the
+		 * flag set yet: if one came, clear it again (zs_room). */
 		atomic_store(&pool->reserve_full, true);
 		if (atomic_load(&pool->reserve_seq) != seq)
-			atomic_store(&pool->reserve_full, false);	/* a free raced us */
+			atomic_store(&pool->reserve_full, false);
 	}
 	return NULL;
 }
@@ -625,12 +605,18 @@ static void free_list(struct zs_pool *pool, struct zspage *zspage)
 void zs_zspage_release(struct zs_pool *pool, struct zspage *zspage)
 {
 	unsigned int pages = zspage->pages, sh = zspage->shard;
-	unsigned long limit = cache_limit(pool);
+	unsigned long limit;
 	struct zspage *trim = NULL;
 
-	zs_room(pool);	/* compaction's releases too */
-
 	zspage->class_idx = 0xff;
+	if (pool->reserve) {
+		/* No cache: the pages go back to the bitmap at once, free
+		 * for a zspage of any size (and compaction's releases too). */
+		zspage_free(pool, zspage);
+		zs_room(pool);
+		return;
+	}
+	limit = cache_limit(pool);
 	pthread_mutex_lock(&pool->cache[sh].lock);
 	if (pool->cache[sh].pages + pages <= limit) {
 		zspage->next = pool->cache[sh].list[pages];

@@ -926,7 +926,7 @@ static int read_requests(struct nbd_conn *c)
 	}
 }
 
-/* Every slot's buffer now, written (--mlock: nbd_server_opts.keep_buffers). */
+/* Every slot's buffer now, faulted in (--mlock: nbd_server_opts.keep_buffers). */
 static void slots_map(struct nbd_conn *c)
 {
 	for (unsigned int i = 0; i < NBD_MAX_INFLIGHT; i++) {
@@ -941,7 +941,6 @@ static void slots_map(struct nbd_conn *c)
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 		if (p == MAP_FAILED)
 			return;		/* slot_get maps it when needed */
-		memset(p, 0, NBD_BUF_MIN);
 		r->buf = p;
 		r->cap = NBD_BUF_MIN;
 		c->buf_bytes += NBD_BUF_MIN;

@@ -565,12 +565,10 @@ static int queue_setup(struct ublk_queue *q)
 	if (p == MAP_FAILED)
 		return -errno;
 	q->bufs = p;
-	/* Written once, so every page is a page of its own that the kernel
-	 * can pin for its copies without allocating (MAP_POPULATE alone may
-	 * leave the zero page); locked too when the process locked all. */
+	/* MAP_POPULATE faults a private writable mapping in for writing:
+	 * every page is one of its own, which the kernel pins for its copies
+	 * without allocating; locked too when the process locked all. */
 	madvise(q->bufs, q->bufs_len, MADV_NOHUGEPAGE);
-	for (size_t off = 0; off < q->bufs_len; off += (size_t)page)
-		((volatile char *)q->bufs)[off] = 0;
 	q->stop_fd = eventfd(0, EFD_CLOEXEC);
 	return q->stop_fd < 0 ? -errno : 0;
 }
