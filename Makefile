@@ -46,14 +46,13 @@ WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 ifeq ($(CI),true)
 WARN     += -Werror
 endif
-ALL_CFLAGS := -std=gnu11 -pthread $(CFLAGS) $(WARN) $(SANFLAGS) -Iinclude -Ilib \
+ALL_CFLAGS := -std=gnu11 -pthread $(CFLAGS) $(WARN) $(SANFLAGS) -Iinclude -Ilib -Isrc \
 	$(PKG_CFLAGS) $(OPT_CFLAGS) -MMD -MP
 LDLIBS   := $(PKG_LIBS) $(OPT_LIBS) -lpthread -lm
 
-LIB_SRC   := $(sort $(wildcard lib/*.c))
+LIB_SRC   := $(sort $(wildcard lib/*.c lib/*/*.c))
 PROG_SRC  := $(sort $(wildcard src/*.c src/*/*.c))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
-TESTLIB_SRC := $(sort $(wildcard tests/lib/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
@@ -62,7 +61,6 @@ VM_TEST_SRC := $(sort $(wildcard tests/vm/*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 PROG_OBJ  := $(PROG_SRC:%.c=$(BUILD)/%.o)
-TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
 LIBA      := $(BUILD)/libuzram.a
 PROG      := $(BUILD)/uzram
 TEST_BIN  := $(TEST_SRC:%.c=$(BUILD)/%)
@@ -109,14 +107,14 @@ $(PROG): $(PROG_OBJ) $(LIBA)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(PROG_OBJ) $(LIBA) $(LDLIBS)
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTLIB_OBJ) $(LIBA)
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(LIBA)
 	$(E) "  LD      $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(TESTLIB_OBJ) $(LIBA) $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
 
 # ublk's request dispatch, tested without a kernel.
 $(BUILD)/tests/test_ublk_io: $(BUILD)/tests/test_ublk_io.o $(BUILD)/src/ublk/ublk_io.o $(LIBA)
 	$(E) "  LD      $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(TESTLIB_OBJ) $(LIBA) $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(LIBA) $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBA)
 	$(E) "  LD      $@"
@@ -175,7 +173,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_BUILD := build/fuzz
 FUZZ_TARGETS ?= $(FUZZ_SRC:fuzz/%.c=%)
 FUZZ_FLAGS := -std=gnu11 -pthread -O1 -g -fsanitize=fuzzer,address,undefined \
-	-Iinclude -Ilib $(PKG_CFLAGS) $(OPT_CFLAGS)
+	-Iinclude -Ilib -Isrc $(PKG_CFLAGS) $(OPT_CFLAGS)
 fuzz:
 	@mkdir -p $(FUZZ_BUILD)
 	@failed=; for t in $(FUZZ_TARGETS); do \

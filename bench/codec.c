@@ -27,9 +27,9 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "lzo.h"
-#include "sw842.h"
-#include "zcomp.h"
+#include "lzo/lzo.h"
+#include "842/sw842.h"
+#include "zcomp/zcomp.h"
 
 #define PAGE	UZ_PAGE_SIZE
 

@@ -1,5 +1,5 @@
 /*
- * sw842_speed.c - speed and ratio of the 842 codec (lib/sw842.c) on page
+ * sw842_speed.c - speed and ratio of the 842 codec (lib/842/sw842.c) on page
  * files: concatenated 4096-byte pages, each compressed and decompressed on
  * its own as zram does.
  *
@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "sw842.h"
+#include "842/sw842.h"
 
 #define PAGE	4096
 #define CHUNK	1024

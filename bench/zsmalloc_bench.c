@@ -54,7 +54,7 @@
 
 #include <lz4.h>
 
-#include "zsmalloc.h"
+#include "zsmalloc/zsmalloc.h"
 
 #define PAGE	4096
 

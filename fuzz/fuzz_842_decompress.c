@@ -1,6 +1,6 @@
 /*
  * fuzz_842_decompress.c - libFuzzer target: arbitrary bytes into the 842
- * decoder (lib/sw842.c), decoding into a 4096-byte page.
+ * decoder (lib/842/sw842.c), decoding into a 4096-byte page.
  *
  * The decoder must return 0, -EINVAL or -ENOSPC, leave *olen 0 on error and
  * never touch memory outside its buffers (the input is libFuzzer's exact-
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sw842.h"
+#include "842/sw842.h"
 
 #define PAGE	4096
 #define CMAX	(PAGE + 512)	/* > the largest stream of one page */

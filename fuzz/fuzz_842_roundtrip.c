@@ -1,6 +1,6 @@
 /*
  * fuzz_842_roundtrip.c - libFuzzer target: the input is data to compress
- * with the 842 encoder (lib/sw842.c); the stream must be a multiple of 8
+ * with the 842 encoder (lib/842/sw842.c); the stream must be a multiple of 8
  * bytes, no longer than the format's worst case, decode to the input into a
  * buffer of exactly the input's size, and compressing into one byte less
  * than the stream must say -ENOSPC without writing past it.  Buffers are
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sw842.h"
+#include "842/sw842.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

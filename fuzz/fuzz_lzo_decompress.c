@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lzo.h"
+#include "lzo/lzo.h"
 
 #define PAGE 4096
 

@@ -20,7 +20,7 @@
 
 #include <lzo/lzo1x.h>
 
-#include "lzo.h"
+#include "lzo/lzo.h"
 
 #define RECIPE_MAX (256 * 1024)
 

@@ -1,5 +1,5 @@
 /*
- * fuzz_nbd.c - the NBD server of `uzram serve` (src/nbd.c, nbd_xmit.c,
+ * fuzz_nbd.c - the NBD server of `uzram serve` (src/nbd/nbd.c, nbd_xmit.c,
  * nbd_tls.c: the real engine, compiled in) on arbitrary client byte
  * streams: the greeting, options, then requests, over a socketpair.
  *
@@ -29,9 +29,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../src/nbd.c"
-#include "../src/nbd_xmit.c"
-#include "../src/nbd_tls.c"
+#include "../src/nbd/nbd.c"
+#include "../src/nbd/nbd_xmit.c"
+#include "../src/nbd/nbd_tls.c"
 
 #define DEV0_SIZE	(1u << 20)
 #define DEV2_SIZE	(64u << 10)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "zcomp.h"
+#include "zcomp/zcomp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

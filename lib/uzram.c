@@ -21,9 +21,9 @@
 #include <sys/stat.h>
 #include <string.h>
 
-#include "parse.h"
+#include "util/parse.h"
 #include "uzram.h"
-#include "zram_drv.h"
+#include "zram/zram_drv.h"
 
 struct uzram {
 	pthread_mutex_t lock;

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 UZRAM=${UZRAM:-./uzram}
 [ -x "$UZRAM" ] || { echo "run.sh: $UZRAM is missing: run make first" >&2; exit 1; }
 
-# The default socket directory, as control_runtime_dir() in src/control.c.
+# The default socket directory, as control_runtime_dir() in src/control/control.c.
 if [ "$(id -u)" = 0 ]; then
 	dir=/run/uzram
 elif [ -n "${XDG_RUNTIME_DIR:-}" ]; then

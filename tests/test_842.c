@@ -1,8 +1,8 @@
 /*
- * test_842.c - the 842 codec of lib/sw842.c.
+ * test_842.c - the 842 codec of lib/842/sw842.c.
  *
  *  - golden vectors: streams derived by hand from the format description
- *    (the comment at the top of lib/sw842.c), checked both ways: the encoder
+ *    (the comment at the top of lib/842/sw842.c), checked both ways: the encoder
  *    must produce exactly these bytes and the decoder must read them back;
  *  - hand-built decoder streams for what our encoder never writes or writes
  *    rarely: ring wrap-around of every index kind, indices after a SHORT_DATA
@@ -28,7 +28,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "sw842.h"
+#include "842/sw842.h"
 
 #define PAGE	4096
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))

@@ -1,6 +1,6 @@
 /*
  * test_lzo.c - LZO1X (v0, "lzo") and LZO-RLE (v1, "lzo-rle"): uzram's encoder
- * and decoder (lib/lzo1x_compress.c, lib/lzo1x_decompress.c) against
+ * and decoder (lib/lzo/lzo1x_compress.c, lib/lzo/lzo1x_decompress.c) against
  * reference/kernel-zram.md §6.5.
  *
  *   - round trips of both versions over seeded generated pages (zero, same
@@ -26,8 +26,8 @@
 #include <lzo/lzo1x.h>
 
 #include "check.h"
-#include "common.h"
-#include "lzo.h"
+#include "util/common.h"
+#include "lzo/lzo.h"
 
 #define PAGE 4096
 /* The kernel's lzo1x_worst_compress(): a bound for v0 only (see lzo.h). */

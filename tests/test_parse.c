@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "parse.h"
+#include "util/parse.h"
 
 static void test_kstrtoull(void)
 {

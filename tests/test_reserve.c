@@ -10,7 +10,7 @@
 
 #include "check.h"
 #include "devutil.h"
-#include "zsmalloc.h"
+#include "zsmalloc/zsmalloc.h"
 
 #define PAGE 4096
 #define ZS_RES_PAGES 128	/* pages in one chunk of the reserve */

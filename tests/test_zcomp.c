@@ -16,7 +16,7 @@
 #include <zstd.h>
 
 #include "check.h"
-#include "zcomp.h"
+#include "zcomp/zcomp.h"
 
 #define PAGE UZ_PAGE_SIZE
 

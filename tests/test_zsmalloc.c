@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "zsmalloc.h"
+#include "zsmalloc/zsmalloc.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -61,7 +61,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "serve.h"
+#include "fuse.h"
 
 #ifndef HAVE_FUSE3
 

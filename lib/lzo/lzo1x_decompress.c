@@ -18,7 +18,7 @@
  * pattern to continue with word copies at a multiple of the distance.
  * On every return *out_len holds the bytes produced so far.
  */
-#include "common.h"
+#include "util/common.h"
 #include "lzo.h"
 
 #define LZO_M2_MAX_OFFSET	0x0800

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "lzo.h"
+#include "lzo/lzo.h"
 #include "zcomp.h"
 
 static void lzo_release_params(struct zcomp_params *params)

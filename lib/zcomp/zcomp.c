@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "parse.h"
+#include "util/parse.h"
 #include "zcomp.h"
 
 /* The kernel's order (drivers/block/zram/zcomp.c backends[]). */

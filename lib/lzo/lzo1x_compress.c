@@ -22,7 +22,7 @@
  * it also covers v1's worst case, which the kernel's lzo1x_worst_compress()
  * does not (see lzo.h).
  */
-#include "common.h"
+#include "util/common.h"
 #include "lzo.h"
 
 #define LZO_D_BITS		13

@@ -34,7 +34,7 @@
 #include <liburing.h>
 #endif
 
-#include "parse.h"
+#include "util/parse.h"
 #include "pp.h"
 #include "zram_drv.h"
 

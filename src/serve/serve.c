@@ -48,10 +48,10 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "control.h"
-#include "nbd.h"
+#include "control/control.h"
+#include "nbd/nbd.h"
 #include "policy.h"
-#include "serve.h"
+#include "fuse/fuse.h"
 #include "swapsafe.h"
 #include "swapwatch.h"
 #include "ublk/ublk.h"

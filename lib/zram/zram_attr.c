@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "parse.h"
+#include "util/parse.h"
 #include "zram_drv.h"
 
 struct zram_attr {

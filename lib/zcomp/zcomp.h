@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "common.h"
+#include "util/common.h"
 
 #define ZCOMP_PARAM_NOT_SET	INT32_MIN
 

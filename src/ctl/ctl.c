@@ -47,7 +47,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "control.h"
+#include "control/control.h"
 #include "uzram.h"
 
 #define PROG	"uzram ctl"

@@ -13,7 +13,7 @@
 #include <limits.h>
 #include <stdlib.h>
 
-#include "parse.h"
+#include "util/parse.h"
 #include "pp.h"
 #include "zram_drv.h"
 

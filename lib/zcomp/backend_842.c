@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "sw842.h"
+#include "842/sw842.h"
 #include "zcomp.h"
 
 static void sw842_release_params(struct zcomp_params *params)

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "common.h"
+#include "util/common.h"
 #include "zsmalloc.h"
 
 /* Geometry: the kernel's for 4 KiB pages, 64-bit, CONFIG_ZSMALLOC_CHAIN_SIZE 8. */

@@ -30,10 +30,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "common.h"
+#include "util/common.h"
 #include "uzram.h"
-#include "zcomp.h"
-#include "zsmalloc.h"
+#include "zcomp/zcomp.h"
+#include "zsmalloc/zsmalloc.h"
 
 #define ZRAM_FLAG_SHIFT		(UZ_PAGE_SHIFT + 1)	/* 13: size field width */
 #define ZRAM_SIZE_MASK		((1u << ZRAM_FLAG_SHIFT) - 1)

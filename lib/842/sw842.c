@@ -123,7 +123,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "common.h"
+#include "util/common.h"
 #include "sw842.h"
 
 /* Opcodes. */
