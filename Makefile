@@ -69,7 +69,8 @@ REPLAY_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/replay_%)
 EXAMPLE_BIN := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
 VM_TEST_BIN := $(VM_TEST_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all check test fuzz bench run clean deps tests vmcheck vmbench
+.PHONY: all check test fuzz bench run clean deps tests vmcheck vmbench \
+	shared install uninstall
 # Keep objects of the test and bench programs between runs.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -190,6 +191,72 @@ fuzz:
 	  fi; \
 	done; \
 	if [ -n "$$failed" ]; then echo "make fuzz: failed:$$failed (logs in $(FUZZ_BUILD))"; exit 1; fi
+
+# ---- the shared library and `make install` ----
+#
+#   make install [PREFIX=/usr/local] [DESTDIR=]   bin/uzram, lib/libuzram.a,
+#       lib/libuzram.so.MAJOR (SONAME; exports only uzram_*, dist/libuzram.map),
+#       include/uzram.h, lib/pkgconfig/uzram.pc, the man pages (man/*.[0-9])
+#       and the systemd units (dist/systemd: uzram.service, uzram.socket)
+#   make uninstall [PREFIX=...] [DESTDIR=]        removes exactly those files
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+VERSION    := $(shell sed -n 's/^\#define UZRAM_VERSION "\(.*\)"/\1/p' include/uzram.h)
+MAJOR      := $(firstword $(subst ., ,$(VERSION)))
+# The engine needs the codec libraries and liburing (writeback), not FUSE or TLS.
+LIB_LIBS   := $(PKG_LIBS) $(if $(filter liburing,$(OPT_FOUND)),$(shell pkg-config --libs liburing)) \
+	-lpthread -lm
+PIC_OBJ    := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
+SO_REAL    := $(BUILD)/libuzram.so.$(VERSION)
+MAN_PAGES  := $(wildcard man/*.[1-9])
+UNITS      := uzram.service uzram.socket
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(E) "  CC [PIC] $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
+
+$(SO_REAL): $(PIC_OBJ) dist/libuzram.map
+	$(E) "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libuzram.so.$(MAJOR) \
+		-Wl,--version-script=dist/libuzram.map -Wl,-z,defs -o $@ $(PIC_OBJ) $(LIB_LIBS)
+
+shared: $(SO_REAL)
+
+$(BUILD)/uzram.pc: dist/uzram.pc.in include/uzram.h
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		-e 's|@LIBS_PRIVATE@|$(LIB_LIBS)|' $< >$@
+
+$(BUILD)/systemd/%: dist/systemd/%
+	@mkdir -p $(dir $@)
+	$(Q)sed -e 's|@BINDIR@|$(BINDIR)|g' $< >$@
+
+install: $(PROG) $(LIBA) $(SO_REAL) $(BUILD)/uzram.pc $(UNITS:%=$(BUILD)/systemd/%)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(UNITDIR)
+	install -m 755 $(PROG) $(DESTDIR)$(BINDIR)/uzram
+	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/libuzram.a
+	install -m 755 $(SO_REAL) $(DESTDIR)$(LIBDIR)/libuzram.so.$(VERSION)
+	ln -sf libuzram.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libuzram.so.$(MAJOR)
+	ln -sf libuzram.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libuzram.so
+	install -m 644 include/uzram.h $(DESTDIR)$(INCLUDEDIR)/uzram.h
+	install -m 644 $(BUILD)/uzram.pc $(DESTDIR)$(PKGCONFIGDIR)/uzram.pc
+	install -m 644 $(UNITS:%=$(BUILD)/systemd/%) $(DESTDIR)$(UNITDIR)/
+	$(foreach m,$(MAN_PAGES),install -D -m 644 $(m) \
+		$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)) &&) true
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/uzram $(DESTDIR)$(LIBDIR)/libuzram.a \
+		$(DESTDIR)$(LIBDIR)/libuzram.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libuzram.so.$(MAJOR) \
+		$(DESTDIR)$(LIBDIR)/libuzram.so $(DESTDIR)$(INCLUDEDIR)/uzram.h \
+		$(DESTDIR)$(PKGCONFIGDIR)/uzram.pc $(UNITS:%=$(DESTDIR)$(UNITDIR)/%) \
+		$(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 
 clean:
 	rm -rf build uzram libuzram.a
