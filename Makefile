@@ -231,7 +231,7 @@ shared: $(SO_REAL)
 $(BUILD)/uzram.pc: dist/uzram.pc.in include/uzram.h
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-		-e 's|@LIBS_PRIVATE@|$(LIB_LIBS)|' $< >$@
+		-e 's|@LIBS_PRIVATE@|$(subst $(LZ4_A),-l:liblz4.a,$(LIB_LIBS))|' $< >$@
 
 $(BUILD)/systemd/%: dist/systemd/%
 	@mkdir -p $(dir $@)
