@@ -115,16 +115,6 @@ static int recompress_slot(struct zram *zram, uint32_t index, unsigned int prio,
 	return 0;
 }
 
-/* The first pool's huge_class_size, as the kernel's module-wide value. */
-static _Atomic size_t huge_class_size;
-
-void zram_note_huge_class_size(size_t size)
-{
-	size_t zero = 0;
-
-	atomic_compare_exchange_strong(&huge_class_size, &zero, size);
-}
-
 int zram_recompress_store(struct zram *zram, char *buf, size_t len)
 {
 	char *args = skip_spaces(buf), *param, *val, *algo = NULL;
@@ -166,12 +156,12 @@ int zram_recompress_store(struct zram *zram, char *buf, size_t len)
 			prio_given = true;
 		}
 	}
-	if (threshold >= atomic_load(&huge_class_size))
-		return -EINVAL;
 
 	pthread_rwlock_wrlock(&zram->dev_lock);
 	ret = -EINVAL;
-	if (!init_done(zram))
+	/* The device's pool's huge_class_size (the kernel's is module-wide:
+	 * the same value, as every pool has the same classes). */
+	if (!init_done(zram) || threshold >= zram->huge_class_size)
 		goto out;
 	int sel = zram_select_priority(zram, algo, prio_given, (int)prio,
 				       ZRAM_SECONDARY_COMP);
@@ -196,7 +186,7 @@ int zram_recompress_store(struct zram *zram, char *buf, size_t len)
 		zram_clear_flag(zram, index, ZRAM_PP_SLOT);
 		zram_slot_unlock(zram, index);
 	}
-	pp_release(zram, &ctl);
+	zram_pp_release(zram, &ctl);
 	free(page);
 out:
 	pthread_rwlock_unlock(&zram->dev_lock);

@@ -185,7 +185,7 @@ int zram_backing_dev_store(struct zram *zram, char *buf, size_t len)
 		goto out;
 	}
 	char resolved[PATH_MAX];
-	ret = uzram_path_check(zram->registry, buf, resolved);
+	ret = path_policy_check(zram->paths, buf, resolved);
 	if (!ret)
 		ret = open_backing(resolved, &fd, &bytes);
 	if (ret)
@@ -665,7 +665,7 @@ int zram_writeback_store(struct zram *zram, char *buf, size_t len)
 	}
 	if (!ret)
 		ret = zram_writeback_slots(zram, &ctl);
-	pp_release(zram, &ctl);
+	zram_pp_release(zram, &ctl);
 out:
 	pthread_rwlock_unlock(&zram->dev_lock);
 	return ret;

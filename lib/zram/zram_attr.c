@@ -324,7 +324,7 @@ static int algorithm_params_store(struct zram *zram, char *buf, size_t len)
 	zcomp_params_release(p);
 	if (dict_path) {
 		char resolved[PATH_MAX];
-		ret = uzram_path_check(zram->registry, dict_path, resolved);
+		ret = path_policy_check(zram->paths, dict_path, resolved);
 		if (ret == -EPERM)
 			goto out;	/* refused by the server's policy */
 		if (!ret)
@@ -536,12 +536,12 @@ static const struct zram_attr zram_attrs[] = {
 	{ { "block_state", 0400 }, block_state_show, NULL },
 };
 
-size_t uzram_attr_count(void)
+size_t zram_attr_count(void)
 {
 	return UZ_ARRAY_SIZE(zram_attrs);
 }
 
-const struct uzram_attr_info *uzram_attr_at(size_t i)
+const struct uzram_attr_info *zram_attr_info(size_t i)
 {
 	return i < UZ_ARRAY_SIZE(zram_attrs) ? &zram_attrs[i].info : NULL;
 }
@@ -554,7 +554,7 @@ static const struct zram_attr *attr_find(const char *name)
 	return NULL;
 }
 
-const struct uzram_attr_info *uzram_attr_find(const char *name)
+const struct uzram_attr_info *zram_attr_info_find(const char *name)
 {
 	const struct zram_attr *a = attr_find(name);
 

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pp.h"
 #include "zram_drv.h"
 
 const char *const zram_default_comp = "lzo-rle";
@@ -108,6 +109,20 @@ void zram_mark_accessed(struct zram *zram, uint32_t index)
 	zram_update_flags(zram, index,
 			  (1u << ZRAM_IDLE) | (1u << ZRAM_PP_SLOT), 0);
 	zram->table[index].ac_time = zram_now();
+}
+
+/* ---- post-processing candidates ---- */
+
+void zram_pp_release(struct zram *zram, struct pp_ctl *ctl)
+{
+	uint32_t index;
+
+	while (pp_next(ctl, &index)) {
+		zram_slot_lock(zram, index);
+		zram_clear_flag(zram, index, ZRAM_PP_SLOT);
+		zram_slot_unlock(zram, index);
+	}
+	pp_free(ctl);
 }
 
 /* ---- slot_free (§3.6): every counter follows from here ---- */
@@ -582,14 +597,14 @@ int zram_select_priority(struct zram *zram, const char *algo, bool prio_given,
 	return prio_given ? prio : lowest;
 }
 
-struct zram *zram_create(int id, struct uzram *registry)
+struct zram *zram_create(int id, struct path_policy *paths)
 {
 	struct zram *zram = calloc(1, sizeof(*zram));
 
 	if (!zram)
 		return NULL;
 	zram->id = id;
-	zram->registry = registry;
+	zram->paths = paths;
 	snprintf(zram->name, sizeof(zram->name), "zram%d", id);
 	pthread_rwlock_init(&zram->dev_lock, NULL);
 	pthread_mutex_init(&zram->open_lock, NULL);
@@ -683,7 +698,6 @@ int zram_init_device(struct zram *zram, uint64_t disksize)
 		return ret;
 	}
 	zram->huge_class_size = zs_huge_class_size(zram->mem_pool);
-	zram_note_huge_class_size(zram->huge_class_size);
 	if (!zram->nr_streams)
 		zram->nr_streams = default_streams();
 	for (int prio = 0; prio < ZRAM_MAX_COMPS; prio++) {

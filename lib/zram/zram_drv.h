@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "util/common.h"
+#include "util/path_policy.h"
 #include "uzram.h"
 #include "zcomp/zcomp.h"
 #include "zsmalloc/zsmalloc.h"
@@ -99,7 +100,7 @@ struct zram {
 	struct zram_stats stats;
 	_Atomic uint64_t disksize;		/* bytes; 0 = uninitialised */
 	uint64_t nr_pages;
-	size_t huge_class_size;
+	size_t huge_class_size;			/* its pool's; set at init */
 	unsigned int nr_streams;
 	int id;
 	char name[16];				/* "zram0" */
@@ -116,7 +117,7 @@ struct zram {
 	unsigned int releasable;
 	bool claim;
 	atomic_int refs;			/* registry references */
-	struct uzram *registry;			/* its path policy */
+	struct path_policy *paths;		/* the registry's, for attribute paths */
 
 	/* Writeback (backing store). */
 	int backing_fd;				/* -1: none */
@@ -215,17 +216,15 @@ static inline bool init_done(struct zram *zram)
 /* Seconds of CLOCK_BOOTTIME, the unit of ac_time. */
 uint32_t zram_now(void);
 
-/* ---- the registry (uzram.c) ---- */
+/* ---- post-processing candidates (pp.h) ---- */
 
-/*
- * Resolve path under the registry's allow-list into resolved (PATH_MAX
- * bytes): 0, -EPERM (outside it), or realpath's error.
- */
-int uzram_path_check(struct uzram *z, const char *path, char *resolved);
+struct pp_ctl;
+/* Clear ZRAM_PP_SLOT of every candidate left in ctl, and free ctl's lists. */
+void zram_pp_release(struct zram *zram, struct pp_ctl *ctl);
 
 /* ---- the device (zram_drv.c) ---- */
 
-struct zram *zram_create(int id, struct uzram *registry);
+struct zram *zram_create(int id, struct path_policy *paths);
 void zram_destroy(struct zram *zram);
 void zram_slot_free(struct zram *zram, uint32_t index);
 void zram_mark_accessed(struct zram *zram, uint32_t index);
@@ -257,6 +256,11 @@ int zram_io_page_state(struct zram *zram, uint64_t offset);
 
 /* ---- attributes (zram_attr.c) ---- */
 
+/* The attribute table, in the kernel's order (uzram_attr_at ... show it). */
+size_t zram_attr_count(void);
+const struct uzram_attr_info *zram_attr_info(size_t i);
+const struct uzram_attr_info *zram_attr_info_find(const char *name);
+
 long zram_attr_show(struct zram *zram, const char *name, char *buf,
 		    size_t size);
 int zram_attr_store(struct zram *zram, const char *name, const char *buf,
@@ -286,7 +290,5 @@ int zram_compressed_writeback_store(struct zram *zram, char *buf, size_t len);
 /* ---- recompression (recompress.c) ---- */
 
 int zram_recompress_store(struct zram *zram, char *buf, size_t len);
-/* Remember the first pool's huge_class_size (recompress's threshold check). */
-void zram_note_huge_class_size(size_t size);
 
 #endif /* UZRAM_ZRAM_DRV_H */
