@@ -216,19 +216,7 @@ out:
 	return ret;
 }
 
-/* ---- the limit and batch attributes ---- */
-
-long zram_bd_stat_show(struct zram *zram, char *buf, size_t size)
-{
-	long n;
-
-	pthread_rwlock_rdlock(&zram->dev_lock);
-	n = snprintf(buf, size, "%8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
-		     atomic_load(&zram->stats.bd_count), atomic_load(&zram->stats.bd_reads),
-		     atomic_load(&zram->stats.bd_writes));
-	pthread_rwlock_unlock(&zram->dev_lock);
-	return n;
-}
+/* ---- the limit, batch and format attributes ---- */
 
 long zram_writeback_limit_show(struct zram *zram, char *buf, size_t size)
 {

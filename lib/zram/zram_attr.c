@@ -43,11 +43,6 @@ static long emit(char *buf, size_t size, const char *fmt, ...)
 	return n;
 }
 
-static uint64_t st(_Atomic uint64_t *v)
-{
-	return atomic_load_explicit(v, memory_order_relaxed);
-}
-
 /* ---- disksize, initstate, reset ---- */
 
 static long disksize_show(struct zram *zram, char *buf, size_t size)
@@ -387,52 +382,91 @@ static int recomp_algorithm_store(struct zram *zram, char *buf, size_t len)
 
 /* ---- statistics (§2.6) ---- */
 
+/* An atomic load of a counter: relaxed, as each is a count on its own. */
+static uint64_t stat_read(_Atomic uint64_t *counter)
+{
+	return atomic_load_explicit(counter, memory_order_relaxed);
+}
+
+/* Every counter of UZRAM_STATS into s, in bytes where its unit says so. */
+static void read_counters(struct zram *zram, struct uzram_stats *s)
+{
+#define READ_COUNTER(field, counter, unit) \
+	s->field = stat_read(&zram->stats.counter) * (unit);
+#define SKIP_VALUE(field)
+	UZRAM_STATS(READ_COUNTER, SKIP_VALUE)
+#undef READ_COUNTER
+#undef SKIP_VALUE
+}
+
+void zram_fill_stats(struct zram *zram, struct uzram_stats *s)
+{
+	struct zs_pool_stats pool_stats = { 0 };
+
+	memset(s, 0, sizeof(*s));
+	RD(zram);
+	s->initialised = init_done(zram);
+	s->disksize = atomic_load(&zram->disksize);
+	snprintf(s->algorithm, sizeof(s->algorithm), "%s",
+		 zram->comp_algs[ZRAM_PRIMARY_COMP] ? zram->comp_algs[ZRAM_PRIMARY_COMP] : "");
+	if (s->initialised) {
+		s->mem_used_total = (uint64_t)zs_get_total_pages(zram->mem_pool)
+				    << UZ_PAGE_SHIFT;
+		zs_pool_stats(zram->mem_pool, &pool_stats);
+		s->streams = zram->comps[ZRAM_PRIMARY_COMP]->nr_streams;
+		s->reserve_bytes = (uint64_t)zs_reserve_pages(zram->mem_pool) << UZ_PAGE_SHIFT;
+	}
+	s->mem_limit = atomic_load(&zram->limit_pages) << UZ_PAGE_SHIFT;
+	s->pages_compacted = pool_stats.pages_compacted;
+	read_counters(zram, s);
+	UNLOCK(zram);
+}
+
+/* The counters, read under dev_lock as the kernel's stat shows do. */
+static void read_counters_locked(struct zram *zram, struct uzram_stats *s)
+{
+	RD(zram);
+	read_counters(zram, s);
+	UNLOCK(zram);
+}
+
 static long io_stat_show(struct zram *zram, char *buf, size_t size)
 {
-	long n;
+	struct uzram_stats s;
 
-	RD(zram);
-	n = emit(buf, size, "%8" PRIu64 " %8" PRIu64 " 0 %8" PRIu64 "\n",
-		 st(&zram->stats.failed_reads), st(&zram->stats.failed_writes),
-		 st(&zram->stats.notify_free));
-	UNLOCK(zram);
-	return n;
+	read_counters_locked(zram, &s);
+	return emit(buf, size, "%8" PRIu64 " %8" PRIu64 " 0 %8" PRIu64 "\n",
+		    s.failed_reads, s.failed_writes, s.notify_free);
 }
 
 static long mm_stat_show(struct zram *zram, char *buf, size_t size)
 {
-	struct zs_pool_stats pool_stats = { 0 };
-	uint64_t mem_used = 0;
-	long n;
+	struct uzram_stats s;
 
-	RD(zram);
-	if (init_done(zram)) {
-		mem_used = zs_get_total_pages(zram->mem_pool);
-		zs_pool_stats(zram->mem_pool, &pool_stats);
-	}
-	n = emit(buf, size,
-		 "%8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRId64
-		 " %8" PRIu64 " %8lu %8" PRIu64 " %8" PRIu64 "\n",
-		 st(&zram->stats.pages_stored) << UZ_PAGE_SHIFT,
-		 st(&zram->stats.compr_data_size),
-		 mem_used << UZ_PAGE_SHIFT,
-		 atomic_load(&zram->limit_pages) << UZ_PAGE_SHIFT,
-		 (int64_t)(st(&zram->stats.max_used_pages) << UZ_PAGE_SHIFT),
-		 st(&zram->stats.same_pages), pool_stats.pages_compacted,
-		 st(&zram->stats.huge_pages), st(&zram->stats.huge_pages_since));
-	UNLOCK(zram);
-	return n;
+	zram_fill_stats(zram, &s);
+	return emit(buf, size,
+		    "%8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRId64
+		    " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
+		    s.orig_data_size, s.compr_data_size, s.mem_used_total,
+		    s.mem_limit, (int64_t)s.mem_used_max, s.same_pages,
+		    s.pages_compacted, s.huge_pages, s.huge_pages_since);
 }
 
 static long debug_stat_show(struct zram *zram, char *buf, size_t size)
 {
-	long n;
+	struct uzram_stats s;
 
-	RD(zram);
-	n = emit(buf, size, "version: %d\n0 %8" PRIu64 "\n", 1,
-		 st(&zram->stats.miss_free));
-	UNLOCK(zram);
-	return n;
+	read_counters_locked(zram, &s);
+	return emit(buf, size, "version: %d\n0 %8" PRIu64 "\n", 1, s.miss_free);
+}
+
+static long bd_stat_show(struct zram *zram, char *buf, size_t size)
+{
+	struct uzram_stats s;
+
+	read_counters_locked(zram, &s);
+	return emit(buf, size, "%8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
+		    s.bd_count, s.bd_reads, s.bd_writes);
 }
 
 /* /sys/block/zramN/stat: the block layer's 17 fields. As the kernel's zram,
@@ -440,11 +474,13 @@ static long debug_stat_show(struct zram *zram, char *buf, size_t size)
  * depth are 0. */
 static long stat_show(struct zram *zram, char *buf, size_t size)
 {
+	struct uzram_stats s;
+
+	read_counters(zram, &s);
 	return emit(buf, size,
 		    "%8" PRIu64 " %8u %8" PRIu64 " %8u %8" PRIu64 " %8u %8" PRIu64
 		    " %8u %8u %8u %8u %8" PRIu64 " %8u %8" PRIu64 " %8u %8u %8u\n",
-		    st(&zram->stats.read_ios), 0, st(&zram->stats.read_sectors), 0,
-		    st(&zram->stats.write_ios), 0, st(&zram->stats.write_sectors),
+		    s.read_ios, 0, s.read_sectors, 0, s.write_ios, 0, s.write_sectors,
 		    0, 0, 0, 0, (uint64_t)0, 0, (uint64_t)0, 0, 0, 0);
 }
 
@@ -515,7 +551,7 @@ static const struct zram_attr zram_attrs[] = {
 	{ { "mem_used_max", WO }, NULL, mem_used_max_store },
 	{ { "idle", WO }, NULL, idle_store },
 	{ { "comp_algorithm", RW }, comp_algorithm_show, comp_algorithm_store },
-	{ { "bd_stat", RO }, zram_bd_stat_show, NULL },
+	{ { "bd_stat", RO }, bd_stat_show, NULL },
 	{ { "backing_dev", RW }, zram_backing_dev_show, zram_backing_dev_store },
 	{ { "writeback", WO }, NULL, zram_writeback_store },
 	{ { "writeback_limit", RW }, zram_writeback_limit_show, zram_writeback_limit_store },
@@ -599,45 +635,4 @@ int zram_attr_store(struct zram *zram, const char *name, const char *buf,
 	ret = a->store(zram, copy, len);
 	free(copy);
 	return ret;
-}
-
-void zram_fill_stats(struct zram *zram, struct uzram_stats *s)
-{
-	struct zs_pool_stats pool_stats = { 0 };
-
-	memset(s, 0, sizeof(*s));
-	RD(zram);
-	s->initialised = init_done(zram);
-	s->disksize = atomic_load(&zram->disksize);
-	snprintf(s->algorithm, sizeof(s->algorithm), "%s",
-		 zram->comp_algs[ZRAM_PRIMARY_COMP] ? zram->comp_algs[ZRAM_PRIMARY_COMP] : "");
-	if (s->initialised) {
-		s->mem_used_total = (uint64_t)zs_get_total_pages(zram->mem_pool)
-				    << UZ_PAGE_SHIFT;
-		zs_pool_stats(zram->mem_pool, &pool_stats);
-		s->streams = zram->comps[ZRAM_PRIMARY_COMP]->nr_streams;
-		s->reserve_bytes = (uint64_t)zs_reserve_pages(zram->mem_pool) << UZ_PAGE_SHIFT;
-	}
-	s->orig_data_size = st(&zram->stats.pages_stored) << UZ_PAGE_SHIFT;
-	s->compr_data_size = st(&zram->stats.compr_data_size);
-	s->mem_limit = atomic_load(&zram->limit_pages) << UZ_PAGE_SHIFT;
-	s->mem_used_max = st(&zram->stats.max_used_pages) << UZ_PAGE_SHIFT;
-	s->same_pages = st(&zram->stats.same_pages);
-	s->pages_compacted = pool_stats.pages_compacted;
-	s->huge_pages = st(&zram->stats.huge_pages);
-	s->huge_pages_since = st(&zram->stats.huge_pages_since);
-	s->failed_reads = st(&zram->stats.failed_reads);
-	s->failed_writes = st(&zram->stats.failed_writes);
-	s->notify_free = st(&zram->stats.notify_free);
-	s->miss_free = st(&zram->stats.miss_free);
-	s->bd_count = st(&zram->stats.bd_count);
-	s->bd_reads = st(&zram->stats.bd_reads);
-	s->bd_writes = st(&zram->stats.bd_writes);
-	s->read_ios = st(&zram->stats.read_ios);
-	s->read_sectors = st(&zram->stats.read_sectors);
-	s->write_ios = st(&zram->stats.write_ios);
-	s->write_sectors = st(&zram->stats.write_sectors);
-	s->discard_ios = st(&zram->stats.discard_ios);
-	s->discard_sectors = st(&zram->stats.discard_sectors);
-	UNLOCK(zram);
 }

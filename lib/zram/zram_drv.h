@@ -67,26 +67,18 @@ struct zram_slot {
 _Static_assert(sizeof(struct zram_slot) == 16, "a slot is 16 bytes");
 _Static_assert(__NR_ZRAM_PAGEFLAGS <= 32, "flags fit in 32 bits");
 
-/* Every counter of mm_stat, io_stat, debug_stat and bd_stat (§1.5). */
+/*
+ * The counters of mm_stat, io_stat, debug_stat, bd_stat and stat: one for
+ * each C() entry of UZRAM_STATS (include/uzram.h), by its counter name.
+ * Relaxed atomics, each a count on its own; reset zeroes them all.
+ */
+#define ZRAM_STATS_COUNTER(field, counter, unit)	_Atomic uint64_t counter;
+#define ZRAM_STATS_VALUE(field)
 struct zram_stats {
-	_Atomic uint64_t compr_data_size;	/* bytes in zsmalloc */
-	_Atomic uint64_t failed_reads;
-	_Atomic uint64_t failed_writes;
-	_Atomic uint64_t notify_free;		/* pages freed by discard */
-	_Atomic uint64_t same_pages;
-	_Atomic uint64_t huge_pages;
-	_Atomic uint64_t huge_pages_since;
-	_Atomic uint64_t pages_stored;
-	_Atomic uint64_t max_used_pages;
-	_Atomic uint64_t miss_free;
-	_Atomic uint64_t bd_count;
-	_Atomic uint64_t bd_reads;
-	_Atomic uint64_t bd_writes;
-	/* the block layer's /sys/block/zramN/stat */
-	_Atomic uint64_t read_ios, read_sectors;
-	_Atomic uint64_t write_ios, write_sectors;
-	_Atomic uint64_t discard_ios, discard_sectors;
+	UZRAM_STATS(ZRAM_STATS_COUNTER, ZRAM_STATS_VALUE)
 };
+#undef ZRAM_STATS_COUNTER
+#undef ZRAM_STATS_VALUE
 
 struct zram {
 	struct zram_slot *table;
@@ -274,7 +266,6 @@ void zram_fill_stats(struct zram *zram, struct uzram_stats *st);
 int zram_read_from_bdev(struct zram *zram, uint32_t index, void *page);
 void zram_release_bdev_block(struct zram *zram, unsigned long blk);
 void zram_reset_bdev(struct zram *zram);
-long zram_bd_stat_show(struct zram *zram, char *buf, size_t size);
 long zram_backing_dev_show(struct zram *zram, char *buf, size_t size);
 int zram_backing_dev_store(struct zram *zram, char *buf, size_t len);
 int zram_writeback_store(struct zram *zram, char *buf, size_t len);
