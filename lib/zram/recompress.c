@@ -106,12 +106,9 @@ static int recompress_slot(struct zram *zram, uint32_t index, unsigned int prio,
 	if (ZS_IS_ERR(handle))
 		return ZS_ERR(handle);
 
-	zram_slot_free(zram, index);
-	zram->table[index].handle = handle;
-	zram_set_obj_size(zram, index, new_len);
-	zram_set_priority(zram, index, prio);
-	atomic_fetch_add(&zram->stats.compr_data_size, new_len);
-	atomic_fetch_add(&zram->stats.pages_stored, 1);
+	/* As the kernel's recompress_slot(): not an access, ac_time stays 0. */
+	zram_slot_replace(zram, index, handle, new_len,
+			  (prio & ZRAM_COMP_PRIORITY_MASK) << ZRAM_COMP_PRIORITY_BIT1);
 	return 0;
 }
 

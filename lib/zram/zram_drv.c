@@ -220,17 +220,15 @@ bool zram_can_store_page(struct zram *zram)
 /* ---- write path (§3.3) ---- */
 
 /*
- * Install a new content into the slot: free the old one, set the new.
- * `locked`: the caller already holds the slot lock (partial writes).
+ * A written page's new content into the slot, accessed now. `locked`: the
+ * caller already holds the slot lock (partial writes).
  */
 static void slot_install(struct zram *zram, uint32_t index, bool locked,
 			 unsigned long handle, uint32_t size, uint32_t flags)
 {
 	if (!locked)
 		zram_slot_lock(zram, index);
-	zram_slot_free(zram, index);
-	zram->table[index].handle = handle;
-	zram_update_flags(zram, index, ZRAM_SIZE_MASK, size | flags);
+	zram_slot_replace(zram, index, handle, size, flags);
 	zram_mark_accessed(zram, index);
 	if (!locked)
 		zram_slot_unlock(zram, index);
@@ -240,8 +238,6 @@ static int write_same_filled_page(struct zram *zram, unsigned long fill,
 				  uint32_t index, bool locked)
 {
 	slot_install(zram, index, locked, fill, 0, 1u << ZRAM_SAME);
-	atomic_fetch_add(&zram->stats.same_pages, 1);
-	atomic_fetch_add(&zram->stats.pages_stored, 1);
 	return 0;
 }
 
@@ -257,10 +253,6 @@ static int write_incompressible_page(struct zram *zram, const void *mem,
 		return -ENOMEM;
 	}
 	slot_install(zram, index, locked, handle, UZ_PAGE_SIZE, 1u << ZRAM_HUGE);
-	atomic_fetch_add(&zram->stats.compr_data_size, UZ_PAGE_SIZE);
-	atomic_fetch_add(&zram->stats.huge_pages, 1);
-	atomic_fetch_add(&zram->stats.huge_pages_since, 1);
-	atomic_fetch_add(&zram->stats.pages_stored, 1);
 	return 0;
 }
 
@@ -303,8 +295,6 @@ static int zram_write_page(struct zram *zram, const void *mem, uint32_t index,
 	}
 
 	slot_install(zram, index, locked, handle, comp_len, 0);
-	atomic_fetch_add(&zram->stats.pages_stored, 1);
-	atomic_fetch_add(&zram->stats.compr_data_size, comp_len);
 	return 0;
 }
 
