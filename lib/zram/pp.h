@@ -8,9 +8,9 @@
  * queued first within a bucket. A list belongs to one command (writeback,
  * recompress), which runs under dev_lock: it has no lock of its own.
  *
- * The lists know nothing of slots. Their users mark candidates
- * ZRAM_PP_SLOT under the slot lock as they queue them; the device unmarks
- * the ones left over (zram_pp_release() in zram_drv.c). Any
+ * The lists know nothing of slots: the device marks its candidates
+ * ZRAM_PP_SLOT under their slot lock as it queues them, and unmarks the
+ * ones left over (zram_pp_scan(), zram_pp_release() in zram_drv.c). Any
  * access to or free of a slot clears ZRAM_PP_SLOT, which tells the
  * post-processor to skip it.
  */

@@ -17,11 +17,6 @@
 #include "pp.h"
 #include "zram_drv.h"
 
-enum {
-	RECOMPRESS_IDLE = 1 << 0,
-	RECOMPRESS_HUGE = 1 << 1,
-};
-
 /* The highest priority with an algorithm (INCOMPRESSIBLE is set there). */
 static unsigned int highest_priority_algorithm(struct zram *zram)
 {
@@ -33,31 +28,19 @@ static unsigned int highest_priority_algorithm(struct zram *zram)
 	return prio;
 }
 
+/* Queue the slots in memory, not yet tried at prio or above, with every
+ * flag of need. */
 static int scan_slots_for_recompress(struct zram *zram, struct pp_ctl *ctl,
-				     int mode, unsigned int prio)
+				     uint32_t need, unsigned int prio)
 {
-	int ret = 0;
+	const struct zram_pp_filter f = {
+		.need = need,
+		.skip = (1u << ZRAM_WB) | (1u << ZRAM_SAME) |
+			(1u << ZRAM_INCOMPRESSIBLE),
+		.below_prio = prio,
+	};
 
-	for (uint64_t index = 0; index < zram->nr_pages && !ret; index++) {
-		uint32_t i = (uint32_t)index;
-
-		zram_slot_lock(zram, i);
-		if (!zram_slot_allocated(zram, i) || zram_test_flag(zram, i, ZRAM_WB) ||
-		    zram_test_flag(zram, i, ZRAM_SAME) ||
-		    zram_test_flag(zram, i, ZRAM_INCOMPRESSIBLE) ||
-		    zram_get_priority(zram, i) >= prio)
-			goto next;
-		if ((mode & RECOMPRESS_IDLE) && !zram_test_flag(zram, i, ZRAM_IDLE))
-			goto next;
-		if ((mode & RECOMPRESS_HUGE) && !zram_test_flag(zram, i, ZRAM_HUGE))
-			goto next;
-		ret = pp_add(ctl, i, zram_get_obj_size(zram, i));
-		if (!ret)
-			zram_set_flag(zram, i, ZRAM_PP_SLOT);
-next:
-		zram_slot_unlock(zram, i);
-	}
-	return ret;
+	return zram_pp_scan(zram, ctl, 0, zram->nr_pages, &f);
 }
 
 /*
@@ -120,8 +103,8 @@ int zram_recompress_store(struct zram *zram, char *buf, size_t len)
 	bool prio_given = false;
 	struct pp_ctl ctl;
 	uint8_t *page;
-	uint32_t index;
-	int mode = 0, ret;
+	uint32_t index, mode = 0;	/* the flags its slots must have */
+	int ret;
 
 	while (*args) {
 		args = next_arg(args, &param, &val);
@@ -129,11 +112,11 @@ int zram_recompress_store(struct zram *zram, char *buf, size_t len)
 			return -EINVAL;
 		if (!strcmp(param, "type")) {
 			if (!strcmp(val, "idle"))
-				mode = RECOMPRESS_IDLE;
+				mode = 1u << ZRAM_IDLE;
 			else if (!strcmp(val, "huge"))
-				mode = RECOMPRESS_HUGE;
+				mode = 1u << ZRAM_HUGE;
 			else if (!strcmp(val, "huge_idle"))
-				mode = RECOMPRESS_IDLE | RECOMPRESS_HUGE;
+				mode = (1u << ZRAM_IDLE) | (1u << ZRAM_HUGE);
 			else
 				return -EINVAL;
 		} else if (!strcmp(param, "max_pages")) {

@@ -315,54 +315,33 @@ int zram_compressed_writeback_store(struct zram *zram, char *buf, size_t len)
 
 /* ---- writeback ---- */
 
-enum {
-	IDLE_WRITEBACK = 1 << 0,
-	HUGE_WRITEBACK = 1 << 1,
-	INCOMPRESSIBLE_WRITEBACK = 1 << 2,
-};
-
-static int parse_mode(const char *s, int *mode)
+/* The writeback modes, as the flags their slots must have. */
+static int parse_mode(const char *s, uint32_t *need)
 {
 	if (!strcmp(s, "idle"))
-		*mode = IDLE_WRITEBACK;
+		*need = 1u << ZRAM_IDLE;
 	else if (!strcmp(s, "huge"))
-		*mode = HUGE_WRITEBACK;
+		*need = 1u << ZRAM_HUGE;
 	else if (!strcmp(s, "huge_idle"))
-		*mode = IDLE_WRITEBACK | HUGE_WRITEBACK;
+		*need = (1u << ZRAM_IDLE) | (1u << ZRAM_HUGE);
 	else if (!strcmp(s, "incompressible"))
-		*mode = INCOMPRESSIBLE_WRITEBACK;
+		*need = 1u << ZRAM_INCOMPRESSIBLE;
 	else
 		return -EINVAL;
 	return 0;
 }
 
-/* Queue the slots of [lo, hi) that match mode (0: every stored slot). */
+/* Queue the slots of [lo, hi) in memory with every flag of need (0: all). */
 static int scan_slots_for_writeback(struct zram *zram, struct pp_ctl *ctl,
-				    uint64_t lo, uint64_t hi, int mode)
+				    uint64_t lo, uint64_t hi, uint32_t need)
 {
-	int ret = 0;
+	const struct zram_pp_filter f = {
+		.need = need,
+		.skip = (1u << ZRAM_WB) | (1u << ZRAM_SAME),
+		.below_prio = ZRAM_MAX_COMPS,
+	};
 
-	for (uint64_t index = lo; index < hi && !ret; index++) {
-		uint32_t i = (uint32_t)index;
-
-		zram_slot_lock(zram, i);
-		if (!zram_slot_allocated(zram, i) || zram_test_flag(zram, i, ZRAM_WB) ||
-		    zram_test_flag(zram, i, ZRAM_SAME))
-			goto next;
-		if ((mode & IDLE_WRITEBACK) && !zram_test_flag(zram, i, ZRAM_IDLE))
-			goto next;
-		if ((mode & HUGE_WRITEBACK) && !zram_test_flag(zram, i, ZRAM_HUGE))
-			goto next;
-		if ((mode & INCOMPRESSIBLE_WRITEBACK) &&
-		    !zram_test_flag(zram, i, ZRAM_INCOMPRESSIBLE))
-			goto next;
-		ret = pp_add(ctl, i, zram_get_obj_size(zram, i));
-		if (!ret)
-			zram_set_flag(zram, i, ZRAM_PP_SLOT);
-next:
-		zram_slot_unlock(zram, i);
-	}
-	return ret;
+	return zram_pp_scan(zram, ctl, lo, hi, &f);
 }
 
 struct wb_req {
@@ -582,7 +561,8 @@ int zram_writeback_store(struct zram *zram, char *buf, size_t len)
 	uint64_t lo = 0, hi;
 	char *args = skip_spaces(buf), *param, *val;
 	struct pp_ctl ctl;
-	int mode = 0, ret = 0;
+	uint32_t mode = 0;
+	int ret = 0;
 
 	pthread_rwlock_wrlock(&zram->dev_lock);
 	if (!init_done(zram)) {

@@ -113,6 +113,37 @@ void zram_mark_accessed(struct zram *zram, uint32_t index)
 
 /* ---- post-processing candidates ---- */
 
+/* Slot index (locked) passes f? The flags cannot change under the lock. */
+static bool pp_selects(struct zram *zram, uint32_t index,
+		       const struct zram_pp_filter *f)
+{
+	uint32_t flags = atomic_load_explicit(&zram->table[index].flags,
+					      memory_order_relaxed);
+
+	return zram_slot_allocated(zram, index) && !(flags & f->skip) &&
+	       (flags & f->need) == f->need &&
+	       zram_get_priority(zram, index) < f->below_prio;
+}
+
+int zram_pp_scan(struct zram *zram, struct pp_ctl *ctl, uint64_t lo,
+		 uint64_t hi, const struct zram_pp_filter *f)
+{
+	int ret = 0;
+
+	for (uint64_t index = lo; index < hi && !ret; index++) {
+		uint32_t i = (uint32_t)index;
+
+		zram_slot_lock(zram, i);
+		if (pp_selects(zram, i, f)) {
+			ret = pp_add(ctl, i, zram_get_obj_size(zram, i));
+			if (!ret)
+				zram_set_flag(zram, i, ZRAM_PP_SLOT);
+		}
+		zram_slot_unlock(zram, i);
+	}
+	return ret;
+}
+
 void zram_pp_release(struct zram *zram, struct pp_ctl *ctl)
 {
 	uint32_t index;

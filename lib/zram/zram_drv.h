@@ -211,6 +211,26 @@ uint32_t zram_now(void);
 /* ---- post-processing candidates (pp.h) ---- */
 
 struct pp_ctl;
+
+/*
+ * What writeback and recompress select: allocated slots with every flag of
+ * `need`, none of `skip`, and an algorithm priority below `below_prio`
+ * (ZRAM_MAX_COMPS: any).
+ */
+struct zram_pp_filter {
+	uint32_t need;			/* 1u << ZRAM_IDLE ... */
+	uint32_t skip;
+	unsigned int below_prio;
+};
+
+/*
+ * Queue the slots of [lo, hi) that pass f into ctl by object size, each
+ * marked ZRAM_PP_SLOT under its slot lock (the kernel's
+ * scan_slots_for_writeback() and scan_slots_for_recompress()). 0, or
+ * -ENOMEM: the scan stops there, the slots queued so far stay queued.
+ */
+int zram_pp_scan(struct zram *zram, struct pp_ctl *ctl, uint64_t lo,
+		 uint64_t hi, const struct zram_pp_filter *f);
 /* Clear ZRAM_PP_SLOT of every candidate left in ctl, and free ctl's lists. */
 void zram_pp_release(struct zram *zram, struct pp_ctl *ctl);
 
