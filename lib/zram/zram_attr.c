@@ -5,16 +5,15 @@
  * socket, the FUSE tree and `uzram ctl` all go through this table.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/file.h"
 #include "util/parse.h"
 #include "zram_drv.h"
 
@@ -236,39 +235,6 @@ static int comp_algorithm_store(struct zram *zram, char *buf, size_t len)
 	return comp_algorithm_store_prio(zram, ZRAM_PRIMARY_COMP, buf);
 }
 
-static int read_dict(const char *path, void **dict, size_t *dict_sz)
-{
-	struct stat sb;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	uint8_t *p;
-	size_t got = 0;
-
-	if (fd < 0)
-		return -EINVAL;
-	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || sb.st_size > INT32_MAX) {
-		close(fd);
-		return -EINVAL;
-	}
-	p = malloc(sb.st_size ? (size_t)sb.st_size : 1);
-	if (!p) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (got < (size_t)sb.st_size) {
-		ssize_t n = read(fd, p + got, (size_t)sb.st_size - got);
-		if (n <= 0) {
-			free(p);
-			close(fd);
-			return -EINVAL;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
-	*dict = p;
-	*dict_sz = got;
-	return 0;
-}
-
 /* algorithm_params (§2.5): priority= algo= level= dict= deflate.winbits= */
 static int algorithm_params_store(struct zram *zram, char *buf, size_t len)
 {
@@ -322,8 +288,9 @@ static int algorithm_params_store(struct zram *zram, char *buf, size_t len)
 		ret = path_policy_check(zram->paths, dict_path, resolved);
 		if (ret == -EPERM)
 			goto out;	/* refused by the server's policy */
-		if (!ret)
-			ret = read_dict(resolved, &p->dict, &p->dict_sz);
+		if (!ret)	/* any regular file up to 2 GiB */
+			ret = read_whole_file(resolved, INT32_MAX, 0, &p->dict,
+					      &p->dict_sz);
 		if (ret) {
 			ret = -EINVAL;
 			goto out;
