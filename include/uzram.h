@@ -227,7 +227,6 @@ int uzram_open(struct uzram *z, int id, struct uzram_dev **out);
  * handle (uzram_observer.release) instead of failing with -EBUSY. */
 int uzram_open_releasable(struct uzram *z, int id, struct uzram_dev **out);
 void uzram_close(struct uzram_dev *d);
-int uzram_dev_id(const struct uzram_dev *d);
 /* disksize in bytes (0 while uninitialised). */
 uint64_t uzram_dev_size(const struct uzram_dev *d);
 

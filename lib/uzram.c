@@ -519,11 +519,6 @@ void uzram_close(struct uzram_dev *d)
 	free(d);
 }
 
-int uzram_dev_id(const struct uzram_dev *d)
-{
-	return d->zram->id;
-}
-
 uint64_t uzram_dev_size(const struct uzram_dev *d)
 {
 	return atomic_load_explicit(&d->zram->disksize, memory_order_acquire);

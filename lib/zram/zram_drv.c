@@ -37,20 +37,6 @@ static void futex_wake_all(_Atomic uint32_t *addr)
 		NULL, 0);
 }
 
-bool zram_slot_trylock(struct zram *zram, uint32_t index)
-{
-	_Atomic uint32_t *f = &zram->table[index].flags;
-	uint32_t old = atomic_load_explicit(f, memory_order_relaxed);
-
-	while (!(old & LOCK_BIT)) {
-		if (atomic_compare_exchange_weak_explicit(f, &old, old | LOCK_BIT,
-							  memory_order_acquire,
-							  memory_order_relaxed))
-			return true;
-	}
-	return false;
-}
-
 /*
  * Spin a little, then sleep. A thread that has slept takes the lock with the
  * waiters bit set (it cannot know whether others still sleep), so that its
@@ -104,7 +90,7 @@ uint32_t zram_now(void)
 }
 
 /* After a successful access: not idle, not selected, accessed now. */
-void zram_mark_accessed(struct zram *zram, uint32_t index)
+static void zram_mark_accessed(struct zram *zram, uint32_t index)
 {
 	zram_update_flags(zram, index,
 			  (1u << ZRAM_IDLE) | (1u << ZRAM_PP_SLOT), 0);
@@ -233,7 +219,7 @@ static void fill_page(void *mem, unsigned long value)
 
 /* ---- mem_limit (§4.3) ---- */
 
-bool zram_can_store_page(struct zram *zram)
+static bool zram_can_store_page(struct zram *zram)
 {
 	uint64_t alloced = zs_get_total_pages(zram->mem_pool);
 	uint64_t old = atomic_load_explicit(&zram->stats.max_used_pages,

@@ -128,7 +128,6 @@ struct zram {
 /* ---- slot access (zram_drv.c) ---- */
 
 void zram_slot_lock(struct zram *zram, uint32_t index);
-bool zram_slot_trylock(struct zram *zram, uint32_t index);
 void zram_slot_unlock(struct zram *zram, uint32_t index);
 
 static inline bool zram_test_flag(struct zram *zram, uint32_t index,
@@ -182,14 +181,6 @@ static inline unsigned int zram_get_priority(struct zram *zram, uint32_t index)
 	return (atomic_load_explicit(&zram->table[index].flags,
 				     memory_order_relaxed) >>
 		ZRAM_COMP_PRIORITY_BIT1) & ZRAM_COMP_PRIORITY_MASK;
-}
-
-static inline void zram_set_priority(struct zram *zram, uint32_t index,
-				     unsigned int prio)
-{
-	zram_update_flags(zram, index,
-			  ZRAM_COMP_PRIORITY_MASK << ZRAM_COMP_PRIORITY_BIT1,
-			  (prio & ZRAM_COMP_PRIORITY_MASK) << ZRAM_COMP_PRIORITY_BIT1);
 }
 
 static inline bool zram_slot_allocated(struct zram *zram, uint32_t index)
@@ -267,8 +258,6 @@ static inline void zram_slot_replace(struct zram *zram, uint32_t index,
 	atomic_fetch_add(&zram->stats.pages_stored, 1);
 }
 
-void zram_mark_accessed(struct zram *zram, uint32_t index);
-bool zram_can_store_page(struct zram *zram);
 /* Read slot index into page (PAGE_SIZE bytes); slot lock held by caller. */
 int zram_read_page_locked(struct zram *zram, uint32_t index, void *page);
 int zram_init_device(struct zram *zram, uint64_t disksize);
