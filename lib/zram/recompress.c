@@ -1,8 +1,9 @@
 /*
  * recompress.c - the recompress attribute: recompress stored pages with a
  * secondary algorithm (recomp_algorithm, priorities 1-3), keeping the result
- * only when it lands in a smaller zsmalloc class (reference/kernel-zram.md
- * §4.6, the 7.3 kernel's single-target rules).
+ * only when it lands in a smaller zsmalloc class (the kernel's
+ * recompress_store() and recompress_slot(), with the 7.3 kernel's
+ * single-target rules; docs/internals.md §5.4).
  *
  * Runs under dev_lock (write). Candidates are queued by size (pp.c) and
  * taken largest first; each is read, recompressed and replaced under its
@@ -95,80 +96,116 @@ static int recompress_slot(struct zram *zram, uint32_t index, unsigned int prio,
 	return 0;
 }
 
-int zram_recompress_store(struct zram *zram, char *buf, size_t len)
-{
-	char *args = skip_spaces(buf), *param, *val, *algo = NULL;
-	unsigned long long num_recomp_pages = ULLONG_MAX;
-	unsigned int threshold = 0, prio = 0;
-	bool prio_given = false;
-	struct pp_ctl ctl;
-	uint8_t *page;
-	uint32_t index, mode = 0;	/* the flags its slots must have */
-	int ret;
+/* The arguments of recompress (the kernel's recompress_store()). */
+struct recompress_args {
+	uint32_t mode;			/* the flags its slots must have */
+	unsigned long long max_pages;	/* attempts left */
+	unsigned int threshold;		/* bytes; 0: none */
+	const char *algo;
+	unsigned int prio;
+	bool prio_given;
+};
 
-	while (*args) {
+static int parse_type(const char *val, uint32_t *mode)
+{
+	if (!strcmp(val, "idle"))
+		*mode = 1u << ZRAM_IDLE;
+	else if (!strcmp(val, "huge"))
+		*mode = 1u << ZRAM_HUGE;
+	else if (!strcmp(val, "huge_idle"))
+		*mode = (1u << ZRAM_IDLE) | (1u << ZRAM_HUGE);
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* Every key needs a value; unknown keys are ignored. */
+static int parse_recompress_args(char *args, struct recompress_args *a)
+{
+	char *param, *val;
+	int ret = 0;
+
+	*a = (struct recompress_args){ .max_pages = ULLONG_MAX };
+	while (*args && !ret) {
 		args = next_arg(args, &param, &val);
 		if (!val || !*val)
 			return -EINVAL;
 		if (!strcmp(param, "type")) {
-			if (!strcmp(val, "idle"))
-				mode = 1u << ZRAM_IDLE;
-			else if (!strcmp(val, "huge"))
-				mode = 1u << ZRAM_HUGE;
-			else if (!strcmp(val, "huge_idle"))
-				mode = (1u << ZRAM_IDLE) | (1u << ZRAM_HUGE);
-			else
-				return -EINVAL;
+			ret = parse_type(val, &a->mode);
 		} else if (!strcmp(param, "max_pages")) {
-			ret = kstrtoull(val, 10, &num_recomp_pages);
-			if (ret)
-				return ret;
+			ret = kstrtoull(val, 10, &a->max_pages);
 		} else if (!strcmp(param, "threshold")) {
-			ret = kstrtouint(val, 10, &threshold);
-			if (ret)
-				return ret;
+			ret = kstrtouint(val, 10, &a->threshold);
 		} else if (!strcmp(param, "algo")) {
-			algo = val;
+			a->algo = val;
 		} else if (!strcmp(param, "priority")) {
-			ret = kstrtouint(val, 10, &prio);
-			if (ret)
-				return ret;
-			prio_given = true;
+			ret = kstrtouint(val, 10, &a->prio);
+			a->prio_given = true;
 		}
 	}
+	return ret;
+}
 
-	pthread_rwlock_wrlock(&zram->dev_lock);
-	ret = -EINVAL;
+/* The priority to recompress at, or -EINVAL; dev_lock held. */
+static int recompress_priority(struct zram *zram,
+			       const struct recompress_args *a)
+{
+	int prio;
+
 	/* The device's pool's huge_class_size (the kernel's is module-wide:
 	 * the same value, as every pool has the same classes). */
-	if (!init_done(zram) || threshold >= zram->huge_class_size)
-		goto out;
-	int sel = zram_select_priority(zram, algo, prio_given, (int)prio,
-				       ZRAM_SECONDARY_COMP);
-	if (sel < 0)
-		goto out;
-	prio = (unsigned int)sel;
-	if (!zram->comps[prio])
-		goto out;
+	if (!init_done(zram) || a->threshold >= zram->huge_class_size)
+		return -EINVAL;
+	prio = zram_select_priority(zram, a->algo, a->prio_given, (int)a->prio,
+				    ZRAM_SECONDARY_COMP);
+	if (prio < 0 || !zram->comps[prio])
+		return -EINVAL;
+	return prio;
+}
 
-	page = uz_aligned_alloc(64, UZ_PAGE_SIZE);
-	if (!page) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	pp_init(&ctl);
-	ret = scan_slots_for_recompress(zram, &ctl, mode, prio);
-	while (!ret && num_recomp_pages && pp_next(&ctl, &index)) {
+/* Recompress the candidates of ctl at prio, largest first, while attempts
+ * are left; each under its slot lock, if still selected. */
+static int recompress_slots(struct zram *zram, struct pp_ctl *ctl,
+			    unsigned int prio, struct recompress_args *a)
+{
+	uint8_t *page = uz_aligned_alloc(64, UZ_PAGE_SIZE);
+	uint32_t index;
+	int ret = 0;
+
+	if (!page)
+		return -ENOMEM;
+	while (!ret && a->max_pages && pp_next(ctl, &index)) {
 		zram_slot_lock(zram, index);
 		if (zram_test_flag(zram, index, ZRAM_PP_SLOT))
-			ret = recompress_slot(zram, index, prio, threshold,
-					      &num_recomp_pages, page);
+			ret = recompress_slot(zram, index, prio, a->threshold,
+					      &a->max_pages, page);
 		zram_clear_flag(zram, index, ZRAM_PP_SLOT);
 		zram_slot_unlock(zram, index);
 	}
-	zram_pp_release(zram, &ctl);
 	free(page);
-out:
+	return ret;
+}
+
+int zram_recompress_store(struct zram *zram, char *buf, size_t len)
+{
+	struct recompress_args a;
+	struct pp_ctl ctl;
+	int prio, ret = parse_recompress_args(skip_spaces(buf), &a);
+
+	if (ret)
+		return ret;
+	pthread_rwlock_wrlock(&zram->dev_lock);
+	prio = recompress_priority(zram, &a);
+	if (prio < 0) {
+		ret = prio;
+	} else {
+		pp_init(&ctl);
+		ret = scan_slots_for_recompress(zram, &ctl, a.mode,
+						(unsigned int)prio);
+		if (!ret)
+			ret = recompress_slots(zram, &ctl, (unsigned int)prio, &a);
+		zram_pp_release(zram, &ctl);
+	}
 	pthread_rwlock_unlock(&zram->dev_lock);
 	return ret;
 }

@@ -1,7 +1,8 @@
 /*
  * zram_attr.c - the attributes of /sys/block/zramN: one table of names,
  * modes, show and store functions, with the kernel's output formats, parsing
- * and errors (reference/kernel-zram.md §2). The library API, the control
+ * and errors (the kernel's attribute group in drivers/block/zram/zram_drv.c;
+ * docs/attributes.md). The library API, the control
  * socket, the FUSE tree and `uzram ctl` all go through this table.
  */
 #include <errno.h>
@@ -147,7 +148,7 @@ static int mem_used_max_store(struct zram *zram, char *buf, size_t len)
 
 /*
  * Mark allocated slots idle: every one (cutoff 0), or those not accessed
- * since cutoff - and clear IDLE on the others (§4.4).
+ * since cutoff - and clear IDLE on the others (the kernel's mark_idle()).
  */
 static void mark_idle(struct zram *zram, int64_t cutoff)
 {
@@ -235,7 +236,8 @@ static int comp_algorithm_store(struct zram *zram, char *buf, size_t len)
 	return comp_algorithm_store_prio(zram, ZRAM_PRIMARY_COMP, buf);
 }
 
-/* algorithm_params (§2.5): priority= algo= level= dict= deflate.winbits= */
+/* algorithm_params (the kernel's algorithm_params_store()): priority= algo=
+ * level= dict= deflate.winbits= */
 static int algorithm_params_store(struct zram *zram, char *buf, size_t len)
 {
 	int prio = ZRAM_MAX_COMPS, level = ZCOMP_PARAM_NOT_SET;
@@ -347,7 +349,7 @@ static int recomp_algorithm_store(struct zram *zram, char *buf, size_t len)
 	return comp_algorithm_store_prio(zram, (unsigned int)prio, alg);
 }
 
-/* ---- statistics (§2.6) ---- */
+/* ---- statistics (Documentation/admin-guide/blockdev/zram.rst) ---- */
 
 /* An atomic load of a counter: relaxed, as each is a count on its own. */
 static uint64_t stat_read(_Atomic uint64_t *counter)
@@ -451,7 +453,7 @@ static long stat_show(struct zram *zram, char *buf, size_t size)
 		    0, 0, 0, 0, (uint64_t)0, 0, (uint64_t)0, 0, 0, 0);
 }
 
-/* ---- block_state (§2.7) ---- */
+/* ---- block_state (the kernel's read_block_state(), in debugfs) ---- */
 
 long zram_block_state_show(struct zram *zram, uint64_t *pos, char *buf,
 			   size_t size)

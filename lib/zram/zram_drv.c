@@ -1,7 +1,7 @@
 /*
  * zram_drv.c - the zram device: slot locks, the write and read paths,
- * discard, initialisation and reset (reference/kernel-zram.md §3; the
- * design is in zram_drv.h).
+ * discard, initialisation and reset (the kernel's
+ * drivers/block/zram/zram_drv.c; the design is in zram_drv.h).
  */
 #include <errno.h>
 #include <limits.h>
@@ -130,19 +130,24 @@ int zram_pp_scan(struct zram *zram, struct pp_ctl *ctl, uint64_t lo,
 	return ret;
 }
 
+void zram_pp_unmark(struct zram *zram, uint32_t index)
+{
+	zram_slot_lock(zram, index);
+	zram_clear_flag(zram, index, ZRAM_PP_SLOT);
+	zram_slot_unlock(zram, index);
+}
+
 void zram_pp_release(struct zram *zram, struct pp_ctl *ctl)
 {
 	uint32_t index;
 
-	while (pp_next(ctl, &index)) {
-		zram_slot_lock(zram, index);
-		zram_clear_flag(zram, index, ZRAM_PP_SLOT);
-		zram_slot_unlock(zram, index);
-	}
+	while (pp_next(ctl, &index))
+		zram_pp_unmark(zram, index);
 	pp_free(ctl);
 }
 
-/* ---- slot_free (§3.6): every counter follows from here ---- */
+/* ---- slot_free (the kernel's zram_free_page(), slot_free() in the newest
+ * kernels): every counter follows from here ---- */
 
 void zram_slot_free(struct zram *zram, uint32_t index)
 {
@@ -182,7 +187,7 @@ out:
 	zram_set_obj_size(zram, index, 0);
 }
 
-/* ---- same-filled pages (§4.1) ---- */
+/* ---- same-filled pages (the kernel's page_same_filled()) ---- */
 
 /* One repeated 8-byte word? First against last, then every word. */
 static bool page_same_filled(const void *mem, unsigned long *element)
@@ -217,7 +222,7 @@ static void fill_page(void *mem, unsigned long value)
 		p[i] = value;
 }
 
-/* ---- mem_limit (§4.3) ---- */
+/* ---- mem_limit (the kernel's update_used_max(), limit_pages) ---- */
 
 static bool zram_can_store_page(struct zram *zram)
 {
@@ -234,7 +239,7 @@ static bool zram_can_store_page(struct zram *zram)
 	return !limit || alloced <= limit;
 }
 
-/* ---- write path (§3.3) ---- */
+/* ---- write path (the kernel's zram_write_page()) ---- */
 
 /*
  * A written page's new content into the slot, accessed now. `locked`: the
@@ -315,7 +320,7 @@ static int zram_write_page(struct zram *zram, const void *mem, uint32_t index,
 	return 0;
 }
 
-/* ---- read path (§3.2) ---- */
+/* ---- read path (the kernel's zram_read_page()) ---- */
 
 static int read_compressed_page(struct zram *zram, uint32_t index, void *page)
 {
@@ -486,7 +491,7 @@ int zram_io_write(struct zram *zram, const void *buf, uint64_t offset,
 	return 0;
 }
 
-/* Free whole pages [first, first + count) (§3.5). */
+/* Free whole pages [first, first + count) (the kernel's zram_bio_discard()). */
 static void free_pages_range(struct zram *zram, uint64_t first, uint64_t count)
 {
 	for (uint64_t i = 0; i < count; i++) {
@@ -660,8 +665,8 @@ static unsigned int default_streams(void)
 
 /*
  * The pool, on demand or with its memory taken now (the reserve, for a
- * device that backs swap: reference/kernel-zram.md has no counterpart, the
- * kernel's zram allocates with GFP_NOIO and may reclaim; docs/swap.md says
+ * device that backs swap: the kernel has no counterpart, its zram
+ * allocates with GFP_NOIO and may reclaim; docs/swap.md says
  * why a process cannot). With a reserve the slot table is made resident and
  * locked too, so that a write touches no page that is not there.
  */
@@ -683,7 +688,7 @@ static int create_pool(struct zram *zram, uint64_t disksize)
 	return ret;
 }
 
-/* disksize store, under dev_lock (write): §1.1, §2.5. */
+/* disksize store (the kernel's disksize_store()), under dev_lock (write). */
 int zram_init_device(struct zram *zram, uint64_t disksize)
 {
 	uint64_t nr_pages = disksize >> UZ_PAGE_SHIFT;
@@ -714,8 +719,8 @@ int zram_init_device(struct zram *zram, uint64_t disksize)
 				   &zram->params[prio], zram->nr_streams);
 		if (ret) {
 			/*
-			 * The kernel leaves no primary algorithm behind here
-			 * (kernel-zram.md §2.5); restore the default instead.
+			 * The kernel's disksize_store() leaves no primary
+			 * algorithm behind here; restore the default instead.
 			 */
 			zram_destroy_comps(zram);
 			zram->comp_algs[ZRAM_PRIMARY_COMP] = zram_default_comp;
@@ -727,7 +732,8 @@ int zram_init_device(struct zram *zram, uint64_t disksize)
 	return 0;
 }
 
-/* reset, under dev_lock (write), no openers: §2.5. */
+/* reset (the kernel's zram_reset_device()), under dev_lock (write), no
+ * openers. */
 void zram_reset_device(struct zram *zram)
 {
 	atomic_store(&zram->limit_pages, 0);

@@ -1,6 +1,6 @@
 /*
  * zram_drv.h - the device: its slot table, flags, statistics and locks
- * (the kernel's drivers/block/zram/zram_drv.h; reference/kernel-zram.md §1).
+ * (the kernel's drivers/block/zram/zram_drv.h; docs/internals.md §4).
  *
  * Layout. One 16-byte slot per 4 KiB page of the disk:
  *
@@ -222,6 +222,8 @@ struct zram_pp_filter {
  */
 int zram_pp_scan(struct zram *zram, struct pp_ctl *ctl, uint64_t lo,
 		 uint64_t hi, const struct zram_pp_filter *f);
+/* Clear slot index's ZRAM_PP_SLOT, under its lock: no longer a candidate. */
+void zram_pp_unmark(struct zram *zram, uint32_t index);
 /* Clear ZRAM_PP_SLOT of every candidate left in ctl, and free ctl's lists. */
 void zram_pp_release(struct zram *zram, struct pp_ctl *ctl);
 
@@ -266,7 +268,8 @@ void zram_comp_algorithm_set(struct zram *zram, unsigned int prio,
 			     const char *alg);
 extern const char *const zram_default_comp;
 /*
- * The priority an attribute names with algo= and/or priority= (§2.5, §4.6):
+ * The priority an attribute names with algo= and/or priority= (the kernel's
+ * algorithm_params_store() and recompress_store()):
  * both must agree; algo alone is looked up from lowest up; neither means
  * lowest. Returns the priority or -EINVAL. Call under dev_lock.
  */
