@@ -128,37 +128,55 @@ int uzram_attr_store(struct uzram *z, int id, const char *name,
 long uzram_block_state(struct uzram *z, int id, uint64_t *pos, char *buf,
 		       size_t size);
 
+/*
+ * The statistics, each once, file by file in the order of their columns
+ * (Documentation/admin-guide/blockdev/zram.rst): struct uzram_stats has a
+ * uint64_t of each, in this order. C(field, counter, unit): a count the
+ * device keeps in its counter `counter`, in units of `unit` bytes (1: the
+ * count itself); V(field): a value read from elsewhere (the pool, mem_limit).
+ */
+#define UZRAM_STATS(C, V)						\
+	/* mm_stat */							\
+	C(orig_data_size,	pages_stored,	 UZRAM_PAGE_SIZE) /* bytes */ \
+	C(compr_data_size,	compr_data_size, 1)		/* bytes */ \
+	V(mem_used_total)					/* bytes */ \
+	V(mem_limit)						/* bytes */ \
+	C(mem_used_max,		max_used_pages,	 UZRAM_PAGE_SIZE) /* bytes */ \
+	C(same_pages,		same_pages,	 1)			\
+	V(pages_compacted)						\
+	C(huge_pages,		huge_pages,	 1)			\
+	C(huge_pages_since,	huge_pages_since, 1)			\
+	/* io_stat */							\
+	C(failed_reads,		failed_reads,	 1)			\
+	C(failed_writes,	failed_writes,	 1)			\
+	C(notify_free,		notify_free,	 1)	/* freed by discard */ \
+	/* debug_stat */						\
+	C(miss_free,		miss_free,	 1)			\
+	/* bd_stat, 4 KiB units */					\
+	C(bd_count,		bd_count,	 1)			\
+	C(bd_reads,		bd_reads,	 1)			\
+	C(bd_writes,		bd_writes,	 1)			\
+	/* the block layer's stat file */				\
+	C(read_ios,		read_ios,	 1)			\
+	C(read_sectors,		read_sectors,	 1)			\
+	C(write_ios,		write_ios,	 1)			\
+	C(write_sectors,	write_sectors,	 1)			\
+	C(discard_ios,		discard_ios,	 1)			\
+	C(discard_sectors,	discard_sectors, 1)			\
+	/* pool memory taken at init (uzram_set_reserve), bytes; 0 = none */ \
+	V(reserve_bytes)
+
 /* A typed snapshot of everything the stat attributes show. */
 struct uzram_stats {
 	bool initialised;
 	uint64_t disksize;
 	char algorithm[32];		/* the primary algorithm */
 	unsigned int streams;		/* compression streams */
-	/* mm_stat */
-	uint64_t orig_data_size;	/* bytes */
-	uint64_t compr_data_size;	/* bytes */
-	uint64_t mem_used_total;	/* bytes */
-	uint64_t mem_limit;		/* bytes */
-	uint64_t mem_used_max;		/* bytes */
-	uint64_t same_pages;
-	uint64_t pages_compacted;
-	uint64_t huge_pages;
-	uint64_t huge_pages_since;
-	/* io_stat */
-	uint64_t failed_reads;
-	uint64_t failed_writes;
-	uint64_t notify_free;
-	/* debug_stat */
-	uint64_t miss_free;
-	/* bd_stat, 4 KiB units */
-	uint64_t bd_count;
-	uint64_t bd_reads;
-	uint64_t bd_writes;
-	/* the block layer's stat file */
-	uint64_t read_ios, read_sectors, write_ios, write_sectors;
-	uint64_t discard_ios, discard_sectors;
-	/* pool memory taken at init (uzram_set_reserve), bytes; 0 = none */
-	uint64_t reserve_bytes;
+#define UZRAM_STATS_COUNTER(field, counter, unit)	uint64_t field;
+#define UZRAM_STATS_VALUE(field)			uint64_t field;
+	UZRAM_STATS(UZRAM_STATS_COUNTER, UZRAM_STATS_VALUE)
+#undef UZRAM_STATS_COUNTER
+#undef UZRAM_STATS_VALUE
 };
 int uzram_stats(struct uzram *z, int id, struct uzram_stats *st);
 
@@ -209,7 +227,6 @@ int uzram_open(struct uzram *z, int id, struct uzram_dev **out);
  * handle (uzram_observer.release) instead of failing with -EBUSY. */
 int uzram_open_releasable(struct uzram *z, int id, struct uzram_dev **out);
 void uzram_close(struct uzram_dev *d);
-int uzram_dev_id(const struct uzram_dev *d);
 /* disksize in bytes (0 while uninitialised). */
 uint64_t uzram_dev_size(const struct uzram_dev *d);
 

@@ -1,7 +1,9 @@
 /*
  * uzram.c - the public API: the registry of devices (the kernel's
  * zram-control), device references and open handles, and the thin wrappers
- * from include/uzram.h onto the device (zram_drv.c, zram_attr.c).
+ * from include/uzram.h onto the device (zram_drv.c, zram_attr.c). The
+ * registry's path policy (util/path_policy.h) is handed to every device it
+ * creates: the device checks paths against it, never calls back up here.
  *
  * Lifetime. The registry maps ids to devices under its mutex. Every API call
  * that names a device by id takes a reference for its duration; an open
@@ -18,10 +20,10 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <string.h>
 
 #include "util/parse.h"
+#include "util/path_policy.h"
 #include "uzram.h"
 #include "zram/zram_drv.h"
 
@@ -29,11 +31,7 @@ struct uzram {
 	pthread_mutex_t lock;
 	struct zram **devs;	/* index = id; NULL = free id */
 	size_t nr_slots;
-	/* path policy: restricted => only below allow[0..nallow) */
-	pthread_rwlock_t policy_lock;
-	bool restricted;
-	char **allow;
-	size_t nallow;
+	struct path_policy paths;	/* devices hold a pointer to it */
 	uint64_t reserve;		/* for devices made from now on, under lock */
 	struct uzram_observer observer;	/* under lock */
 	unsigned int observer_calls;	/* calls in progress, under lock */
@@ -92,7 +90,7 @@ int uzram_hot_add(struct uzram *z)
 		z->devs = devs;
 		z->nr_slots = n;
 	}
-	zram = zram_create((int)id, z);
+	zram = zram_create((int)id, &z->paths);
 	if (!zram) {
 		pthread_mutex_unlock(&z->lock);
 		return -ENOMEM;
@@ -255,7 +253,7 @@ int uzram_new(struct uzram **out, unsigned int num_devices)
 		return -ENOMEM;
 	pthread_mutex_init(&z->lock, NULL);
 	pthread_cond_init(&z->observer_idle, NULL);
-	pthread_rwlock_init(&z->policy_lock, NULL);
+	path_policy_init(&z->paths);
 	for (unsigned int i = 0; i < num_devices; i++) {
 		int ret = uzram_hot_add(z);
 		if (ret < 0) {
@@ -275,10 +273,7 @@ void uzram_free(struct uzram *z)
 		if (z->devs[id])
 			zram_put(z->devs[id]);
 	free(z->devs);
-	for (size_t i = 0; i < z->nallow; i++)
-		free(z->allow[i]);
-	free(z->allow);
-	pthread_rwlock_destroy(&z->policy_lock);
+	path_policy_destroy(&z->paths);
 	pthread_cond_destroy(&z->observer_idle);
 	pthread_mutex_destroy(&z->lock);
 	free(z);
@@ -286,54 +281,7 @@ void uzram_free(struct uzram *z)
 
 int uzram_set_path_allowlist(struct uzram *z, const char *const *dirs, size_t n)
 {
-	char **allow = calloc(n ? n : 1, sizeof(*allow));
-	int ret = 0;
-
-	if (!allow)
-		return -ENOMEM;
-	for (size_t i = 0; i < n && !ret; i++) {
-		struct stat st;
-
-		allow[i] = realpath(dirs[i], NULL);
-		if (!allow[i])
-			ret = errno == ENOMEM ? -ENOMEM : -ENOENT;
-		else if (stat(allow[i], &st) || !S_ISDIR(st.st_mode))
-			ret = -ENOTDIR;		/* nothing could lie below it */
-	}
-	if (ret) {
-		for (size_t i = 0; i < n; i++)
-			free(allow[i]);
-		free(allow);
-		return ret;
-	}
-	pthread_rwlock_wrlock(&z->policy_lock);
-	for (size_t i = 0; i < z->nallow; i++)
-		free(z->allow[i]);
-	free(z->allow);
-	z->allow = allow;
-	z->nallow = n;
-	z->restricted = true;
-	pthread_rwlock_unlock(&z->policy_lock);
-	return 0;
-}
-
-int uzram_path_check(struct uzram *z, const char *path, char *resolved)
-{
-	int ret = -EPERM;
-
-	if (!realpath(path, resolved))
-		return -errno;
-	pthread_rwlock_rdlock(&z->policy_lock);
-	if (!z->restricted)
-		ret = 0;
-	for (size_t i = 0; i < z->nallow && ret; i++) {
-		size_t len = strlen(z->allow[i]);
-		if (!strncmp(resolved, z->allow[i], len) &&
-		    (resolved[len] == '/' || (len == 1 && z->allow[i][0] == '/')))
-			ret = 0;
-	}
-	pthread_rwlock_unlock(&z->policy_lock);
-	return ret;
+	return path_policy_set(&z->paths, dirs, n);
 }
 
 int uzram_name_id(const char *name, size_t len)
@@ -396,6 +344,21 @@ bool uzram_exists(struct uzram *z, int id)
 	if (zram)
 		zram_put(zram);
 	return zram != NULL;
+}
+
+size_t uzram_attr_count(void)
+{
+	return zram_attr_count();
+}
+
+const struct uzram_attr_info *uzram_attr_at(size_t i)
+{
+	return zram_attr_info(i);
+}
+
+const struct uzram_attr_info *uzram_attr_find(const char *name)
+{
+	return zram_attr_info_find(name);
 }
 
 long uzram_attr_show(struct uzram *z, int id, const char *name, char *buf,
@@ -554,11 +517,6 @@ void uzram_close(struct uzram_dev *d)
 	pthread_mutex_unlock(&zram->open_lock);
 	zram_put(zram);
 	free(d);
-}
-
-int uzram_dev_id(const struct uzram_dev *d)
-{
-	return d->zram->id;
 }
 
 uint64_t uzram_dev_size(const struct uzram_dev *d)

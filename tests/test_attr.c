@@ -1,6 +1,6 @@
 /*
  * test_attr.c - every attribute's accepted and rejected inputs, with the
- * exact output and error of each (kernel-zram.md §2.1-§2.6), and the
+ * exact output and error of each (docs/attributes.md), and the
  * registry's hot_add / hot_remove rules.
  */
 #include <errno.h>

@@ -1,6 +1,7 @@
 /*
  * test_device.c - the device's data semantics and counters against the
- * kernel's rules (kernel-zram.md §3, §4.1-§4.4, LTP zram03 §7.2).
+ * kernel's rules (drivers/block/zram/zram_drv.c; docs/internals.md §2, §4,
+ * §5.1; LTP's zram03).
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * test_parse.c - the kernel's parsing helpers (kernel-zram.md §2.9): what
+ * test_parse.c - the kernel's parsing helpers (util/parse.h): what
  * each accepts, what it returns, and the errors of everything else.
  */
 #include <errno.h>

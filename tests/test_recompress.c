@@ -2,7 +2,7 @@
  * test_recompress.c - recompression with secondary algorithms: every option
  * and error of the recompress attribute, the class-index rule, INCOMPRESSIBLE
  * marking, priorities, and data read back with each slot's own algorithm
- * (kernel-zram.md §2.4, §4.6).
+ * (docs/attributes.md; docs/internals.md §5.4).
  */
 #include <errno.h>
 #include <pthread.h>

@@ -3,7 +3,7 @@
  * and error of the writeback attribute, bd_stat and mm_stat transitions,
  * data read back after writeback, and faults on the backing store (a full
  * store, a failing write, a short read) with nothing lost
- * (kernel-zram.md §2.4-§2.6, §4.4, §4.5).
+ * (docs/attributes.md; docs/internals.md §5.1-§5.3).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pp.h"
 
@@ -45,15 +46,8 @@ bool pp_next(struct pp_ctl *ctl, uint32_t *index)
 	return false;
 }
 
-void pp_release(struct zram *zram, struct pp_ctl *ctl)
+void pp_free(struct pp_ctl *ctl)
 {
-	uint32_t index;
-
-	while (pp_next(ctl, &index)) {
-		zram_slot_lock(zram, index);
-		zram_clear_flag(zram, index, ZRAM_PP_SLOT);
-		zram_slot_unlock(zram, index);
-	}
 	for (int b = 0; b < NUM_PP_BUCKETS; b++)
 		free(ctl->slots[b]);
 	pp_init(ctl);

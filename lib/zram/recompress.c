@@ -1,8 +1,9 @@
 /*
  * recompress.c - the recompress attribute: recompress stored pages with a
  * secondary algorithm (recomp_algorithm, priorities 1-3), keeping the result
- * only when it lands in a smaller zsmalloc class (reference/kernel-zram.md
- * §4.6, the 7.3 kernel's single-target rules).
+ * only when it lands in a smaller zsmalloc class (the kernel's
+ * recompress_store() and recompress_slot(), with the 7.3 kernel's
+ * single-target rules; docs/internals.md §5.4).
  *
  * Runs under dev_lock (write). Candidates are queued by size (pp.c) and
  * taken largest first; each is read, recompressed and replaced under its
@@ -17,11 +18,6 @@
 #include "pp.h"
 #include "zram_drv.h"
 
-enum {
-	RECOMPRESS_IDLE = 1 << 0,
-	RECOMPRESS_HUGE = 1 << 1,
-};
-
 /* The highest priority with an algorithm (INCOMPRESSIBLE is set there). */
 static unsigned int highest_priority_algorithm(struct zram *zram)
 {
@@ -33,31 +29,19 @@ static unsigned int highest_priority_algorithm(struct zram *zram)
 	return prio;
 }
 
+/* Queue the slots in memory, not yet tried at prio or above, with every
+ * flag of need. */
 static int scan_slots_for_recompress(struct zram *zram, struct pp_ctl *ctl,
-				     int mode, unsigned int prio)
+				     uint32_t need, unsigned int prio)
 {
-	int ret = 0;
+	const struct zram_pp_filter f = {
+		.need = need,
+		.skip = (1u << ZRAM_WB) | (1u << ZRAM_SAME) |
+			(1u << ZRAM_INCOMPRESSIBLE),
+		.below_prio = prio,
+	};
 
-	for (uint64_t index = 0; index < zram->nr_pages && !ret; index++) {
-		uint32_t i = (uint32_t)index;
-
-		zram_slot_lock(zram, i);
-		if (!zram_slot_allocated(zram, i) || zram_test_flag(zram, i, ZRAM_WB) ||
-		    zram_test_flag(zram, i, ZRAM_SAME) ||
-		    zram_test_flag(zram, i, ZRAM_INCOMPRESSIBLE) ||
-		    zram_get_priority(zram, i) >= prio)
-			goto next;
-		if ((mode & RECOMPRESS_IDLE) && !zram_test_flag(zram, i, ZRAM_IDLE))
-			goto next;
-		if ((mode & RECOMPRESS_HUGE) && !zram_test_flag(zram, i, ZRAM_HUGE))
-			goto next;
-		ret = pp_add(ctl, i, zram_get_obj_size(zram, i));
-		if (!ret)
-			zram_set_flag(zram, i, ZRAM_PP_SLOT);
-next:
-		zram_slot_unlock(zram, i);
-	}
-	return ret;
+	return zram_pp_scan(zram, ctl, 0, zram->nr_pages, &f);
 }
 
 /*
@@ -106,99 +90,122 @@ static int recompress_slot(struct zram *zram, uint32_t index, unsigned int prio,
 	if (ZS_IS_ERR(handle))
 		return ZS_ERR(handle);
 
-	zram_slot_free(zram, index);
-	zram->table[index].handle = handle;
-	zram_set_obj_size(zram, index, new_len);
-	zram_set_priority(zram, index, prio);
-	atomic_fetch_add(&zram->stats.compr_data_size, new_len);
-	atomic_fetch_add(&zram->stats.pages_stored, 1);
+	/* As the kernel's recompress_slot(): not an access, ac_time stays 0. */
+	zram_slot_replace(zram, index, handle, new_len,
+			  (prio & ZRAM_COMP_PRIORITY_MASK) << ZRAM_COMP_PRIORITY_BIT1);
 	return 0;
 }
 
-/* The first pool's huge_class_size, as the kernel's module-wide value. */
-static _Atomic size_t huge_class_size;
+/* The arguments of recompress (the kernel's recompress_store()). */
+struct recompress_args {
+	uint32_t mode;			/* the flags its slots must have */
+	unsigned long long max_pages;	/* attempts left */
+	unsigned int threshold;		/* bytes; 0: none */
+	const char *algo;
+	unsigned int prio;
+	bool prio_given;
+};
 
-void zram_note_huge_class_size(size_t size)
+static int parse_type(const char *val, uint32_t *mode)
 {
-	size_t zero = 0;
-
-	atomic_compare_exchange_strong(&huge_class_size, &zero, size);
+	if (!strcmp(val, "idle"))
+		*mode = 1u << ZRAM_IDLE;
+	else if (!strcmp(val, "huge"))
+		*mode = 1u << ZRAM_HUGE;
+	else if (!strcmp(val, "huge_idle"))
+		*mode = (1u << ZRAM_IDLE) | (1u << ZRAM_HUGE);
+	else
+		return -EINVAL;
+	return 0;
 }
 
-int zram_recompress_store(struct zram *zram, char *buf, size_t len)
+/* Every key needs a value; unknown keys are ignored. */
+static int parse_recompress_args(char *args, struct recompress_args *a)
 {
-	char *args = skip_spaces(buf), *param, *val, *algo = NULL;
-	unsigned long long num_recomp_pages = ULLONG_MAX;
-	unsigned int threshold = 0, prio = 0;
-	bool prio_given = false;
-	struct pp_ctl ctl;
-	uint8_t *page;
-	uint32_t index;
-	int mode = 0, ret;
+	char *param, *val;
+	int ret = 0;
 
-	while (*args) {
+	*a = (struct recompress_args){ .max_pages = ULLONG_MAX };
+	while (*args && !ret) {
 		args = next_arg(args, &param, &val);
 		if (!val || !*val)
 			return -EINVAL;
 		if (!strcmp(param, "type")) {
-			if (!strcmp(val, "idle"))
-				mode = RECOMPRESS_IDLE;
-			else if (!strcmp(val, "huge"))
-				mode = RECOMPRESS_HUGE;
-			else if (!strcmp(val, "huge_idle"))
-				mode = RECOMPRESS_IDLE | RECOMPRESS_HUGE;
-			else
-				return -EINVAL;
+			ret = parse_type(val, &a->mode);
 		} else if (!strcmp(param, "max_pages")) {
-			ret = kstrtoull(val, 10, &num_recomp_pages);
-			if (ret)
-				return ret;
+			ret = kstrtoull(val, 10, &a->max_pages);
 		} else if (!strcmp(param, "threshold")) {
-			ret = kstrtouint(val, 10, &threshold);
-			if (ret)
-				return ret;
+			ret = kstrtouint(val, 10, &a->threshold);
 		} else if (!strcmp(param, "algo")) {
-			algo = val;
+			a->algo = val;
 		} else if (!strcmp(param, "priority")) {
-			ret = kstrtouint(val, 10, &prio);
-			if (ret)
-				return ret;
-			prio_given = true;
+			ret = kstrtouint(val, 10, &a->prio);
+			a->prio_given = true;
 		}
 	}
-	if (threshold >= atomic_load(&huge_class_size))
+	return ret;
+}
+
+/* The priority to recompress at, or -EINVAL; dev_lock held. */
+static int recompress_priority(struct zram *zram,
+			       const struct recompress_args *a)
+{
+	int prio;
+
+	/* The device's pool's huge_class_size (the kernel's is module-wide:
+	 * the same value, as every pool has the same classes). */
+	if (!init_done(zram) || a->threshold >= zram->huge_class_size)
 		return -EINVAL;
+	prio = zram_select_priority(zram, a->algo, a->prio_given, (int)a->prio,
+				    ZRAM_SECONDARY_COMP);
+	if (prio < 0 || !zram->comps[prio])
+		return -EINVAL;
+	return prio;
+}
 
-	pthread_rwlock_wrlock(&zram->dev_lock);
-	ret = -EINVAL;
-	if (!init_done(zram))
-		goto out;
-	int sel = zram_select_priority(zram, algo, prio_given, (int)prio,
-				       ZRAM_SECONDARY_COMP);
-	if (sel < 0)
-		goto out;
-	prio = (unsigned int)sel;
-	if (!zram->comps[prio])
-		goto out;
+/* Recompress the candidates of ctl at prio, largest first, while attempts
+ * are left; each under its slot lock, if still selected. */
+static int recompress_slots(struct zram *zram, struct pp_ctl *ctl,
+			    unsigned int prio, struct recompress_args *a)
+{
+	uint8_t *page = uz_aligned_alloc(64, UZ_PAGE_SIZE);
+	uint32_t index;
+	int ret = 0;
 
-	page = uz_aligned_alloc(64, UZ_PAGE_SIZE);
-	if (!page) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	pp_init(&ctl);
-	ret = scan_slots_for_recompress(zram, &ctl, mode, prio);
-	while (!ret && num_recomp_pages && pp_next(&ctl, &index)) {
+	if (!page)
+		return -ENOMEM;
+	while (!ret && a->max_pages && pp_next(ctl, &index)) {
 		zram_slot_lock(zram, index);
 		if (zram_test_flag(zram, index, ZRAM_PP_SLOT))
-			ret = recompress_slot(zram, index, prio, threshold,
-					      &num_recomp_pages, page);
+			ret = recompress_slot(zram, index, prio, a->threshold,
+					      &a->max_pages, page);
 		zram_clear_flag(zram, index, ZRAM_PP_SLOT);
 		zram_slot_unlock(zram, index);
 	}
-	pp_release(zram, &ctl);
 	free(page);
-out:
+	return ret;
+}
+
+int zram_recompress_store(struct zram *zram, char *buf, size_t len)
+{
+	struct recompress_args a;
+	struct pp_ctl ctl;
+	int prio, ret = parse_recompress_args(skip_spaces(buf), &a);
+
+	if (ret)
+		return ret;
+	pthread_rwlock_wrlock(&zram->dev_lock);
+	prio = recompress_priority(zram, &a);
+	if (prio < 0) {
+		ret = prio;
+	} else {
+		pp_init(&ctl);
+		ret = scan_slots_for_recompress(zram, &ctl, a.mode,
+						(unsigned int)prio);
+		if (!ret)
+			ret = recompress_slots(zram, &ctl, (unsigned int)prio, &a);
+		zram_pp_release(zram, &ctl);
+	}
 	pthread_rwlock_unlock(&zram->dev_lock);
 	return ret;
 }

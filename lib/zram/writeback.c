@@ -1,6 +1,7 @@
 /*
  * writeback.c - the backing store and the writeback attributes
- * (reference/kernel-zram.md §2.4-§2.6, §4.5).
+ * (the kernel's backing_dev_store(), writeback_store() and
+ * zram_writeback_slots(); docs/internals.md §5.3).
  *
  * The backing store is a block device or - unlike the kernel, which users
  * keep tripping on - a regular file, opened O_DIRECT when the filesystem
@@ -185,7 +186,7 @@ int zram_backing_dev_store(struct zram *zram, char *buf, size_t len)
 		goto out;
 	}
 	char resolved[PATH_MAX];
-	ret = uzram_path_check(zram->registry, buf, resolved);
+	ret = path_policy_check(zram->paths, buf, resolved);
 	if (!ret)
 		ret = open_backing(resolved, &fd, &bytes);
 	if (ret)
@@ -216,19 +217,7 @@ out:
 	return ret;
 }
 
-/* ---- the limit and batch attributes ---- */
-
-long zram_bd_stat_show(struct zram *zram, char *buf, size_t size)
-{
-	long n;
-
-	pthread_rwlock_rdlock(&zram->dev_lock);
-	n = snprintf(buf, size, "%8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
-		     atomic_load(&zram->stats.bd_count), atomic_load(&zram->stats.bd_reads),
-		     atomic_load(&zram->stats.bd_writes));
-	pthread_rwlock_unlock(&zram->dev_lock);
-	return n;
-}
+/* ---- the limit, batch and format attributes ---- */
 
 long zram_writeback_limit_show(struct zram *zram, char *buf, size_t size)
 {
@@ -327,54 +316,33 @@ int zram_compressed_writeback_store(struct zram *zram, char *buf, size_t len)
 
 /* ---- writeback ---- */
 
-enum {
-	IDLE_WRITEBACK = 1 << 0,
-	HUGE_WRITEBACK = 1 << 1,
-	INCOMPRESSIBLE_WRITEBACK = 1 << 2,
-};
-
-static int parse_mode(const char *s, int *mode)
+/* The writeback modes, as the flags their slots must have. */
+static int parse_mode(const char *s, uint32_t *need)
 {
 	if (!strcmp(s, "idle"))
-		*mode = IDLE_WRITEBACK;
+		*need = 1u << ZRAM_IDLE;
 	else if (!strcmp(s, "huge"))
-		*mode = HUGE_WRITEBACK;
+		*need = 1u << ZRAM_HUGE;
 	else if (!strcmp(s, "huge_idle"))
-		*mode = IDLE_WRITEBACK | HUGE_WRITEBACK;
+		*need = (1u << ZRAM_IDLE) | (1u << ZRAM_HUGE);
 	else if (!strcmp(s, "incompressible"))
-		*mode = INCOMPRESSIBLE_WRITEBACK;
+		*need = 1u << ZRAM_INCOMPRESSIBLE;
 	else
 		return -EINVAL;
 	return 0;
 }
 
-/* Queue the slots of [lo, hi) that match mode (0: every stored slot). */
+/* Queue the slots of [lo, hi) in memory with every flag of need (0: all). */
 static int scan_slots_for_writeback(struct zram *zram, struct pp_ctl *ctl,
-				    uint64_t lo, uint64_t hi, int mode)
+				    uint64_t lo, uint64_t hi, uint32_t need)
 {
-	int ret = 0;
+	const struct zram_pp_filter f = {
+		.need = need,
+		.skip = (1u << ZRAM_WB) | (1u << ZRAM_SAME),
+		.below_prio = ZRAM_MAX_COMPS,
+	};
 
-	for (uint64_t index = lo; index < hi && !ret; index++) {
-		uint32_t i = (uint32_t)index;
-
-		zram_slot_lock(zram, i);
-		if (!zram_slot_allocated(zram, i) || zram_test_flag(zram, i, ZRAM_WB) ||
-		    zram_test_flag(zram, i, ZRAM_SAME))
-			goto next;
-		if ((mode & IDLE_WRITEBACK) && !zram_test_flag(zram, i, ZRAM_IDLE))
-			goto next;
-		if ((mode & HUGE_WRITEBACK) && !zram_test_flag(zram, i, ZRAM_HUGE))
-			goto next;
-		if ((mode & INCOMPRESSIBLE_WRITEBACK) &&
-		    !zram_test_flag(zram, i, ZRAM_INCOMPRESSIBLE))
-			goto next;
-		ret = pp_add(ctl, i, zram_get_obj_size(zram, i));
-		if (!ret)
-			zram_set_flag(zram, i, ZRAM_PP_SLOT);
-next:
-		zram_slot_unlock(zram, i);
-	}
-	return ret;
+	return zram_pp_scan(zram, ctl, lo, hi, &f);
 }
 
 struct wb_req {
@@ -424,9 +392,7 @@ static int wb_complete(struct wb_ctl *wb, struct wb_req *req, long res)
 	if (res != UZ_PAGE_SIZE) {
 		limit_adjust(zram, +(int64_t)(UZ_PAGE_SIZE / 4096));
 		zram_release_bdev_block(zram, req->blk);
-		zram_slot_lock(zram, index);
-		zram_clear_flag(zram, index, ZRAM_PP_SLOT);
-		zram_slot_unlock(zram, index);
+		zram_pp_unmark(zram, index);
 		return res < 0 ? (int)res : -EIO;
 	}
 	atomic_fetch_add(&zram->stats.bd_writes, 1);
@@ -511,162 +477,214 @@ static int wb_fill(struct zram *zram, uint32_t index, uint8_t *page)
 	return zram_read_page_locked(zram, index, page);
 }
 
-static int zram_writeback_slots(struct zram *zram, struct pp_ctl *ctl)
+static int wb_ctl_init(struct wb_ctl *wb, struct zram *zram)
 {
-	struct wb_ctl wb = { .zram = zram };
 	unsigned int batch = UZ_MIN(zram->wb_batch_size, WB_MAX_BATCH);
-	uint32_t index;
-	int ret = 0, err;
 
-	wb.reqs = calloc(batch, sizeof(*wb.reqs));
-	if (!wb.reqs)
+	memset(wb, 0, sizeof(*wb));
+	wb->zram = zram;
+	wb->reqs = calloc(batch, sizeof(*wb->reqs));
+	if (!wb->reqs)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < batch; i++) {
-		wb.reqs[i].page = uz_aligned_alloc(UZ_PAGE_SIZE, UZ_PAGE_SIZE);
-		if (!wb.reqs[i].page)
+		wb->reqs[i].page = uz_aligned_alloc(UZ_PAGE_SIZE, UZ_PAGE_SIZE);
+		if (!wb->reqs[i].page)
 			break;
-		wb.nr_reqs++;
+		wb->nr_reqs++;
 	}
-	if (!wb.nr_reqs) {
-		free(wb.reqs);
+	if (!wb->nr_reqs) {
+		free(wb->reqs);
 		return -ENOMEM;
 	}
 #ifdef HAVE_LIBURING
-	wb.ring_ok = io_uring_queue_init(wb.nr_reqs, &wb.ring, 0) == 0;
+	wb->ring_ok = io_uring_queue_init(wb->nr_reqs, &wb->ring, 0) == 0;
 #endif
+	return 0;
+}
 
+static void wb_ctl_destroy(struct wb_ctl *wb)
+{
+#ifdef HAVE_LIBURING
+	if (wb->ring_ok)
+		io_uring_queue_exit(&wb->ring);
+#endif
+	for (unsigned int i = 0; i < wb->nr_reqs; i++)
+		free(wb->reqs[i].page);
+	free(wb->reqs);
+}
+
+/* A free request, reaping completions until there is one; their errors
+ * go to *ret. */
+static struct wb_req *wb_get_req(struct wb_ctl *wb, int *ret)
+{
+	struct wb_req *req = NULL;
+	int err;
+
+	while (!req) {
+		for (unsigned int i = 0; i < wb->nr_reqs && !req; i++)
+			if (!wb->reqs[i].busy)
+				req = &wb->reqs[i];
+		if (!req && (err = wb_reap_one(wb)))
+			*ret = err;
+	}
+	return req;
+}
+
+/*
+ * Copy slot index into req for block blk, if it is still selected. If not
+ * (accessed or freed since the scan) or unreadable, unmark it, give blk
+ * back and return false.
+ */
+static bool wb_prepare(struct zram *zram, uint32_t index, struct wb_req *req,
+		       unsigned long blk)
+{
+	zram_slot_lock(zram, index);
+	if (!zram_test_flag(zram, index, ZRAM_PP_SLOT) ||
+	    wb_fill(zram, index, req->page)) {
+		zram_clear_flag(zram, index, ZRAM_PP_SLOT);
+		zram_slot_unlock(zram, index);
+		zram_release_bdev_block(zram, blk);
+		return false;
+	}
+	zram_slot_unlock(zram, index);
+	req->blk = blk;
+	req->index = index;
+	return true;
+}
+
+/* Write the candidates of ctl, largest first (the kernel's
+ * zram_writeback_slots()). */
+static int zram_writeback_slots(struct zram *zram, struct pp_ctl *ctl)
+{
+	struct wb_ctl wb;
+	uint32_t index;
+	int ret = wb_ctl_init(&wb, zram), err;
+
+	if (ret)
+		return ret;
 	while (pp_next(ctl, &index)) {
-		struct wb_req *req = NULL;
+		struct wb_req *req;
 		unsigned long blk;
 
 		if (limit_reached(zram)) {
 			ret = -EIO;
 			goto stop;
 		}
-		while (!req) {
-			for (unsigned int i = 0; i < wb.nr_reqs && !req; i++)
-				if (!wb.reqs[i].busy)
-					req = &wb.reqs[i];
-			if (!req && (err = wb_reap_one(&wb)))
-				ret = err;
-		}
+		req = wb_get_req(&wb, &ret);
 		if (!alloc_block(zram, &blk)) {
 			ret = -ENOSPC;
 			goto stop;
 		}
-		zram_slot_lock(zram, index);
-		if (!zram_test_flag(zram, index, ZRAM_PP_SLOT) ||
-		    wb_fill(zram, index, req->page)) {
-			zram_clear_flag(zram, index, ZRAM_PP_SLOT);
-			zram_slot_unlock(zram, index);
-			zram_release_bdev_block(zram, blk);
+		if (!wb_prepare(zram, index, req, blk))
 			continue;
-		}
-		zram_slot_unlock(zram, index);
 		limit_adjust(zram, -(int64_t)(UZ_PAGE_SIZE / 4096));
-		req->blk = blk;
-		req->index = index;
 		if ((err = wb_submit(&wb, req)))
 			ret = err;
 		continue;
 stop:
 		/* this candidate was taken off the list: unmark it */
-		zram_slot_lock(zram, index);
-		zram_clear_flag(zram, index, ZRAM_PP_SLOT);
-		zram_slot_unlock(zram, index);
+		zram_pp_unmark(zram, index);
 		break;
 	}
 	while (wb.inflight)
 		if ((err = wb_reap_one(&wb)))
 			ret = err;
-#ifdef HAVE_LIBURING
-	if (wb.ring_ok)
-		io_uring_queue_exit(&wb.ring);
-#endif
-	for (unsigned int i = 0; i < wb.nr_reqs; i++)
-		free(wb.reqs[i].page);
-	free(wb.reqs);
+	wb_ctl_destroy(&wb);
 	return ret;
+}
+
+/* page_index=N: [lo, hi) = [N, N + 1). */
+static int parse_page_index(const char *val, uint64_t nr_pages, uint64_t *lo,
+			    uint64_t *hi)
+{
+	unsigned long index;
+	int ret = kstrtoul(val, 10, &index);
+
+	if (ret)
+		return ret;
+	if (index >= nr_pages)
+		return -ERANGE;
+	*lo = index;
+	*hi = index + 1;
+	return 0;
+}
+
+/* page_indexes=A-B: [lo, hi) = [A, B + 1). */
+static int parse_page_indexes(char *val, uint64_t nr_pages, uint64_t *lo,
+			      uint64_t *hi)
+{
+	char *dash = strchr(val, '-');
+	unsigned long a, b;
+	int ret;
+
+	if (!dash)
+		return -EINVAL;
+	*dash = '\0';
+	ret = kstrtoul(val, 10, &a);
+	if (!ret)
+		ret = kstrtoul(dash + 1, 10, &b);
+	if (ret)
+		return ret;
+	if (a >= nr_pages || b >= nr_pages || a > b)
+		return -ERANGE;
+	*lo = a;
+	*hi = b + 1;
+	return 0;
+}
+
+/*
+ * Queue what the arguments of writeback name (the kernel's
+ * writeback_store()): each page_index= or page_indexes= its range, every
+ * stored slot of it; a mode (type=, or a legacy keyword: idle, huge, ...)
+ * the slots of that mode in the last range given (the whole device if
+ * none), and ends the arguments. Other keys are ignored.
+ */
+static int writeback_select(struct zram *zram, struct pp_ctl *ctl, char *args)
+{
+	uint64_t lo = 0, hi = zram->nr_pages;
+	char *param, *val;
+	uint32_t mode;
+	int ret;
+
+	while (*args) {
+		args = next_arg(args, &param, &val);
+		if (!val || !strcmp(param, "type")) {
+			ret = parse_mode(val ? val : param, &mode);
+			if (!ret)
+				ret = scan_slots_for_writeback(zram, ctl, lo, hi, mode);
+			return ret;
+		}
+		if (!strcmp(param, "page_index"))
+			ret = parse_page_index(val, zram->nr_pages, &lo, &hi);
+		else if (!strcmp(param, "page_indexes"))
+			ret = parse_page_indexes(val, zram->nr_pages, &lo, &hi);
+		else
+			continue;
+		if (!ret)
+			ret = scan_slots_for_writeback(zram, ctl, lo, hi, 0);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 int zram_writeback_store(struct zram *zram, char *buf, size_t len)
 {
-	uint64_t lo = 0, hi;
-	char *args = skip_spaces(buf), *param, *val;
 	struct pp_ctl ctl;
-	int mode = 0, ret = 0;
+	int ret;
 
 	pthread_rwlock_wrlock(&zram->dev_lock);
 	if (!init_done(zram)) {
 		ret = -EINVAL;
-		goto out;
-	}
-	if (zram->backing_fd < 0) {
+	} else if (zram->backing_fd < 0) {
 		ret = -ENODEV;
-		goto out;
+	} else {
+		pp_init(&ctl);
+		ret = writeback_select(zram, &ctl, skip_spaces(buf));
+		if (!ret)
+			ret = zram_writeback_slots(zram, &ctl);
+		zram_pp_release(zram, &ctl);
 	}
-	hi = zram->nr_pages;
-	pp_init(&ctl);
-	while (*args) {
-		args = next_arg(args, &param, &val);
-		if (!val) {	/* the legacy keywords: idle, huge, ... */
-			ret = parse_mode(param, &mode);
-			if (!ret)
-				ret = scan_slots_for_writeback(zram, &ctl, lo, hi, mode);
-			break;
-		}
-		if (!strcmp(param, "type")) {
-			ret = parse_mode(val, &mode);
-			if (!ret)
-				ret = scan_slots_for_writeback(zram, &ctl, lo, hi, mode);
-			break;
-		}
-		if (!strcmp(param, "page_index")) {
-			unsigned long index;
-			ret = kstrtoul(val, 10, &index);
-			if (ret)
-				break;
-			if (index >= zram->nr_pages) {
-				ret = -ERANGE;
-				break;
-			}
-			lo = index;
-			hi = index + 1;
-			ret = scan_slots_for_writeback(zram, &ctl, lo, hi, mode);
-			if (ret)
-				break;
-			continue;
-		}
-		if (!strcmp(param, "page_indexes")) {
-			char *dash = strchr(val, '-');
-			unsigned long a, b;
-			if (!dash) {
-				ret = -EINVAL;
-				break;
-			}
-			*dash = '\0';
-			ret = kstrtoul(val, 10, &a);
-			if (!ret)
-				ret = kstrtoul(dash + 1, 10, &b);
-			if (ret)
-				break;
-			if (a >= zram->nr_pages || b >= zram->nr_pages || a > b) {
-				ret = -ERANGE;
-				break;
-			}
-			lo = a;
-			hi = b + 1;
-			ret = scan_slots_for_writeback(zram, &ctl, lo, hi, mode);
-			if (ret)
-				break;
-			continue;
-		}
-		/* other keys are ignored */
-	}
-	if (!ret)
-		ret = zram_writeback_slots(zram, &ctl);
-	pp_release(zram, &ctl);
-out:
 	pthread_rwlock_unlock(&zram->dev_lock);
 	return ret;
 }

@@ -1,20 +1,20 @@
 /*
  * zram_attr.c - the attributes of /sys/block/zramN: one table of names,
  * modes, show and store functions, with the kernel's output formats, parsing
- * and errors (reference/kernel-zram.md §2). The library API, the control
+ * and errors (the kernel's attribute group in drivers/block/zram/zram_drv.c;
+ * docs/attributes.md). The library API, the control
  * socket, the FUSE tree and `uzram ctl` all go through this table.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/file.h"
 #include "util/parse.h"
 #include "zram_drv.h"
 
@@ -41,11 +41,6 @@ static long emit(char *buf, size_t size, const char *fmt, ...)
 	n = vsnprintf(buf, size, fmt, ap);
 	va_end(ap);
 	return n;
-}
-
-static uint64_t st(_Atomic uint64_t *v)
-{
-	return atomic_load_explicit(v, memory_order_relaxed);
 }
 
 /* ---- disksize, initstate, reset ---- */
@@ -153,7 +148,7 @@ static int mem_used_max_store(struct zram *zram, char *buf, size_t len)
 
 /*
  * Mark allocated slots idle: every one (cutoff 0), or those not accessed
- * since cutoff - and clear IDLE on the others (§4.4).
+ * since cutoff - and clear IDLE on the others (the kernel's mark_idle()).
  */
 static void mark_idle(struct zram *zram, int64_t cutoff)
 {
@@ -241,40 +236,8 @@ static int comp_algorithm_store(struct zram *zram, char *buf, size_t len)
 	return comp_algorithm_store_prio(zram, ZRAM_PRIMARY_COMP, buf);
 }
 
-static int read_dict(const char *path, void **dict, size_t *dict_sz)
-{
-	struct stat sb;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	uint8_t *p;
-	size_t got = 0;
-
-	if (fd < 0)
-		return -EINVAL;
-	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || sb.st_size > INT32_MAX) {
-		close(fd);
-		return -EINVAL;
-	}
-	p = malloc(sb.st_size ? (size_t)sb.st_size : 1);
-	if (!p) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (got < (size_t)sb.st_size) {
-		ssize_t n = read(fd, p + got, (size_t)sb.st_size - got);
-		if (n <= 0) {
-			free(p);
-			close(fd);
-			return -EINVAL;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
-	*dict = p;
-	*dict_sz = got;
-	return 0;
-}
-
-/* algorithm_params (§2.5): priority= algo= level= dict= deflate.winbits= */
+/* algorithm_params (the kernel's algorithm_params_store()): priority= algo=
+ * level= dict= deflate.winbits= */
 static int algorithm_params_store(struct zram *zram, char *buf, size_t len)
 {
 	int prio = ZRAM_MAX_COMPS, level = ZCOMP_PARAM_NOT_SET;
@@ -324,11 +287,12 @@ static int algorithm_params_store(struct zram *zram, char *buf, size_t len)
 	zcomp_params_release(p);
 	if (dict_path) {
 		char resolved[PATH_MAX];
-		ret = uzram_path_check(zram->registry, dict_path, resolved);
+		ret = path_policy_check(zram->paths, dict_path, resolved);
 		if (ret == -EPERM)
 			goto out;	/* refused by the server's policy */
-		if (!ret)
-			ret = read_dict(resolved, &p->dict, &p->dict_sz);
+		if (!ret)	/* any regular file up to 2 GiB */
+			ret = read_whole_file(resolved, INT32_MAX, 0, &p->dict,
+					      &p->dict_sz);
 		if (ret) {
 			ret = -EINVAL;
 			goto out;
@@ -385,54 +349,93 @@ static int recomp_algorithm_store(struct zram *zram, char *buf, size_t len)
 	return comp_algorithm_store_prio(zram, (unsigned int)prio, alg);
 }
 
-/* ---- statistics (§2.6) ---- */
+/* ---- statistics (Documentation/admin-guide/blockdev/zram.rst) ---- */
+
+/* An atomic load of a counter: relaxed, as each is a count on its own. */
+static uint64_t stat_read(_Atomic uint64_t *counter)
+{
+	return atomic_load_explicit(counter, memory_order_relaxed);
+}
+
+/* Every counter of UZRAM_STATS into s, in bytes where its unit says so. */
+static void read_counters(struct zram *zram, struct uzram_stats *s)
+{
+#define READ_COUNTER(field, counter, unit) \
+	s->field = stat_read(&zram->stats.counter) * (unit);
+#define SKIP_VALUE(field)
+	UZRAM_STATS(READ_COUNTER, SKIP_VALUE)
+#undef READ_COUNTER
+#undef SKIP_VALUE
+}
+
+void zram_fill_stats(struct zram *zram, struct uzram_stats *s)
+{
+	struct zs_pool_stats pool_stats = { 0 };
+
+	memset(s, 0, sizeof(*s));
+	RD(zram);
+	s->initialised = init_done(zram);
+	s->disksize = atomic_load(&zram->disksize);
+	snprintf(s->algorithm, sizeof(s->algorithm), "%s",
+		 zram->comp_algs[ZRAM_PRIMARY_COMP] ? zram->comp_algs[ZRAM_PRIMARY_COMP] : "");
+	if (s->initialised) {
+		s->mem_used_total = (uint64_t)zs_get_total_pages(zram->mem_pool)
+				    << UZ_PAGE_SHIFT;
+		zs_pool_stats(zram->mem_pool, &pool_stats);
+		s->streams = zram->comps[ZRAM_PRIMARY_COMP]->nr_streams;
+		s->reserve_bytes = (uint64_t)zs_reserve_pages(zram->mem_pool) << UZ_PAGE_SHIFT;
+	}
+	s->mem_limit = atomic_load(&zram->limit_pages) << UZ_PAGE_SHIFT;
+	s->pages_compacted = pool_stats.pages_compacted;
+	read_counters(zram, s);
+	UNLOCK(zram);
+}
+
+/* The counters, read under dev_lock as the kernel's stat shows do. */
+static void read_counters_locked(struct zram *zram, struct uzram_stats *s)
+{
+	RD(zram);
+	read_counters(zram, s);
+	UNLOCK(zram);
+}
 
 static long io_stat_show(struct zram *zram, char *buf, size_t size)
 {
-	long n;
+	struct uzram_stats s;
 
-	RD(zram);
-	n = emit(buf, size, "%8" PRIu64 " %8" PRIu64 " 0 %8" PRIu64 "\n",
-		 st(&zram->stats.failed_reads), st(&zram->stats.failed_writes),
-		 st(&zram->stats.notify_free));
-	UNLOCK(zram);
-	return n;
+	read_counters_locked(zram, &s);
+	return emit(buf, size, "%8" PRIu64 " %8" PRIu64 " 0 %8" PRIu64 "\n",
+		    s.failed_reads, s.failed_writes, s.notify_free);
 }
 
 static long mm_stat_show(struct zram *zram, char *buf, size_t size)
 {
-	struct zs_pool_stats pool_stats = { 0 };
-	uint64_t mem_used = 0;
-	long n;
+	struct uzram_stats s;
 
-	RD(zram);
-	if (init_done(zram)) {
-		mem_used = zs_get_total_pages(zram->mem_pool);
-		zs_pool_stats(zram->mem_pool, &pool_stats);
-	}
-	n = emit(buf, size,
-		 "%8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRId64
-		 " %8" PRIu64 " %8lu %8" PRIu64 " %8" PRIu64 "\n",
-		 st(&zram->stats.pages_stored) << UZ_PAGE_SHIFT,
-		 st(&zram->stats.compr_data_size),
-		 mem_used << UZ_PAGE_SHIFT,
-		 atomic_load(&zram->limit_pages) << UZ_PAGE_SHIFT,
-		 (int64_t)(st(&zram->stats.max_used_pages) << UZ_PAGE_SHIFT),
-		 st(&zram->stats.same_pages), pool_stats.pages_compacted,
-		 st(&zram->stats.huge_pages), st(&zram->stats.huge_pages_since));
-	UNLOCK(zram);
-	return n;
+	zram_fill_stats(zram, &s);
+	return emit(buf, size,
+		    "%8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRId64
+		    " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
+		    s.orig_data_size, s.compr_data_size, s.mem_used_total,
+		    s.mem_limit, (int64_t)s.mem_used_max, s.same_pages,
+		    s.pages_compacted, s.huge_pages, s.huge_pages_since);
 }
 
 static long debug_stat_show(struct zram *zram, char *buf, size_t size)
 {
-	long n;
+	struct uzram_stats s;
 
-	RD(zram);
-	n = emit(buf, size, "version: %d\n0 %8" PRIu64 "\n", 1,
-		 st(&zram->stats.miss_free));
-	UNLOCK(zram);
-	return n;
+	read_counters_locked(zram, &s);
+	return emit(buf, size, "version: %d\n0 %8" PRIu64 "\n", 1, s.miss_free);
+}
+
+static long bd_stat_show(struct zram *zram, char *buf, size_t size)
+{
+	struct uzram_stats s;
+
+	read_counters_locked(zram, &s);
+	return emit(buf, size, "%8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
+		    s.bd_count, s.bd_reads, s.bd_writes);
 }
 
 /* /sys/block/zramN/stat: the block layer's 17 fields. As the kernel's zram,
@@ -440,15 +443,17 @@ static long debug_stat_show(struct zram *zram, char *buf, size_t size)
  * depth are 0. */
 static long stat_show(struct zram *zram, char *buf, size_t size)
 {
+	struct uzram_stats s;
+
+	read_counters(zram, &s);
 	return emit(buf, size,
 		    "%8" PRIu64 " %8u %8" PRIu64 " %8u %8" PRIu64 " %8u %8" PRIu64
 		    " %8u %8u %8u %8u %8" PRIu64 " %8u %8" PRIu64 " %8u %8u %8u\n",
-		    st(&zram->stats.read_ios), 0, st(&zram->stats.read_sectors), 0,
-		    st(&zram->stats.write_ios), 0, st(&zram->stats.write_sectors),
+		    s.read_ios, 0, s.read_sectors, 0, s.write_ios, 0, s.write_sectors,
 		    0, 0, 0, 0, (uint64_t)0, 0, (uint64_t)0, 0, 0, 0);
 }
 
-/* ---- block_state (§2.7) ---- */
+/* ---- block_state (the kernel's read_block_state(), in debugfs) ---- */
 
 long zram_block_state_show(struct zram *zram, uint64_t *pos, char *buf,
 			   size_t size)
@@ -515,7 +520,7 @@ static const struct zram_attr zram_attrs[] = {
 	{ { "mem_used_max", WO }, NULL, mem_used_max_store },
 	{ { "idle", WO }, NULL, idle_store },
 	{ { "comp_algorithm", RW }, comp_algorithm_show, comp_algorithm_store },
-	{ { "bd_stat", RO }, zram_bd_stat_show, NULL },
+	{ { "bd_stat", RO }, bd_stat_show, NULL },
 	{ { "backing_dev", RW }, zram_backing_dev_show, zram_backing_dev_store },
 	{ { "writeback", WO }, NULL, zram_writeback_store },
 	{ { "writeback_limit", RW }, zram_writeback_limit_show, zram_writeback_limit_store },
@@ -536,12 +541,12 @@ static const struct zram_attr zram_attrs[] = {
 	{ { "block_state", 0400 }, block_state_show, NULL },
 };
 
-size_t uzram_attr_count(void)
+size_t zram_attr_count(void)
 {
 	return UZ_ARRAY_SIZE(zram_attrs);
 }
 
-const struct uzram_attr_info *uzram_attr_at(size_t i)
+const struct uzram_attr_info *zram_attr_info(size_t i)
 {
 	return i < UZ_ARRAY_SIZE(zram_attrs) ? &zram_attrs[i].info : NULL;
 }
@@ -554,7 +559,7 @@ static const struct zram_attr *attr_find(const char *name)
 	return NULL;
 }
 
-const struct uzram_attr_info *uzram_attr_find(const char *name)
+const struct uzram_attr_info *zram_attr_info_find(const char *name)
 {
 	const struct zram_attr *a = attr_find(name);
 
@@ -599,45 +604,4 @@ int zram_attr_store(struct zram *zram, const char *name, const char *buf,
 	ret = a->store(zram, copy, len);
 	free(copy);
 	return ret;
-}
-
-void zram_fill_stats(struct zram *zram, struct uzram_stats *s)
-{
-	struct zs_pool_stats pool_stats = { 0 };
-
-	memset(s, 0, sizeof(*s));
-	RD(zram);
-	s->initialised = init_done(zram);
-	s->disksize = atomic_load(&zram->disksize);
-	snprintf(s->algorithm, sizeof(s->algorithm), "%s",
-		 zram->comp_algs[ZRAM_PRIMARY_COMP] ? zram->comp_algs[ZRAM_PRIMARY_COMP] : "");
-	if (s->initialised) {
-		s->mem_used_total = (uint64_t)zs_get_total_pages(zram->mem_pool)
-				    << UZ_PAGE_SHIFT;
-		zs_pool_stats(zram->mem_pool, &pool_stats);
-		s->streams = zram->comps[ZRAM_PRIMARY_COMP]->nr_streams;
-		s->reserve_bytes = (uint64_t)zs_reserve_pages(zram->mem_pool) << UZ_PAGE_SHIFT;
-	}
-	s->orig_data_size = st(&zram->stats.pages_stored) << UZ_PAGE_SHIFT;
-	s->compr_data_size = st(&zram->stats.compr_data_size);
-	s->mem_limit = atomic_load(&zram->limit_pages) << UZ_PAGE_SHIFT;
-	s->mem_used_max = st(&zram->stats.max_used_pages) << UZ_PAGE_SHIFT;
-	s->same_pages = st(&zram->stats.same_pages);
-	s->pages_compacted = pool_stats.pages_compacted;
-	s->huge_pages = st(&zram->stats.huge_pages);
-	s->huge_pages_since = st(&zram->stats.huge_pages_since);
-	s->failed_reads = st(&zram->stats.failed_reads);
-	s->failed_writes = st(&zram->stats.failed_writes);
-	s->notify_free = st(&zram->stats.notify_free);
-	s->miss_free = st(&zram->stats.miss_free);
-	s->bd_count = st(&zram->stats.bd_count);
-	s->bd_reads = st(&zram->stats.bd_reads);
-	s->bd_writes = st(&zram->stats.bd_writes);
-	s->read_ios = st(&zram->stats.read_ios);
-	s->read_sectors = st(&zram->stats.read_sectors);
-	s->write_ios = st(&zram->stats.write_ios);
-	s->write_sectors = st(&zram->stats.write_sectors);
-	s->discard_ios = st(&zram->stats.discard_ios);
-	s->discard_sectors = st(&zram->stats.discard_sectors);
-	UNLOCK(zram);
 }

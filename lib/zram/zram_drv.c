@@ -1,7 +1,7 @@
 /*
  * zram_drv.c - the zram device: slot locks, the write and read paths,
- * discard, initialisation and reset (reference/kernel-zram.md §3; the
- * design is in zram_drv.h).
+ * discard, initialisation and reset (the kernel's
+ * drivers/block/zram/zram_drv.c; the design is in zram_drv.h).
  */
 #include <errno.h>
 #include <limits.h>
@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pp.h"
 #include "zram_drv.h"
 
 const char *const zram_default_comp = "lzo-rle";
@@ -34,20 +35,6 @@ static void futex_wake_all(_Atomic uint32_t *addr)
 {
 	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL,
 		NULL, 0);
-}
-
-bool zram_slot_trylock(struct zram *zram, uint32_t index)
-{
-	_Atomic uint32_t *f = &zram->table[index].flags;
-	uint32_t old = atomic_load_explicit(f, memory_order_relaxed);
-
-	while (!(old & LOCK_BIT)) {
-		if (atomic_compare_exchange_weak_explicit(f, &old, old | LOCK_BIT,
-							  memory_order_acquire,
-							  memory_order_relaxed))
-			return true;
-	}
-	return false;
 }
 
 /*
@@ -103,14 +90,64 @@ uint32_t zram_now(void)
 }
 
 /* After a successful access: not idle, not selected, accessed now. */
-void zram_mark_accessed(struct zram *zram, uint32_t index)
+static void zram_mark_accessed(struct zram *zram, uint32_t index)
 {
 	zram_update_flags(zram, index,
 			  (1u << ZRAM_IDLE) | (1u << ZRAM_PP_SLOT), 0);
 	zram->table[index].ac_time = zram_now();
 }
 
-/* ---- slot_free (§3.6): every counter follows from here ---- */
+/* ---- post-processing candidates ---- */
+
+/* Slot index (locked) passes f? The flags cannot change under the lock. */
+static bool pp_selects(struct zram *zram, uint32_t index,
+		       const struct zram_pp_filter *f)
+{
+	uint32_t flags = atomic_load_explicit(&zram->table[index].flags,
+					      memory_order_relaxed);
+
+	return zram_slot_allocated(zram, index) && !(flags & f->skip) &&
+	       (flags & f->need) == f->need &&
+	       zram_get_priority(zram, index) < f->below_prio;
+}
+
+int zram_pp_scan(struct zram *zram, struct pp_ctl *ctl, uint64_t lo,
+		 uint64_t hi, const struct zram_pp_filter *f)
+{
+	int ret = 0;
+
+	for (uint64_t index = lo; index < hi && !ret; index++) {
+		uint32_t i = (uint32_t)index;
+
+		zram_slot_lock(zram, i);
+		if (pp_selects(zram, i, f)) {
+			ret = pp_add(ctl, i, zram_get_obj_size(zram, i));
+			if (!ret)
+				zram_set_flag(zram, i, ZRAM_PP_SLOT);
+		}
+		zram_slot_unlock(zram, i);
+	}
+	return ret;
+}
+
+void zram_pp_unmark(struct zram *zram, uint32_t index)
+{
+	zram_slot_lock(zram, index);
+	zram_clear_flag(zram, index, ZRAM_PP_SLOT);
+	zram_slot_unlock(zram, index);
+}
+
+void zram_pp_release(struct zram *zram, struct pp_ctl *ctl)
+{
+	uint32_t index;
+
+	while (pp_next(ctl, &index))
+		zram_pp_unmark(zram, index);
+	pp_free(ctl);
+}
+
+/* ---- slot_free (the kernel's zram_free_page(), slot_free() in the newest
+ * kernels): every counter follows from here ---- */
 
 void zram_slot_free(struct zram *zram, uint32_t index)
 {
@@ -150,7 +187,7 @@ out:
 	zram_set_obj_size(zram, index, 0);
 }
 
-/* ---- same-filled pages (§4.1) ---- */
+/* ---- same-filled pages (the kernel's page_same_filled()) ---- */
 
 /* One repeated 8-byte word? First against last, then every word. */
 static bool page_same_filled(const void *mem, unsigned long *element)
@@ -185,9 +222,9 @@ static void fill_page(void *mem, unsigned long value)
 		p[i] = value;
 }
 
-/* ---- mem_limit (§4.3) ---- */
+/* ---- mem_limit (the kernel's update_used_max(), limit_pages) ---- */
 
-bool zram_can_store_page(struct zram *zram)
+static bool zram_can_store_page(struct zram *zram)
 {
 	uint64_t alloced = zs_get_total_pages(zram->mem_pool);
 	uint64_t old = atomic_load_explicit(&zram->stats.max_used_pages,
@@ -202,20 +239,18 @@ bool zram_can_store_page(struct zram *zram)
 	return !limit || alloced <= limit;
 }
 
-/* ---- write path (§3.3) ---- */
+/* ---- write path (the kernel's zram_write_page()) ---- */
 
 /*
- * Install a new content into the slot: free the old one, set the new.
- * `locked`: the caller already holds the slot lock (partial writes).
+ * A written page's new content into the slot, accessed now. `locked`: the
+ * caller already holds the slot lock (partial writes).
  */
 static void slot_install(struct zram *zram, uint32_t index, bool locked,
 			 unsigned long handle, uint32_t size, uint32_t flags)
 {
 	if (!locked)
 		zram_slot_lock(zram, index);
-	zram_slot_free(zram, index);
-	zram->table[index].handle = handle;
-	zram_update_flags(zram, index, ZRAM_SIZE_MASK, size | flags);
+	zram_slot_replace(zram, index, handle, size, flags);
 	zram_mark_accessed(zram, index);
 	if (!locked)
 		zram_slot_unlock(zram, index);
@@ -225,8 +260,6 @@ static int write_same_filled_page(struct zram *zram, unsigned long fill,
 				  uint32_t index, bool locked)
 {
 	slot_install(zram, index, locked, fill, 0, 1u << ZRAM_SAME);
-	atomic_fetch_add(&zram->stats.same_pages, 1);
-	atomic_fetch_add(&zram->stats.pages_stored, 1);
 	return 0;
 }
 
@@ -242,10 +275,6 @@ static int write_incompressible_page(struct zram *zram, const void *mem,
 		return -ENOMEM;
 	}
 	slot_install(zram, index, locked, handle, UZ_PAGE_SIZE, 1u << ZRAM_HUGE);
-	atomic_fetch_add(&zram->stats.compr_data_size, UZ_PAGE_SIZE);
-	atomic_fetch_add(&zram->stats.huge_pages, 1);
-	atomic_fetch_add(&zram->stats.huge_pages_since, 1);
-	atomic_fetch_add(&zram->stats.pages_stored, 1);
 	return 0;
 }
 
@@ -288,12 +317,10 @@ static int zram_write_page(struct zram *zram, const void *mem, uint32_t index,
 	}
 
 	slot_install(zram, index, locked, handle, comp_len, 0);
-	atomic_fetch_add(&zram->stats.pages_stored, 1);
-	atomic_fetch_add(&zram->stats.compr_data_size, comp_len);
 	return 0;
 }
 
-/* ---- read path (§3.2) ---- */
+/* ---- read path (the kernel's zram_read_page()) ---- */
 
 static int read_compressed_page(struct zram *zram, uint32_t index, void *page)
 {
@@ -464,7 +491,7 @@ int zram_io_write(struct zram *zram, const void *buf, uint64_t offset,
 	return 0;
 }
 
-/* Free whole pages [first, first + count) (§3.5). */
+/* Free whole pages [first, first + count) (the kernel's zram_bio_discard()). */
 static void free_pages_range(struct zram *zram, uint64_t first, uint64_t count)
 {
 	for (uint64_t i = 0; i < count; i++) {
@@ -582,14 +609,14 @@ int zram_select_priority(struct zram *zram, const char *algo, bool prio_given,
 	return prio_given ? prio : lowest;
 }
 
-struct zram *zram_create(int id, struct uzram *registry)
+struct zram *zram_create(int id, struct path_policy *paths)
 {
 	struct zram *zram = calloc(1, sizeof(*zram));
 
 	if (!zram)
 		return NULL;
 	zram->id = id;
-	zram->registry = registry;
+	zram->paths = paths;
 	snprintf(zram->name, sizeof(zram->name), "zram%d", id);
 	pthread_rwlock_init(&zram->dev_lock, NULL);
 	pthread_mutex_init(&zram->open_lock, NULL);
@@ -638,8 +665,8 @@ static unsigned int default_streams(void)
 
 /*
  * The pool, on demand or with its memory taken now (the reserve, for a
- * device that backs swap: reference/kernel-zram.md has no counterpart, the
- * kernel's zram allocates with GFP_NOIO and may reclaim; docs/swap.md says
+ * device that backs swap: the kernel has no counterpart, its zram
+ * allocates with GFP_NOIO and may reclaim; docs/swap.md says
  * why a process cannot). With a reserve the slot table is made resident and
  * locked too, so that a write touches no page that is not there.
  */
@@ -661,7 +688,7 @@ static int create_pool(struct zram *zram, uint64_t disksize)
 	return ret;
 }
 
-/* disksize store, under dev_lock (write): §1.1, §2.5. */
+/* disksize store (the kernel's disksize_store()), under dev_lock (write). */
 int zram_init_device(struct zram *zram, uint64_t disksize)
 {
 	uint64_t nr_pages = disksize >> UZ_PAGE_SHIFT;
@@ -683,7 +710,6 @@ int zram_init_device(struct zram *zram, uint64_t disksize)
 		return ret;
 	}
 	zram->huge_class_size = zs_huge_class_size(zram->mem_pool);
-	zram_note_huge_class_size(zram->huge_class_size);
 	if (!zram->nr_streams)
 		zram->nr_streams = default_streams();
 	for (int prio = 0; prio < ZRAM_MAX_COMPS; prio++) {
@@ -693,8 +719,8 @@ int zram_init_device(struct zram *zram, uint64_t disksize)
 				   &zram->params[prio], zram->nr_streams);
 		if (ret) {
 			/*
-			 * The kernel leaves no primary algorithm behind here
-			 * (kernel-zram.md §2.5); restore the default instead.
+			 * The kernel's disksize_store() leaves no primary
+			 * algorithm behind here; restore the default instead.
 			 */
 			zram_destroy_comps(zram);
 			zram->comp_algs[ZRAM_PRIMARY_COMP] = zram_default_comp;
@@ -706,7 +732,8 @@ int zram_init_device(struct zram *zram, uint64_t disksize)
 	return 0;
 }
 
-/* reset, under dev_lock (write), no openers: §2.5. */
+/* reset (the kernel's zram_reset_device()), under dev_lock (write), no
+ * openers. */
 void zram_reset_device(struct zram *zram)
 {
 	atomic_store(&zram->limit_pages, 0);

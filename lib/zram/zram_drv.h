@@ -1,6 +1,6 @@
 /*
  * zram_drv.h - the device: its slot table, flags, statistics and locks
- * (the kernel's drivers/block/zram/zram_drv.h; reference/kernel-zram.md §1).
+ * (the kernel's drivers/block/zram/zram_drv.h; docs/internals.md §4).
  *
  * Layout. One 16-byte slot per 4 KiB page of the disk:
  *
@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "util/common.h"
+#include "util/path_policy.h"
 #include "uzram.h"
 #include "zcomp/zcomp.h"
 #include "zsmalloc/zsmalloc.h"
@@ -66,26 +67,18 @@ struct zram_slot {
 _Static_assert(sizeof(struct zram_slot) == 16, "a slot is 16 bytes");
 _Static_assert(__NR_ZRAM_PAGEFLAGS <= 32, "flags fit in 32 bits");
 
-/* Every counter of mm_stat, io_stat, debug_stat and bd_stat (§1.5). */
+/*
+ * The counters of mm_stat, io_stat, debug_stat, bd_stat and stat: one for
+ * each C() entry of UZRAM_STATS (include/uzram.h), by its counter name.
+ * Relaxed atomics, each a count on its own; reset zeroes them all.
+ */
+#define ZRAM_STATS_COUNTER(field, counter, unit)	_Atomic uint64_t counter;
+#define ZRAM_STATS_VALUE(field)
 struct zram_stats {
-	_Atomic uint64_t compr_data_size;	/* bytes in zsmalloc */
-	_Atomic uint64_t failed_reads;
-	_Atomic uint64_t failed_writes;
-	_Atomic uint64_t notify_free;		/* pages freed by discard */
-	_Atomic uint64_t same_pages;
-	_Atomic uint64_t huge_pages;
-	_Atomic uint64_t huge_pages_since;
-	_Atomic uint64_t pages_stored;
-	_Atomic uint64_t max_used_pages;
-	_Atomic uint64_t miss_free;
-	_Atomic uint64_t bd_count;
-	_Atomic uint64_t bd_reads;
-	_Atomic uint64_t bd_writes;
-	/* the block layer's /sys/block/zramN/stat */
-	_Atomic uint64_t read_ios, read_sectors;
-	_Atomic uint64_t write_ios, write_sectors;
-	_Atomic uint64_t discard_ios, discard_sectors;
+	UZRAM_STATS(ZRAM_STATS_COUNTER, ZRAM_STATS_VALUE)
 };
+#undef ZRAM_STATS_COUNTER
+#undef ZRAM_STATS_VALUE
 
 struct zram {
 	struct zram_slot *table;
@@ -99,7 +92,7 @@ struct zram {
 	struct zram_stats stats;
 	_Atomic uint64_t disksize;		/* bytes; 0 = uninitialised */
 	uint64_t nr_pages;
-	size_t huge_class_size;
+	size_t huge_class_size;			/* its pool's; set at init */
 	unsigned int nr_streams;
 	int id;
 	char name[16];				/* "zram0" */
@@ -116,7 +109,7 @@ struct zram {
 	unsigned int releasable;
 	bool claim;
 	atomic_int refs;			/* registry references */
-	struct uzram *registry;			/* its path policy */
+	struct path_policy *paths;		/* the registry's, for attribute paths */
 
 	/* Writeback (backing store). */
 	int backing_fd;				/* -1: none */
@@ -135,7 +128,6 @@ struct zram {
 /* ---- slot access (zram_drv.c) ---- */
 
 void zram_slot_lock(struct zram *zram, uint32_t index);
-bool zram_slot_trylock(struct zram *zram, uint32_t index);
 void zram_slot_unlock(struct zram *zram, uint32_t index);
 
 static inline bool zram_test_flag(struct zram *zram, uint32_t index,
@@ -191,14 +183,6 @@ static inline unsigned int zram_get_priority(struct zram *zram, uint32_t index)
 		ZRAM_COMP_PRIORITY_BIT1) & ZRAM_COMP_PRIORITY_MASK;
 }
 
-static inline void zram_set_priority(struct zram *zram, uint32_t index,
-				     unsigned int prio)
-{
-	zram_update_flags(zram, index,
-			  ZRAM_COMP_PRIORITY_MASK << ZRAM_COMP_PRIORITY_BIT1,
-			  (prio & ZRAM_COMP_PRIORITY_MASK) << ZRAM_COMP_PRIORITY_BIT1);
-}
-
 static inline bool zram_slot_allocated(struct zram *zram, uint32_t index)
 {
 	uint32_t f = atomic_load_explicit(&zram->table[index].flags,
@@ -215,21 +199,67 @@ static inline bool init_done(struct zram *zram)
 /* Seconds of CLOCK_BOOTTIME, the unit of ac_time. */
 uint32_t zram_now(void);
 
-/* ---- the registry (uzram.c) ---- */
+/* ---- post-processing candidates (pp.h) ---- */
+
+struct pp_ctl;
 
 /*
- * Resolve path under the registry's allow-list into resolved (PATH_MAX
- * bytes): 0, -EPERM (outside it), or realpath's error.
+ * What writeback and recompress select: allocated slots with every flag of
+ * `need`, none of `skip`, and an algorithm priority below `below_prio`
+ * (ZRAM_MAX_COMPS: any).
  */
-int uzram_path_check(struct uzram *z, const char *path, char *resolved);
+struct zram_pp_filter {
+	uint32_t need;			/* 1u << ZRAM_IDLE ... */
+	uint32_t skip;
+	unsigned int below_prio;
+};
+
+/*
+ * Queue the slots of [lo, hi) that pass f into ctl by object size, each
+ * marked ZRAM_PP_SLOT under its slot lock (the kernel's
+ * scan_slots_for_writeback() and scan_slots_for_recompress()). 0, or
+ * -ENOMEM: the scan stops there, the slots queued so far stay queued.
+ */
+int zram_pp_scan(struct zram *zram, struct pp_ctl *ctl, uint64_t lo,
+		 uint64_t hi, const struct zram_pp_filter *f);
+/* Clear slot index's ZRAM_PP_SLOT, under its lock: no longer a candidate. */
+void zram_pp_unmark(struct zram *zram, uint32_t index);
+/* Clear ZRAM_PP_SLOT of every candidate left in ctl, and free ctl's lists. */
+void zram_pp_release(struct zram *zram, struct pp_ctl *ctl);
 
 /* ---- the device (zram_drv.c) ---- */
 
-struct zram *zram_create(int id, struct uzram *registry);
+struct zram *zram_create(int id, struct path_policy *paths);
 void zram_destroy(struct zram *zram);
+/* Free what slot index (locked) holds and uncount it: it reads as zeros. */
 void zram_slot_free(struct zram *zram, uint32_t index);
-void zram_mark_accessed(struct zram *zram, uint32_t index);
-bool zram_can_store_page(struct zram *zram);
+
+/*
+ * Give slot index (locked) a new object: free what it held, then set its
+ * handle (or fill pattern), size and flags (ZRAM_SAME, ZRAM_HUGE, the
+ * priority bits) and count it - the one place where a slot gains content,
+ * as zram_slot_free is where it loses it. Each kind of object costs the
+ * atomics it always did: two, four for a huge one.
+ */
+static inline void zram_slot_replace(struct zram *zram, uint32_t index,
+				     unsigned long handle, uint32_t size,
+				     uint32_t flags)
+{
+	zram_slot_free(zram, index);
+	zram->table[index].handle = handle;
+	zram_update_flags(zram, index, ZRAM_SIZE_MASK, size | flags);
+	if (flags & (1u << ZRAM_SAME)) {
+		atomic_fetch_add(&zram->stats.same_pages, 1);
+	} else {
+		atomic_fetch_add(&zram->stats.compr_data_size, size);
+		if (flags & (1u << ZRAM_HUGE)) {
+			atomic_fetch_add(&zram->stats.huge_pages, 1);
+			atomic_fetch_add(&zram->stats.huge_pages_since, 1);
+		}
+	}
+	atomic_fetch_add(&zram->stats.pages_stored, 1);
+}
+
 /* Read slot index into page (PAGE_SIZE bytes); slot lock held by caller. */
 int zram_read_page_locked(struct zram *zram, uint32_t index, void *page);
 int zram_init_device(struct zram *zram, uint64_t disksize);
@@ -238,7 +268,8 @@ void zram_comp_algorithm_set(struct zram *zram, unsigned int prio,
 			     const char *alg);
 extern const char *const zram_default_comp;
 /*
- * The priority an attribute names with algo= and/or priority= (§2.5, §4.6):
+ * The priority an attribute names with algo= and/or priority= (the kernel's
+ * algorithm_params_store() and recompress_store()):
  * both must agree; algo alone is looked up from lowest up; neither means
  * lowest. Returns the priority or -EINVAL. Call under dev_lock.
  */
@@ -257,6 +288,11 @@ int zram_io_page_state(struct zram *zram, uint64_t offset);
 
 /* ---- attributes (zram_attr.c) ---- */
 
+/* The attribute table, in the kernel's order (uzram_attr_at ... show it). */
+size_t zram_attr_count(void);
+const struct uzram_attr_info *zram_attr_info(size_t i);
+const struct uzram_attr_info *zram_attr_info_find(const char *name);
+
 long zram_attr_show(struct zram *zram, const char *name, char *buf,
 		    size_t size);
 int zram_attr_store(struct zram *zram, const char *name, const char *buf,
@@ -270,7 +306,6 @@ void zram_fill_stats(struct zram *zram, struct uzram_stats *st);
 int zram_read_from_bdev(struct zram *zram, uint32_t index, void *page);
 void zram_release_bdev_block(struct zram *zram, unsigned long blk);
 void zram_reset_bdev(struct zram *zram);
-long zram_bd_stat_show(struct zram *zram, char *buf, size_t size);
 long zram_backing_dev_show(struct zram *zram, char *buf, size_t size);
 int zram_backing_dev_store(struct zram *zram, char *buf, size_t len);
 int zram_writeback_store(struct zram *zram, char *buf, size_t len);
@@ -286,7 +321,5 @@ int zram_compressed_writeback_store(struct zram *zram, char *buf, size_t len);
 /* ---- recompression (recompress.c) ---- */
 
 int zram_recompress_store(struct zram *zram, char *buf, size_t len);
-/* Remember the first pool's huge_class_size (recompress's threshold check). */
-void zram_note_huge_class_size(size_t size);
 
 #endif /* UZRAM_ZRAM_DRV_H */

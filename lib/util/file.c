@@ -1,0 +1,69 @@
+/*
+ * file.c - reading a whole file into memory (see file.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "file.h"
+
+static bool size_ok(const struct stat *st, size_t max, size_t unit)
+{
+	uint64_t size = (uint64_t)st->st_size;
+
+	if (!S_ISREG(st->st_mode) || size > max)
+		return false;
+	return !unit || (size && !(size & (unit - 1)));
+}
+
+/* Read exactly len bytes of fd into p: 0, -errno, or -EIO at an early end. */
+static int read_all(int fd, uint8_t *p, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, p + got, len - got);
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+int read_whole_file(const char *path, size_t max, size_t unit, void **data,
+		    size_t *len)
+{
+	struct stat st;
+	uint8_t *p;
+	size_t size;
+	int ret, fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = -EINVAL;
+	if (!size_ok(&st, max, unit))
+		goto out;
+	size = (size_t)st.st_size;
+	p = unit ? aligned_alloc(unit, size) : malloc(size ? size : 1);
+	ret = -ENOMEM;
+	if (!p)
+		goto out;
+	ret = read_all(fd, p, size);
+	if (ret) {
+		free(p);
+		goto out;
+	}
+	*data = p;
+	*len = size;
+out:
+	close(fd);
+	return ret;
+}

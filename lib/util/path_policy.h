@@ -1,0 +1,39 @@
+/*
+ * path_policy.h - which files an attribute store may name.
+ *
+ * backing_dev and algorithm_params' dict= name files that the process
+ * opens. A policy is either open (every path accepted: the default) or
+ * restricted to the directories of an allow-list, each kept resolved
+ * (realpath). The registry (lib/uzram.c) owns one and sets it; each device
+ * holds a pointer to it and checks paths against it. Locking: the list is
+ * replaced under the write side of its rwlock, checked under the read side.
+ */
+#ifndef UZRAM_PATH_POLICY_H
+#define UZRAM_PATH_POLICY_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct path_policy {
+	pthread_rwlock_t lock;
+	bool restricted;	/* only below allow[0..nallow) */
+	char **allow;		/* resolved directories */
+	size_t nallow;
+};
+
+void path_policy_init(struct path_policy *p);
+void path_policy_destroy(struct path_policy *p);
+/*
+ * Restrict to the directories dirs[0..n) (none: refuse every path).
+ * Returns 0, -ENOENT (a directory does not exist), -ENOTDIR (one is not a
+ * directory) or -ENOMEM; on error the previous list stays.
+ */
+int path_policy_set(struct path_policy *p, const char *const *dirs, size_t n);
+/*
+ * Resolve path into resolved (PATH_MAX bytes): 0, -EPERM (outside the
+ * allow-list), or realpath's error.
+ */
+int path_policy_check(struct path_policy *p, const char *path, char *resolved);
+
+#endif /* UZRAM_PATH_POLICY_H */
