@@ -1,7 +1,7 @@
 /*
  * zsmalloc.c - the compacting object allocator (the kernel's mm/zsmalloc.c
- * model, reference/kernel-zram.md §5): size classes, allocation, access to
- * objects and compaction. Memory and tables: zsmalloc_mem.c; statistics and
+ * model; docs/internals.md §3): size classes, allocation, access to objects
+ * and compaction. Memory and tables: zsmalloc_mem.c; statistics and
  * the validator: zsmalloc_stat.c.
  *
  * Geometry. The kernel's, for 4 KiB pages and a chain of 8: class i holds
@@ -86,11 +86,11 @@
  *   (which holds one class lock at a time) can tell whether its sum of the
  *   classes is a consistent snapshot.
  *
- * Compaction (§5.8): classes from the largest index down (each shard's); in
- * each, while the class has freeable pages, move objects from the least used
- * zspage (groups 10% up) into the fullest non-full one (99% down) until the
- * destination is full or the source empty; an emptied source is released
- * and counted.
+ * Compaction (mm/zsmalloc.c: __zs_compact()): classes from the largest
+ * index down (each shard's); in each, while the class has freeable pages,
+ * move objects from the least used zspage (groups 10% up) into the fullest
+ * non-full one (99% down) until the destination is full or the source
+ * empty; an emptied source is released and counted.
  */
 #define _GNU_SOURCE	/* sched_getcpu */
 #include <errno.h>
