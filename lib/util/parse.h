@@ -1,7 +1,8 @@
 /*
  * parse.h - the kernel's parsing helpers, with the kernel's semantics, so
- * every attribute accepts and rejects exactly what sysfs does
- * (reference/kernel-zram.md §2.9).
+ * every attribute accepts and rejects exactly what sysfs does (the kernel's
+ * lib/kstrtox.c, lib/cmdline.c: memparse(), next_arg(), and lib/string.c:
+ * sysfs_streq(), skip_spaces()).
  */
 #ifndef UZRAM_PARSE_H
 #define UZRAM_PARSE_H
