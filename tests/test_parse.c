@@ -1,5 +1,6 @@
 /*
- * test_parse.c - the kernel's parsing helpers (kernel-zram.md §2.9): what
+ * test_parse.c - the kernel's parsing helpers (lib/kstrtox.c, lib/cmdline.c,
+ * lib/string.c): what
  * each accepts, what it returns, and the errors of everything else.
  */
 #include <errno.h>
