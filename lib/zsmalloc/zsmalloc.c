@@ -514,14 +514,15 @@ static inline unsigned long malloc_copy(struct zs_pool *pool, size_t size,
 		return (unsigned long)-ENOMEM;
 	}
 	mask = class->nonempty & ZS_NONFULL_MASK;
-	if (likely(mask))
+	if (likely(mask)) {
 		zspage = class->groups[31 - __builtin_clz(mask)];
-	else
+	} else {
 		zspage = zspage_attach(pool, class);
-	if (unlikely(!zspage)) {
-		handle_slot_put(pool, class, slot);
-		class_unlock(class);
-		return (unsigned long)-ENOMEM;
+		if (unlikely(!zspage)) {
+			handle_slot_put(pool, class, slot);
+			class_unlock(class);
+			return (unsigned long)-ENOMEM;
+		}
 	}
 	idx = obj_take(class, zspage);
 	handle = make_handle(slot, class);
