@@ -1,7 +1,7 @@
 #!/bin/bash
 # uzram dump and uzram bench: a live process's anonymous memory becomes a page
 # file holding what the process wrote; bench stores it, reads it back,
-# verifies it, and prints the JSON object PRODUCT.md defines.
+# verifies it, and prints its JSON object (src/tools/bench.c).
 set -u
 UZRAM=${UZRAM:?}
 dir=$(mktemp -d /tmp/uzram-cli.XXXXXX)

@@ -1,6 +1,6 @@
 #!/bin/bash
 # t_ctl_zramctl.sh - `uzram ctl` against util-linux's zramctl on the same
-# numbers, and uzram ctl's own interface (PRODUCT.md).
+# numbers, and uzram ctl's own interface (README.md).
 #
 # The kernel's zram0 and a uzram device are configured alike (lzo, 64M) and
 # given the same data; then zramctl's table (default, --bytes, --raw,

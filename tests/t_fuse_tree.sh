@@ -1,5 +1,5 @@
 #!/bin/bash
-# t_fuse_tree.sh - the FUSE tree of `uzram serve --mount DIR` (PRODUCT.md):
+# t_fuse_tree.sh - the FUSE tree of `uzram serve --mount DIR` (src/fuse/fuse.c):
 # its layout and modes, attribute files that read as show and write as store
 # with the attribute's errno, zram-control's hot_add/hot_remove, and each
 # device's disk file (buffered, O_DIRECT, unaligned, fsync, fallocate, its
@@ -14,7 +14,7 @@ same "$(ls "$MNT" | tr '\n' ' ')" "zram-control zram0 zram1 " "--devices 2: the 
 same "$(ls "$MNT/zram-control" | tr '\n' ' ')" "hot_add hot_remove " "zram-control's files"
 same "$(stat -c '%a %s' "$MNT/zram-control/hot_add" "$MNT/zram-control/hot_remove" | tr '\n' ' ')" \
 	"400 4096 200 4096 " "hot_add 0400, hot_remove 0200 (sysfs's modes and size)"
-# the kernel's modes (reference/kernel-zram.md 2.4, 2.7): DEVICE_ATTR_RO/WO/RW
+# the kernel's modes (drivers/block/zram/zram_drv.c): DEVICE_ATTR_RO/WO/RW
 declare -A MODE=(
 	[disksize]=644 [initstate]=444 [reset]=200 [compact]=200 [mem_limit]=200
 	[mem_used_max]=200 [idle]=200 [comp_algorithm]=644 [io_stat]=444 [mm_stat]=444

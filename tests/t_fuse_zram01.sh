@@ -2,7 +2,7 @@
 # t_fuse_zram01.sh - the kernel's zram selftests (tools/testing/selftests/zram:
 # zram01.sh, zram02.sh) and LTP's zram01/zram02 flows, run against the FUSE
 # tree of `uzram serve`, with a `losetup --direct-io=on` loop device on
-# DIR/zramN/disk standing in for /dev/zramN (reference/kernel-zram.md 7).
+# DIR/zramN/disk standing in for /dev/zramN.
 #
 #   selftest zram01: hot_add -> comp_algorithm lzo -> disksize 2097152 ->
 #       mem_limit 2M -> mkfs.ext4 -> mount -> 1 KiB appends (one dd each)

@@ -1,6 +1,7 @@
 #!/bin/bash
 # uzram against the kernel's own zram, on the same real process memory
-# (kernel-zram.md §2.6, §4.1, §4.2, §5): for each algorithm both offer, the
+# (drivers/block/zram/zram_drv.c: mm_stat_show(), page_same_filled(),
+# zram_write_page(); mm/zsmalloc.c): for each algorithm both offer, the
 # same file goes into a fresh /dev/zram0 (dd, O_DIRECT) and into a fresh uzram
 # device (uzram bench); then
 #   same_pages are identical, huge_pages within 0.5% (lz4), compr_data_size

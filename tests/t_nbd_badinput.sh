@@ -1,8 +1,8 @@
 #!/bin/bash
-# t_nbd_badinput.sh - every row of the bad-input table (peers-and-nbd.md
-# §2.4) against `uzram serve`: nbdsh with strict mode off for requests,
-# opt mode for options, and the raw client tests/nbd_raw.py for what libnbd
-# cannot send. Also: a client vanishing in the middle of a write changes
+# t_nbd_badinput.sh - every kind of bad input the NBD protocol (NBD's
+# doc/proto.md) lets a client send, against `uzram serve`: nbdsh with strict
+# mode off for requests, opt mode for options, and the raw client
+# tests/nbd_raw.py for what libnbd cannot send. Also: a client vanishing in the middle of a write changes
 # nothing; a connection held open through all of it never notices. (A
 # client that never reads its replies: t_nbd_faults.sh.)
 . "${UZRAM_SRCDIR:-.}/tests/nbd_common.sh"

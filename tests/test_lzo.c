@@ -1,7 +1,7 @@
 /*
  * test_lzo.c - LZO1X (v0, "lzo") and LZO-RLE (v1, "lzo-rle"): uzram's encoder
  * and decoder (lib/lzo/lzo1x_compress.c, lib/lzo/lzo1x_decompress.c) against
- * reference/kernel-zram.md §6.5.
+ * the kernel's (lib/lzo/lzo1x_compress.c, lib/lzo/lzo1x_decompress_safe.c).
  *
  *   - round trips of both versions over seeded generated pages (zero, same
  *     filled, text, structured binary, random, mixtures, zero runs of many
@@ -11,7 +11,8 @@
  *   - cross-decoding with liblzo2: our v0 output through its
  *     lzo1x_decompress_safe, its lzo1x_1 and lzo1x_999 output through ours;
  *   - golden vectors: the exact bytes the kernel encoder emits for zero runs,
- *     worked out by hand from §6.5.3 (not captured from our encoder);
+ *     worked out by hand from the kernel's lzo1x_1_do_compress() (not
+ *     captured from our encoder);
  *   - the kernel facts: empty input and incompressible page sizes;
  *   - hostile input: every prefix of several streams, random byte flips,
  *     random bytes, too-small output buffers; buffers are allocated at their
@@ -510,8 +511,8 @@ static void test_m4(void)
 }
 
 /*
- * §6.5.3 step 8, v1 only: an M4 match of 261..264 bytes whose offset o has
- * (o & 0x403f) == 0x403f is cut to 260. Build one: o = 0x403f, i.e. a
+ * The kernel's lzo1x_1_do_compress(), v1 only: an M4 match of 261..264
+ * bytes whose offset o has (o & 0x403f) == 0x403f is cut to 260. Build one: o = 0x403f, i.e. a
  * distance of 0x803f. Bytes: 'z' * 100 (matched from position 0), then a
  * 262-byte random block B at X = 100, then 'z' up to p = X + 0x803f (covered
  * by matches that end exactly at p), then B again, then 'y' filler. At p the
@@ -558,7 +559,7 @@ static void test_m4_rle_ambiguity(void)
 	free(buf);
 }
 
-/* ---- golden vectors (§6.5.3, worked by hand) ---- */
+/* ---- golden vectors (the kernel's encoder, worked by hand) ---- */
 
 struct golden {
 	const char *name;
@@ -641,8 +642,8 @@ static void g_check(void)
 static void test_golden(void)
 {
 	/*
-	 * Kernel facts (§6.5.3 step 6): empty input is just the end marker
-	 * 11 00 00, after the 11 01 header for v1.
+	 * Kernel facts (lzogeneric1x_1_compress()): empty input is just the
+	 * end marker 11 00 00, after the 11 01 header for v1.
 	 */
 	g_begin("empty v0", 0);
 	G_OUT(0x11, 0x00, 0x00);
@@ -903,8 +904,9 @@ static void test_kernel_facts(void)
  * 9 bytes per unit (04-byte literal header + 4 literals, then 18 FC FF 00).
  * Probes at L1.., L2.., L3 X 0 0 and X 0 0 0 come before each zero run;
  * X 0 0 0 repeats after 255 units, so L1..L3 are chosen to make the window
- * L1 L2 L3 X hash (§6.5.1) into the same dictionary slot as X 0 0 0: that
- * slot then holds a position whose bytes differ, and the probe misses.
+ * L1 L2 L3 X hash (lzo1x_1_do_compress()'s dindex) into the same dictionary
+ * slot as X 0 0 0: that slot then holds a position whose bytes differ, and
+ * the probe misses.
  */
 static uint32_t kernel_hash(uint32_t dv)
 {

@@ -4,7 +4,7 @@
  * every algorithm over a seeded page generator (and page files named in argv
  * or UZRAM_PAGEFILES), cross-decoding with the reference libraries, and
  * every decoder fed truncated, corrupted and random objects
- * (kernel-zram.md §4.10, §6).
+ * (drivers/block/zram/zcomp.c, backend_*.c).
  */
 #include <errno.h>
 #include <stdio.h>

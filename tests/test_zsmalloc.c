@@ -104,7 +104,7 @@ static void test_geometry(void)
 	struct zs_pool *pool = zs_create_pool("geometry");
 	struct zs_class_stat rows[255];
 	size_t n;
-	/* reference/kernel-zram.md §5.3: the largest non-huge classes, chain 8. */
+	/* mm/zsmalloc.c, chain 8: the largest non-huge classes. */
 	static const unsigned int table[][3] = {
 		{ 2720, 2, 3 }, { 2864, 7, 10 }, { 2912, 5, 7 }, { 2976, 8, 11 },
 		{ 3072, 3, 4 }, { 3184, 7, 9 }, { 3264, 4, 5 }, { 3408, 5, 6 },

@@ -1,6 +1,7 @@
 /*
- * lzo.h - LZO1X (bitstream v0) and LZO-RLE (v1), the kernel's lib/lzo formats,
- * written for uzram (reference/kernel-zram.md §6.5).
+ * lzo.h - LZO1X (bitstream v0) and LZO-RLE (v1), the kernel's lib/lzo formats
+ * (lib/lzo/lzo1x_compress.c, lib/lzo/lzo1x_decompress_safe.c and
+ * Documentation/staging/lzo.rst), written for uzram.
  *
  * The encoder is the kernel's lzo1x_1 / lzorle1x_1 algorithm (D_BITS 13,
  * 16 KiB dictionary); the decoder is the bounds-checked lzo1x_decompress_safe

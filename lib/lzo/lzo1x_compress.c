@@ -1,6 +1,7 @@
 /*
  * lzo1x_compress.c - the kernel's LZO1X-1 encoder, bitstream v0 ("lzo") and
- * v1 ("lzo-rle"), written for uzram from reference/kernel-zram.md §6.5.3.
+ * v1 ("lzo-rle"), written for uzram (the kernel's is lib/lzo/lzo1x_compress.c:
+ * lzo1x_1_do_compress(); the format, Documentation/staging/lzo.rst).
  *
  * Design: one always_inline generic encoder takes the bitstream version as a
  * compile-time constant, so each public entry point is a specialised copy

@@ -1,7 +1,7 @@
 /*
  * lzo1x_decompress.c - the bounds-checked LZO1X decoder for bitstream v0
- * ("lzo") and v1 ("lzo-rle"), written for uzram from
- * reference/kernel-zram.md §6.5.2.
+ * ("lzo") and v1 ("lzo-rle"), written for uzram (the kernel's is
+ * lib/lzo/lzo1x_decompress_safe.c: lzo1x_decompress_safe()).
  *
  * Design: a single pass over the instruction stream with the kernel's
  * "state" (literals copied by the previous instruction: 0, 1..3 or 4).

@@ -1,7 +1,7 @@
 /*
  * zsmalloc.c - the compacting object allocator (the kernel's mm/zsmalloc.c
- * model, reference/kernel-zram.md §5): size classes, allocation, access to
- * objects and compaction. Memory and tables: zsmalloc_mem.c; statistics and
+ * model; docs/internals.md §3): size classes, allocation, access to objects
+ * and compaction. Memory and tables: zsmalloc_mem.c; statistics and
  * the validator: zsmalloc_stat.c.
  *
  * Geometry. The kernel's, for 4 KiB pages and a chain of 8: class i holds
@@ -86,11 +86,11 @@
  *   (which holds one class lock at a time) can tell whether its sum of the
  *   classes is a consistent snapshot.
  *
- * Compaction (§5.8): classes from the largest index down (each shard's); in
- * each, while the class has freeable pages, move objects from the least used
- * zspage (groups 10% up) into the fullest non-full one (99% down) until the
- * destination is full or the source empty; an emptied source is released
- * and counted.
+ * Compaction (mm/zsmalloc.c: __zs_compact()): classes from the largest
+ * index down (each shard's); in each, while the class has freeable pages,
+ * move objects from the least used zspage (groups 10% up) into the fullest
+ * non-full one (99% down) until the destination is full or the source
+ * empty; an emptied source is released and counted.
  */
 #define _GNU_SOURCE	/* sched_getcpu */
 #include <errno.h>
@@ -286,12 +286,7 @@ unsigned int zs_lookup_class_index(struct zs_pool *pool, size_t size)
 
 unsigned long zs_get_total_pages(struct zs_pool *pool)
 {
-	unsigned long pages = 0;
-
-	for (unsigned int sh = 0; sh < pool->nr_shards; sh++)
-		pages += atomic_load_explicit(&pool->shard_stat[sh].total_pages,
-					      memory_order_relaxed);
-	return pages;
+	return zs_pool_pages(pool);
 }
 
 void zs_pool_stats(struct zs_pool *pool, struct zs_pool_stats *stats)
@@ -367,6 +362,34 @@ static inline void fix_fullness(struct zs_class *class, struct zspage *zspage)
 
 	if (unlikely(g != zspage->fullness))
 		move_group(class, zspage, g);
+}
+
+/*
+ * A new empty zspage for class, attached to it (the class has no non-full
+ * one), or NULL. Its memory comes from zsmalloc_mem.c; the descriptor's
+ * lock word is left alone: stale readers may still count on it.
+ */
+static struct zspage *zspage_attach(struct zs_pool *pool, struct zs_class *class)
+{
+	struct zspage *zspage = zs_zspage_create(pool, class->pages_per_zspage,
+						 class->shard);
+
+	if (unlikely(!zspage))
+		return NULL;
+	zspage->prev = NULL;
+	zspage->next = NULL;
+	zspage->huge_handle = 0;
+	zspage->inuse = 0;
+	zspage->freeobj = ZS_OBJ_NONE;
+	zspage->watermark = 0;
+	zspage->fullness = ZS_INUSE_RATIO_0;
+	zspage->class_idx = (uint8_t)class->index;
+	group_add(class, zspage, ZS_INUSE_RATIO_0);
+	class->zspages++;
+	atomic_fetch_add(&pool->shard_stat[class->shard].zspage_events, 1);
+	atomic_fetch_add(&pool->shard_stat[class->shard].total_pages,
+			 class->pages_per_zspage);
+	return zspage;
 }
 
 /* Detach an empty zspage from its class; the caller releases it unlocked. */
@@ -494,17 +517,12 @@ static inline unsigned long malloc_copy(struct zs_pool *pool, size_t size,
 	if (likely(mask)) {
 		zspage = class->groups[31 - __builtin_clz(mask)];
 	} else {
-		zspage = zs_zspage_create(pool, class);
+		zspage = zspage_attach(pool, class);
 		if (unlikely(!zspage)) {
 			handle_slot_put(pool, class, slot);
 			class_unlock(class);
 			return (unsigned long)-ENOMEM;
 		}
-		group_add(class, zspage, ZS_INUSE_RATIO_0);
-		class->zspages++;
-		atomic_fetch_add(&pool->shard_stat[class->shard].zspage_events, 1);
-		atomic_fetch_add(&pool->shard_stat[class->shard].total_pages,
-				 class->pages_per_zspage);
 	}
 	idx = obj_take(class, zspage);
 	handle = make_handle(slot, class);

@@ -1,6 +1,6 @@
 /*
  * zsmalloc.h - the compacting object allocator behind every uzram device
- * (the kernel's mm/zsmalloc.c model, reference/kernel-zram.md §5).
+ * (the kernel's mm/zsmalloc.c model; docs/internals.md §3).
  *
  * Objects of 1..4096 bytes live in size classes (32..4096 in 16-byte steps,
  * merged where their geometry is identical). A handle is an indirection: it

@@ -1,8 +1,16 @@
 /*
- * zsmalloc_internal.h - the allocator's data structures, shared by
- * zsmalloc.c (allocation, access, compaction), zsmalloc_mem.c (memory from
- * the OS, descriptor and handle tables) and zsmalloc_stat.c (statistics and
- * the validator). The design is described at the top of zsmalloc.c.
+ * zsmalloc_internal.h - the allocator's data structures, shared by its three
+ * files, which call each other in one direction only:
+ *
+ *   zsmalloc_stat.c   statistics and the validator         (calls both below)
+ *   zsmalloc.c        classes, alloc/free/access, compaction (calls the next)
+ *   zsmalloc_mem.c    zspage memory (segments, the reserve, the cache of
+ *                     released zspages), descriptors, the handle table
+ *
+ * The memory layer knows zspages by page count and shard, never a class.
+ * What both layers read or change on their hot paths (handle and location
+ * encoding, the pool's page count, the reserve's room) is inline here. The
+ * design is described at the top of zsmalloc.c and zsmalloc_mem.c.
  */
 #ifndef UZRAM_ZSMALLOC_INTERNAL_H
 #define UZRAM_ZSMALLOC_INTERNAL_H
@@ -185,10 +193,10 @@ struct zs_pool {
 };
 
 /*
- * The class lock: 0 free, 1 held, 2 held with sleepers. Taken with one
- * compare-and-swap when free; a waiter spins briefly (critical sections are
- * tens of nanoseconds), then sleeps on a futex, so a holder that lost its
- * CPU does not make the others burn theirs.
+ * The class lock (slow paths in zsmalloc.c): 0 free, 1 held, 2 held with
+ * sleepers. Taken with one compare-and-swap when free; a waiter spins
+ * briefly (critical sections are tens of nanoseconds), then sleeps on a
+ * futex, so a holder that lost its CPU does not make the others burn theirs.
  */
 void zs_class_lock_slow(struct zs_class *class);
 void zs_class_wake(struct zs_class *class);
@@ -276,6 +284,17 @@ static inline char *obj_addr(const struct zs_class *class, const struct zspage *
 	return zspage->base + (size_t)idx * class->size;
 }
 
+/* Pages of the zspages attached to the pool's classes (at most 4 loads). */
+static inline unsigned long zs_pool_pages(struct zs_pool *pool)
+{
+	unsigned long pages = 0;
+
+	for (unsigned int sh = 0; sh < pool->nr_shards; sh++)
+		pages += atomic_load_explicit(&pool->shard_stat[sh].total_pages,
+					      memory_order_relaxed);
+	return pages;
+}
+
 /*
  * Something was freed: a reserve that was full may have room again. The
  * count goes first, so that an allocation failing meanwhile either sees it
@@ -290,13 +309,18 @@ static inline void zs_room(struct zs_pool *pool)
 		atomic_store(&pool->reserve_full, false);
 }
 
-/* zsmalloc_mem.c: descriptors, memory, handle chunks. */
+/* zsmalloc_mem.c: descriptors, memory, handle chunks (nothing above it). */
 int zs_mem_init(struct zs_pool *pool);
 /* Take the reserve now (see zs_create_pool_reserve): 0 or -errno. */
 int zs_mem_reserve(struct zs_pool *pool, size_t bytes, uint64_t max_objects);
 void zs_mem_destroy(struct zs_pool *pool);
-/* A new zspage of class (memory mapped, not yet attached), or NULL. */
-struct zspage *zs_zspage_create(struct zs_pool *pool, struct zs_class *class);
+/*
+ * A descriptor with pages pages of memory for shard's classes (its base, seg,
+ * slot, pages and shard set; the allocator sets the rest), or NULL: no
+ * memory, or the reserve is used up (then zs_reserve_full says so).
+ */
+struct zspage *zs_zspage_create(struct zs_pool *pool, unsigned int pages,
+				unsigned int shard);
 /* Give a detached zspage's memory back (to the cache or the OS). */
 void zs_zspage_release(struct zs_pool *pool, struct zspage *zspage);
 /* Give every cached zspage's memory back to the OS. */

@@ -274,6 +274,13 @@ static struct zspage *zd_get(struct zs_pool *pool)
 	return zspage_by_id(pool, id);
 }
 
+/* Put a descriptor back on the free list (mem_lock held). */
+static void zd_put(struct zs_pool *pool, struct zspage *zspage)
+{
+	zspage->next = pool->zd_free;
+	pool->zd_free = zspage;
+}
+
 int zs_mem_reserve(struct zs_pool *pool, size_t bytes, uint64_t max_objects)
 {
 	size_t chunk_len = (size_t)ZS_RES_CHUNK_PAGES * UZ_PAGE_SIZE;
@@ -426,52 +433,47 @@ static void pages_discard(char *addr, size_t len)
 	madvise(addr, len, MADV_DONTNEED);
 }
 
-struct zspage *zs_zspage_create(struct zs_pool *pool, struct zs_class *class)
+/* A released zspage of this many pages from shard sh's cache, or NULL. */
+static struct zspage *cache_get(struct zs_pool *pool, unsigned int sh, unsigned int pages)
 {
-	unsigned int pages = class->pages_per_zspage;
-	struct zs_seglist *list = &pool->segs[pages];
-	struct zs_segment *seg;
 	struct zspage *zspage;
-	unsigned long seq = pool->reserve ? atomic_load(&pool->reserve_seq) : 0;
 
-	pthread_mutex_lock(&pool->cache[class->shard].lock);
-	zspage = pool->cache[class->shard].list[pages];
+	pthread_mutex_lock(&pool->cache[sh].lock);
+	zspage = pool->cache[sh].list[pages];
 	if (zspage) {
-		/* Recently released: memory still there, no fault, no syscall. */
-		pool->cache[class->shard].list[pages] = zspage->next;
-		pool->cache[class->shard].pages -= pages;
+		pool->cache[sh].list[pages] = zspage->next;
+		pool->cache[sh].pages -= pages;
 	}
-	pthread_mutex_unlock(&pool->cache[class->shard].lock);
-	if (zspage)
-		goto init;
+	pthread_mutex_unlock(&pool->cache[sh].lock);
+	return zspage;
+}
 
-	pthread_mutex_lock(&pool->mem_lock);
-	zspage = zd_get(pool);
-	if (!zspage)
-		goto fail;
-	if (pool->reserve) {
-		long page = reserve_take(pool->reserve, pages);
+/* Pages for zspage from the reserve (mem_lock held): 0 or -ENOMEM. */
+static int reserve_attach(struct zs_reserve *r, struct zspage *zspage, unsigned int pages)
+{
+	long page = reserve_take(r, pages);
 
-		if (page < 0) {
-			zspage->next = pool->zd_free;
-			pool->zd_free = zspage;
-			goto fail;
-		}
-		pthread_mutex_unlock(&pool->mem_lock);
-		zspage->base = pool->reserve->base + (size_t)page * UZ_PAGE_SIZE;
-		zspage->seg = NULL;
-		goto init;
-	}
-	seg = list->avail;
-	if (!seg) {
-		seg = seg_new(list, pages);
-		if (!seg) {
-			zspage->next = pool->zd_free;
-			pool->zd_free = zspage;
-			goto fail;
-		}
-	}
-	uint16_t slot = seg->stack[--seg->nfree];
+	if (page < 0)
+		return -ENOMEM;
+	zspage->base = r->base + (size_t)page * UZ_PAGE_SIZE;
+	zspage->seg = NULL;
+	return 0;
+}
+
+/*
+ * A segment slot for zspage (mem_lock held): 0 or -ENOMEM. *pop_len: bytes
+ * at zspage->base the caller prefaults once the lock is dropped.
+ */
+static int seg_attach(struct zs_seglist *list, struct zspage *zspage, unsigned int pages,
+		      size_t *pop_len)
+{
+	struct zs_segment *seg = list->avail;
+	size_t off, len = (size_t)pages * UZ_PAGE_SIZE;
+	uint16_t slot;
+
+	if (!seg && !(seg = seg_new(list, pages)))
+		return -ENOMEM;
+	slot = seg->stack[--seg->nfree];
 	if (!seg->nfree) {
 		seg_unlink(list, seg);
 		seg_link(list, seg, false);
@@ -481,43 +483,63 @@ struct zspage *zs_zspage_create(struct zs_pool *pool, struct zs_class *class)
 	 * their pages in ZS_PREFAULT batches, one madvise instead of a page
 	 * fault per page (unlocked: a racing toucher only faults first).
 	 */
-	size_t off = (size_t)slot * pages * UZ_PAGE_SIZE, len = (size_t)pages * UZ_PAGE_SIZE;
-	size_t pop_len = 0;
-
+	off = (size_t)slot * len;
 	if (off >= seg->populated) {
-		pop_len = UZ_MIN(UZ_MAX(len, (size_t)ZS_PREFAULT), seg->len - off);
-		seg->populated = off + pop_len;
+		*pop_len = UZ_MIN(UZ_MAX(len, (size_t)ZS_PREFAULT), seg->len - off);
+		seg->populated = off + *pop_len;
 	}
 	seg->fresh = UZ_MAX(seg->fresh, off + len);
-	pthread_mutex_unlock(&pool->mem_lock);
-	if (pop_len)
-		madvise(seg->base + off, pop_len, MADV_POPULATE_WRITE);
 	zspage->base = seg->base + off;
 	zspage->seg = seg;
 	zspage->slot = slot;
-init:
-	/* The lock word is left alone: stale readers may still count on it. */
-	zspage->prev = NULL;
-	zspage->next = NULL;
-	zspage->huge_handle = 0;
-	zspage->inuse = 0;
-	zspage->freeobj = ZS_OBJ_NONE;
-	zspage->watermark = 0;
-	zspage->fullness = ZS_INUSE_RATIO_0;
-	zspage->class_idx = (uint8_t)class->index;
-	zspage->shard = (uint8_t)class->shard;
-	zspage->pages = (uint8_t)pages;
-	return zspage;
-fail:
+	return 0;
+}
+
+/* A descriptor with memory not from the cache (a system call at most). */
+static struct zspage *zspage_map(struct zs_pool *pool, unsigned int pages)
+{
+	struct zspage *zspage;
+	size_t pop_len = 0;
+	int ret = -ENOMEM;
+
+	pthread_mutex_lock(&pool->mem_lock);
+	zspage = zd_get(pool);
+	if (zspage) {
+		if (pool->reserve)
+			ret = reserve_attach(pool->reserve, zspage, pages);
+		else
+			ret = seg_attach(&pool->segs[pages], zspage, pages, &pop_len);
+		if (ret)
+			zd_put(pool, zspage);
+	}
 	pthread_mutex_unlock(&pool->mem_lock);
-	if (pool->reserve) {
+	if (ret)
+		return NULL;
+	if (pop_len)
+		madvise(zspage->base, pop_len, MADV_POPULATE_WRITE);
+	return zspage;
+}
+
+struct zspage *zs_zspage_create(struct zs_pool *pool, unsigned int pages, unsigned int shard)
+{
+	unsigned long seq = pool->reserve ? atomic_load(&pool->reserve_seq) : 0;
+	struct zspage *zspage;
+
+	/* Recently released: memory still there, no fault, no syscall. */
+	zspage = cache_get(pool, shard, pages);
+	if (!zspage)
+		zspage = zspage_map(pool, pages);
+	if (zspage) {
+		zspage->shard = (uint8_t)shard;
+		zspage->pages = (uint8_t)pages;
+	} else if (pool->reserve) {
 		/* Used up. A free made after our search could not see the
 		 * flag set yet: if one came, clear it again (zs_room). */
 		atomic_store(&pool->reserve_full, true);
 		if (atomic_load(&pool->reserve_seq) != seq)
 			atomic_store(&pool->reserve_full, false);
 	}
-	return NULL;
+	return zspage;
 }
 
 /* Return a zspage's pages to the OS (or the reserve), its slot and
@@ -532,8 +554,7 @@ static void zspage_free(struct zs_pool *pool, struct zspage *zspage)
 		reserve_put(pool->reserve, (zspage->base - pool->reserve->base) / UZ_PAGE_SIZE,
 			    zspage->pages);
 		zspage->base = NULL;
-		zspage->next = pool->zd_free;
-		pool->zd_free = zspage;
+		zd_put(pool, zspage);
 		pthread_mutex_unlock(&pool->mem_lock);
 		return;
 	}
@@ -554,8 +575,7 @@ static void zspage_free(struct zs_pool *pool, struct zspage *zspage)
 	}
 	zspage->base = NULL;
 	zspage->seg = NULL;
-	zspage->next = pool->zd_free;
-	pool->zd_free = zspage;
+	zd_put(pool, zspage);
 	pthread_mutex_unlock(&pool->mem_lock);
 
 	if (unmap) {
@@ -566,7 +586,7 @@ static void zspage_free(struct zs_pool *pool, struct zspage *zspage)
 
 static unsigned long cache_limit(struct zs_pool *pool)
 {
-	unsigned long limit = zs_get_total_pages(pool) / ZS_CACHE_SHARE;
+	unsigned long limit = zs_pool_pages(pool) / ZS_CACHE_SHARE;
 
 	return UZ_MIN(UZ_MAX(limit, (unsigned long)ZS_CACHE_MIN), (unsigned long)ZS_CACHE_MAX);
 }

@@ -1,8 +1,8 @@
 /*
- * serve.h - `uzram serve` and the front ends it starts.
+ * fuse.h - the FUSE tree that `uzram serve --mount DIR` starts.
  */
-#ifndef UZRAM_SERVE_H
-#define UZRAM_SERVE_H
+#ifndef UZRAM_SRC_FUSE_H
+#define UZRAM_SRC_FUSE_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -10,9 +10,10 @@
 #include "uzram.h"
 
 /*
- * The FUSE tree (fuse.c): DIR/zram-control/{hot_add,hot_remove},
- * DIR/zramN/<attribute>, DIR/zramN/disk. Runs its own threads.
- * Returns 0 or -errno (-ENOSYS when built without libfuse3).
+ * The FUSE tree (fuse.c and the files it lists):
+ * DIR/zram-control/{hot_add,hot_remove}, DIR/zramN/<attribute>,
+ * DIR/zramN/disk. Runs its own threads. Returns 0 or -errno (-ENOSYS when
+ * built without libfuse3).
  */
 struct fuse_front;
 int fuse_front_start(struct uzram *z, const char *mountpoint,
@@ -20,4 +21,4 @@ int fuse_front_start(struct uzram *z, const char *mountpoint,
 /* Unmount and stop; safe to call with NULL. */
 void fuse_front_stop(struct fuse_front *f);
 
-#endif /* UZRAM_SERVE_H */
+#endif /* UZRAM_SRC_FUSE_H */

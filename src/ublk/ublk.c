@@ -257,12 +257,44 @@ static int queue_ring_init(struct ublk_queue *q, struct io_uring *ring)
 	return ret;
 }
 
+/*
+ * Arm the stop poll and a FETCH for every tag: 0, or -errno when the
+ * driver refused (then START_DEV must not be sent).
+ */
+static int queue_fetch_all(struct ublk_queue *q, struct io_uring *ring)
+{
+	struct ublk_dev *dev = q->dev;
+	struct io_uring_sqe *sqe;
+	int ret;
+
+	sqe = io_uring_get_sqe(ring);
+	if (!sqe)
+		abort();
+	io_uring_prep_poll_add(sqe, q->stop_fd, POLLIN);
+	sqe->user_data = STOP_TAG;
+	for (unsigned int tag = 0; tag < dev->depth; tag++)
+		queue_cmd(q, ring, tag, false, 0);
+	ret = io_uring_submit(ring);
+	if (ret >= 0 && ret != (int)dev->depth + 1)
+		ret = -EAGAIN;
+	if (ret >= 0) {
+		/* A FETCH that the driver took completes only with a request,
+		 * and there is none before START_DEV: a completion now is a
+		 * refusal, and START_DEV would wait for this queue forever. */
+		struct __kernel_timespec now = { 0 };
+		struct io_uring_cqe *cqe;
+
+		if (io_uring_wait_cqe_timeout(ring, &cqe, &now) == 0)
+			ret = cqe->res < 0 ? cqe->res : -EPROTO;
+	}
+	return ret < 0 ? ret : 0;
+}
+
 static void *queue_main(void *arg)
 {
 	struct ublk_queue *q = arg;
 	struct ublk_dev *dev = q->dev;
 	struct io_uring ring;
-	struct io_uring_sqe *sqe;
 	char name[16];
 	bool stop = false;
 	int ret;
@@ -276,26 +308,7 @@ static void *queue_main(void *arg)
 		queue_report(q, ret);
 		return NULL;
 	}
-	sqe = io_uring_get_sqe(&ring);
-	if (!sqe)
-		abort();
-	io_uring_prep_poll_add(sqe, q->stop_fd, POLLIN);
-	sqe->user_data = STOP_TAG;
-	for (unsigned int tag = 0; tag < dev->depth; tag++)
-		queue_cmd(q, &ring, tag, false, 0);
-	ret = io_uring_submit(&ring);
-	if (ret >= 0 && ret != (int)dev->depth + 1)
-		ret = -EAGAIN;
-	if (ret >= 0) {
-		/* A FETCH that the driver took completes only with a request,
-		 * and there is none before START_DEV: a completion now is a
-		 * refusal, and START_DEV would wait for this queue forever. */
-		struct __kernel_timespec now = { 0 };
-		struct io_uring_cqe *cqe;
-
-		if (io_uring_wait_cqe_timeout(&ring, &cqe, &now) == 0)
-			ret = cqe->res < 0 ? cqe->res : -EPROTO;
-	}
+	ret = queue_fetch_all(q, &ring);
 	if (ret < 0) {
 		io_uring_queue_exit(&ring);
 		queue_report(q, ret);

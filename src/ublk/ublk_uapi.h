@@ -45,7 +45,7 @@
 #define UBLK_F_AUTO_BUF_REG		(1ULL << 11)
 #endif
 
-/* The kernel's values (ublk-and-swap reference, §6): a wrong direction bit
+/* The kernel's values (include/uapi/linux/ublk_cmd.h): a wrong direction bit
  * would turn GET_FEATURES into "no features". */
 _Static_assert(UBLK_U_CMD_GET_FEATURES == 0x80207513, "GET_FEATURES");
 _Static_assert(UBLK_U_CMD_GET_DEV_INFO == 0x80207502, "GET_DEV_INFO");
