@@ -39,11 +39,8 @@
 #include <sys/uio.h>
 
 #include "nbd.h"
+#include "nbd_proto.h"
 #include "uzram.h"
-
-#ifndef UZ_MIN
-#define UZ_MIN(a, b)	((a) < (b) ? (a) : (b))
-#endif
 
 #define NBD_RBUF_SIZE	(64u << 10)	/* the connection's read buffer */
 #define NBD_BUF_MIN	(64u << 10)	/* smallest payload buffer */
@@ -150,40 +147,6 @@ struct nbd_server {
 	atomic_bool shutting_down;
 	int event_fd;
 };
-
-/* Big-endian wire integers. */
-static inline void nbd_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void nbd_put32(uint8_t *p, uint32_t v)
-{
-	nbd_put16(p, (uint16_t)(v >> 16));
-	nbd_put16(p + 2, (uint16_t)v);
-}
-
-static inline void nbd_put64(uint8_t *p, uint64_t v)
-{
-	nbd_put32(p, (uint32_t)(v >> 32));
-	nbd_put32(p + 4, (uint32_t)v);
-}
-
-static inline uint16_t nbd_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t nbd_get32(const uint8_t *p)
-{
-	return (uint32_t)nbd_get16(p) << 16 | nbd_get16(p + 2);
-}
-
-static inline uint64_t nbd_get64(const uint8_t *p)
-{
-	return (uint64_t)nbd_get32(p) << 32 | nbd_get32(p + 4);
-}
 
 /* nbd.c: the connection's buffered reader (through TLS once it is up). */
 int nbd_conn_read(struct nbd_conn *c, void *buf, size_t len);
