@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../src/nbd/nbd_sock.c"
 #include "../src/nbd/nbd.c"
 #include "../src/nbd/nbd_xmit.c"
 #include "../src/nbd/nbd_tls.c"

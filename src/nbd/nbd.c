@@ -53,53 +53,6 @@
 
 /* ---- plain blocking I/O ---- */
 
-static bool fd_is_socket(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-/* A TCP (or any non-unix) socket: a client from the network. */
-static bool fd_is_network(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
-	       ss.ss_family != AF_UNIX;
-}
-
-/* Wait until fd is ready for events (after EAGAIN on a non-blocking fd). */
-static void wait_fd(int fd, short events)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-
-	while (poll(&p, 1, -1) < 0 && errno == EINTR)
-		;
-}
-
-ssize_t nbd_conn_raw_write(struct nbd_conn *c, const void *buf, size_t len,
-			   bool nonblock)
-{
-	for (;;) {
-		ssize_t n = c->out_sock ? send(c->out_fd, buf, len, MSG_NOSIGNAL |
-					       (nonblock ? MSG_DONTWAIT : 0))
-					: write(c->out_fd, buf, len);
-		if (n >= 0)
-			return n;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			if (nonblock)
-				return -EAGAIN;
-			wait_fd(c->out_fd, POLLOUT);
-			continue;
-		}
-		return -errno;
-	}
-}
-
 static int write_all(struct nbd_conn *c, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
@@ -110,7 +63,7 @@ static int write_all(struct nbd_conn *c, const void *buf, size_t len)
 		return n < 0 ? (int)n : 0;
 	}
 	while (len) {
-		ssize_t n = nbd_conn_raw_write(c, p, len, false);
+		ssize_t n = nbd_sock_write(&c->sock, p, len, false);
 		if (n < 0)
 			return (int)n;
 		p += n;
@@ -119,55 +72,10 @@ static int write_all(struct nbd_conn *c, const void *buf, size_t len)
 	return 0;
 }
 
-ssize_t nbd_conn_raw_read(struct nbd_conn *c, void *buf, size_t len)
-{
-	for (;;) {
-		ssize_t n;
-
-		if (c->wake_fd >= 0) {
-			struct pollfd p[2] = {
-				{ .fd = c->in_fd, .events = POLLIN },
-				{ .fd = c->wake_fd, .events = POLLIN },
-			};
-			if (poll(p, 2, -1) < 0) {
-				if (errno == EINTR)
-					continue;
-				return -errno;
-			}
-			if (p[1].revents && !(p[0].revents & (POLLIN | POLLHUP)))
-				return 0;	/* shutdown, and nothing left to read */
-		}
-		n = read(c->in_fd, buf, len);
-		if (n >= 0)
-			return n;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			wait_fd(c->in_fd, POLLIN);
-			continue;
-		}
-		return -errno;
-	}
-}
-
-int nbd_conn_raw_wait(struct nbd_conn *c, int timeout_ms)
-{
-	struct pollfd p[2] = {
-		{ .fd = c->in_fd, .events = POLLIN },
-		{ .fd = c->wake_fd, .events = POLLIN },
-	};
-	int n;
-
-	do
-		n = poll(p, c->wake_fd >= 0 ? 2 : 1, timeout_ms);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n > 0;
-}
-
 /* One read into buf; 0 at EOF or when shutdown wakes a non-socket. */
 static ssize_t read_some(struct nbd_conn *c, void *buf, size_t len)
 {
-	return c->tls ? nbd_tls_recv(c, buf, len) : nbd_conn_raw_read(c, buf, len);
+	return c->tls ? nbd_tls_recv(c, buf, len) : nbd_sock_read(&c->sock, buf, len);
 }
 
 /* Exactly len bytes; -ECONNRESET at EOF (also in the middle). */
@@ -665,32 +573,14 @@ static struct nbd_conn *conn_new(struct nbd_server *s, int in_fd, int out_fd)
 	if (!c)
 		return NULL;
 	c->rbuf = malloc(NBD_RBUF_SIZE);
-	if (!c->rbuf) {
+	if (!c->rbuf || nbd_sock_open(&c->sock, in_fd, out_fd)) {
+		free(c->rbuf);
 		free(c);
 		return NULL;
 	}
 	c->srv = s;
-	c->in_fd = in_fd;
-	c->out_fd = out_fd;
-	c->in_sock = fd_is_socket(in_fd);
-	c->out_sock = fd_is_socket(out_fd);
-	c->network = c->in_sock && fd_is_network(in_fd);
 	c->tls_required = s->tls_mode == NBD_TLS_REQUIRE &&
-			  (c->network || !s->tls_local_plain);
-	c->wake_fd = -1;
-	if (!c->in_sock) {
-		c->wake_fd = eventfd(0, EFD_CLOEXEC);
-		if (c->wake_fd < 0) {
-			free(c->rbuf);
-			free(c);
-			return NULL;
-		}
-	}
-	if (c->out_sock) {
-		/* Room for a few big replies: workers then rarely hand off. */
-		int sz = NBD_SNDBUF;
-		setsockopt(out_fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	}
+			  (c->sock.network || !s->tls_local_plain);
 	c->meta_export = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
@@ -702,27 +592,6 @@ static struct nbd_conn *conn_new(struct nbd_server *s, int in_fd, int out_fd)
 		c->free_slots = &c->slots[i];
 	}
 	return c;
-}
-
-static void close_fds(int in_fd, int out_fd)
-{
-	if (in_fd >= 0)
-		close(in_fd);
-	if (out_fd >= 0 && out_fd != in_fd)
-		close(out_fd);
-}
-
-/* Wake a reader blocked on c's input (srv->lock held). */
-static void conn_wake(struct nbd_conn *c)
-{
-	if (c->in_sock) {
-		shutdown(c->in_fd, SHUT_RD);
-	} else {
-		uint64_t one = 1;
-		if (write(c->wake_fd, &one, sizeof(one)) < 0) {
-			/* an eventfd write only fails at its counter's limit */
-		}
-	}
 }
 
 /* Put c on the server's list; false if shutting down or full. */
@@ -749,9 +618,7 @@ static void conn_release(struct nbd_conn *c)
 	if (c->tls)
 		nbd_tls_end(c);
 	uzram_close(c->dev);
-	close_fds(c->in_fd, c->out_fd);
-	if (c->wake_fd >= 0)
-		close(c->wake_fd);
+	nbd_sock_close(&c->sock);
 	nbd_conn_free_buffers(c);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
@@ -803,7 +670,7 @@ static int conn_admit(struct nbd_server *s, int in_fd, int out_fd,
 	struct nbd_conn *c = conn_new(s, in_fd, out_fd);
 
 	if (!c) {
-		close_fds(in_fd, out_fd);
+		nbd_sock_close_fds(in_fd, out_fd);
 		return -ENOMEM;
 	}
 	if (!conn_register(s, c)) {
@@ -925,7 +792,7 @@ void nbd_server_shutdown(struct nbd_server *s)
 	pthread_mutex_lock(&s->lock);
 	atomic_store(&s->shutting_down, true);
 	for (struct nbd_conn *c = s->conns; c; c = c->next)
-		conn_wake(c);
+		nbd_sock_wake(&c->sock);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -954,7 +821,7 @@ void nbd_server_abort(struct nbd_server *s)
 	pthread_mutex_lock(&s->lock);
 	atomic_store(&s->shutting_down, true);
 	for (struct nbd_conn *c = s->conns; c; c = c->next) {
-		conn_wake(c);
+		nbd_sock_wake(&c->sock);
 		nbd_conn_kill(c);
 	}
 	pthread_mutex_unlock(&s->lock);

@@ -40,13 +40,13 @@
 
 #include "nbd.h"
 #include "nbd_proto.h"
+#include "nbd_sock.h"
 #include "uzram.h"
 
 #define NBD_RBUF_SIZE	(64u << 10)	/* the connection's read buffer */
 #define NBD_BUF_MIN	(64u << 10)	/* smallest payload buffer */
 #define NBD_BUF_CACHE	(32u << 20)	/* idle buffers the server keeps ... */
 #define NBD_BUF_IDLE_MS	2000		/* ... until unused this long */
-#define NBD_SNDBUF	(4u << 20)	/* asked for (net.core.wmem_max caps it) */
 #define NBD_SEND_IOV	64		/* iovecs per sendmsg(2) */
 #define NBD_BUSY_MS	10		/* a connection is busy this long */
 #define NBD_ZERO_CHUNK	(1u << 20)	/* NO_HOLE zeroes are written this big */
@@ -74,10 +74,7 @@ struct nbd_req {
 struct nbd_conn {
 	struct nbd_server *srv;
 	struct nbd_conn *prev, *next;	/* srv->conns, under srv->lock */
-	int in_fd, out_fd;
-	bool in_sock, out_sock;
-	bool network;			/* a TCP (not unix or stdio) client */
-	int wake_fd;			/* eventfd waking a non-socket reader */
+	struct nbd_sock sock;		/* the descriptors, below TLS */
 
 	/* negotiation (connection thread only) */
 	bool tls_required;		/* only STARTTLS and ABORT before TLS */
@@ -151,17 +148,6 @@ struct nbd_server {
 /* nbd.c: the connection's buffered reader (through TLS once it is up). */
 int nbd_conn_read(struct nbd_conn *c, void *buf, size_t len);
 int nbd_conn_skip(struct nbd_conn *c, uint64_t len);
-
-/*
- * nbd.c: the descriptors themselves, below TLS. raw_read: one read, 0 at
- * EOF or when shutdown wakes the reader; raw_wait: until readable (1),
- * timeout_ms passed (0; -1 waits forever) or -errno; raw_write: one write,
- * blocking unless nonblock (then -EAGAIN).
- */
-ssize_t nbd_conn_raw_read(struct nbd_conn *c, void *buf, size_t len);
-int nbd_conn_raw_wait(struct nbd_conn *c, int timeout_ms);
-ssize_t nbd_conn_raw_write(struct nbd_conn *c, const void *buf, size_t len,
-			   bool nonblock);
 
 /*
  * nbd_tls.c. start: the server's side of the TLS handshake, after the ACK

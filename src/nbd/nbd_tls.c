@@ -255,7 +255,7 @@ void nbd_tls_free(struct nbd_tls *t)
 static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 {
 	struct nbd_conn *c = ptr;
-	ssize_t n = nbd_conn_raw_read(c, buf, len);
+	ssize_t n = nbd_sock_read(&c->sock, buf, len);
 
 	if (n < 0) {
 		gnutls_transport_set_errno(c->tls->s, (int)-n);
@@ -267,7 +267,7 @@ static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 static int tls_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
 {
 	struct nbd_conn *c = ptr;
-	int ret = nbd_conn_raw_wait(c, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 :
+	int ret = nbd_sock_wait(&c->sock, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 :
 				    ms > 0x7fffffffu ? 0x7fffffff : (int)ms);
 
 	if (ret < 0) {
@@ -280,7 +280,7 @@ static int tls_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
 static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
 {
 	struct nbd_conn *c = ptr;
-	ssize_t n = nbd_conn_raw_write(c, buf, len, c->tls->nonblock);
+	ssize_t n = nbd_sock_write(&c->sock, buf, len, c->tls->nonblock);
 
 	if (n < 0) {
 		gnutls_transport_set_errno(c->tls->s, (int)-n);
@@ -413,7 +413,7 @@ void nbd_tls_end(struct nbd_conn *c)
 {
 	struct nbd_tls_session *ts = c->tls;
 
-	if (ts->up && c->out_sock && !atomic_load(&c->killed)) {
+	if (ts->up && c->sock.out_sock && !atomic_load(&c->killed)) {
 		ts->nonblock = true;
 		gnutls_bye(ts->s, GNUTLS_SHUT_WR);
 	}

@@ -340,16 +340,7 @@ static void conn_kill_locked(struct nbd_conn *c)
 		return;
 	c->dead = true;
 	atomic_store(&c->killed, true);
-	if (c->out_sock)
-		shutdown(c->out_fd, SHUT_RDWR);
-	if (c->in_sock && c->in_fd != c->out_fd)
-		shutdown(c->in_fd, SHUT_RDWR);
-	if (c->wake_fd >= 0) {
-		uint64_t one = 1;
-		if (write(c->wake_fd, &one, sizeof(one)) < 0) {
-			/* only at the counter's limit */
-		}
-	}
+	nbd_sock_cut(&c->sock);
 	pthread_cond_broadcast(&c->out_cond);
 }
 
@@ -408,9 +399,8 @@ static int outq_send(struct nbd_conn *c, bool nonblock, struct nbd_req **done)
 {
 	while (c->outq) {
 		struct iovec iov[NBD_SEND_IOV];
-		struct msghdr m = { .msg_iov = iov };
 		ssize_t n;
-		int cnt = 0, err;
+		int cnt = 0;
 
 		if (c->dead) {
 			outq_drop_all(c, done);
@@ -420,33 +410,18 @@ static int outq_send(struct nbd_conn *c, bool nonblock, struct nbd_req **done)
 			for (int i = r->iov_idx; i < r->iov_cnt; i++)
 				if (r->iov[i].iov_len)
 					iov[cnt++] = r->iov[i];
-		m.msg_iovlen = (size_t)cnt;
 		pthread_mutex_unlock(&c->out_lock);
-		if (c->tls) {			/* only the writer, blocking */
+		if (c->tls)			/* only the writer, blocking */
 			n = nbd_tls_sendv(c, iov, cnt);
-			err = n < 0 ? (int)-n : 0;
-			n = n < 0 ? -1 : n;
-		} else {
-			if (c->out_sock)
-				n = sendmsg(c->out_fd, &m, MSG_NOSIGNAL |
-					    (nonblock ? MSG_DONTWAIT : 0));
-			else
-				n = writev(c->out_fd, iov, cnt);
-			err = errno;
-		}
-		if (n < 0 && !nonblock && (err == EAGAIN || err == EWOULDBLOCK)) {
-			struct pollfd p = { .fd = c->out_fd, .events = POLLOUT };
-			poll(&p, 1, -1);	/* a descriptor set non-blocking */
-			err = EINTR;
-		}
+		else
+			n = nbd_sock_writev(&c->sock, iov, cnt, nonblock);
 		pthread_mutex_lock(&c->out_lock);
-		if (n < 0) {
-			if (err == EINTR)
-				continue;
-			if (err == EAGAIN || err == EWOULDBLOCK)
-				return -EAGAIN;
-			return -err;
-		}
+		if (n == -EINTR)
+			continue;
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
+			return -EAGAIN;
+		if (n < 0)
+			return (int)n;
 		outq_advance(c, (size_t)n, done);
 	}
 	return 0;
@@ -487,7 +462,7 @@ static void conn_send(struct nbd_conn *c, struct nbd_req *r)
 	c->sending = true;
 	/* A worker must not block: the writer sends to pipes and, as TLS
 	 * allows one sender, everything on a TLS connection. */
-	ret = c->out_sock && !c->tls ? outq_send(c, true, &done) : -EAGAIN;
+	ret = c->sock.out_sock && !c->tls ? outq_send(c, true, &done) : -EAGAIN;
 	if (ret == -EAGAIN && !c->dead && (c->writer_started || writer_start(c) == 0)) {
 		c->writer_wanted = true;	/* stays the sender */
 		pthread_cond_signal(&c->out_cond);
