@@ -30,9 +30,10 @@
 #include <unistd.h>
 
 #include "../src/nbd/nbd_sock.c"
+#include "../src/nbd/nbd_tls.c"
+#include "../src/nbd/nbd_io.c"
 #include "../src/nbd/nbd.c"
 #include "../src/nbd/nbd_xmit.c"
-#include "../src/nbd/nbd_tls.c"
 
 #define DEV0_SIZE	(1u << 20)
 #define DEV2_SIZE	(64u << 10)

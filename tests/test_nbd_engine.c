@@ -21,9 +21,10 @@
 #include <unistd.h>
 
 #include "../src/nbd/nbd_sock.c"
+#include "../src/nbd/nbd_tls.c"
+#include "../src/nbd/nbd_io.c"
 #include "../src/nbd/nbd.c"
 #include "../src/nbd/nbd_xmit.c"
-#include "../src/nbd/nbd_tls.c"
 #include "check.h"
 
 static struct uzram *z;

@@ -51,89 +51,6 @@
 
 #include "nbd_int.h"
 
-/* ---- plain blocking I/O ---- */
-
-static int write_all(struct nbd_conn *c, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	if (c->tls) {
-		struct iovec v = { .iov_base = (void *)buf, .iov_len = len };
-		ssize_t n = nbd_tls_sendv(c, &v, 1);
-		return n < 0 ? (int)n : 0;
-	}
-	while (len) {
-		ssize_t n = nbd_sock_write(&c->sock, p, len, false);
-		if (n < 0)
-			return (int)n;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* One read into buf; 0 at EOF or when shutdown wakes a non-socket. */
-static ssize_t read_some(struct nbd_conn *c, void *buf, size_t len)
-{
-	return c->tls ? nbd_tls_recv(c, buf, len) : nbd_sock_read(&c->sock, buf, len);
-}
-
-/* Exactly len bytes; -ECONNRESET at EOF (also in the middle). */
-int nbd_conn_read(struct nbd_conn *c, void *buf, size_t len)
-{
-	uint8_t *d = buf;
-	size_t k = UZ_MIN(c->rlen - c->rpos, len);
-
-	memcpy(d, c->rbuf + c->rpos, k);
-	c->rpos += k;
-	d += k;
-	len -= k;
-	while (len) {
-		ssize_t n;
-
-		if (len >= NBD_RBUF_SIZE / 2) {	/* big payloads: no copy */
-			n = read_some(c, d, len);
-			if (n <= 0)
-				return n < 0 ? (int)n : -ECONNRESET;
-			d += n;
-			len -= (size_t)n;
-			continue;
-		}
-		n = read_some(c, c->rbuf, NBD_RBUF_SIZE);
-		if (n <= 0)
-			return n < 0 ? (int)n : -ECONNRESET;
-		c->rpos = 0;
-		c->rlen = (size_t)n;
-		k = UZ_MIN((size_t)n, len);
-		memcpy(d, c->rbuf, k);
-		c->rpos = k;
-		d += k;
-		len -= k;
-	}
-	return 0;
-}
-
-/* Read and discard len bytes through the read buffer. */
-int nbd_conn_skip(struct nbd_conn *c, uint64_t len)
-{
-	while (len) {
-		size_t k = c->rlen - c->rpos;
-
-		if (!k) {
-			ssize_t n = read_some(c, c->rbuf, NBD_RBUF_SIZE);
-			if (n <= 0)
-				return n < 0 ? (int)n : -ECONNRESET;
-			c->rpos = 0;
-			c->rlen = (size_t)n;
-			continue;
-		}
-		k = (size_t)UZ_MIN((uint64_t)k, len);
-		c->rpos += k;
-		len -= k;
-	}
-	return 0;
-}
-
 /* ---- exports ---- */
 
 /* "zramN" (canonical decimal) or "" (zram0) to an id; -1 if neither. */
@@ -213,9 +130,9 @@ static int opt_reply(struct nbd_conn *c, uint32_t opt, uint32_t type,
 	nbd_put32(h + 8, opt);
 	nbd_put32(h + 12, type);
 	nbd_put32(h + 16, (uint32_t)len);
-	ret = write_all(c, h, sizeof(h));
+	ret = nbd_io_write(&c->io, h, sizeof(h));
 	if (!ret && len)
-		ret = write_all(c, data, len);
+		ret = nbd_io_write(&c->io, data, len);
 	return ret;
 }
 
@@ -354,7 +271,7 @@ static int opt_export_name(struct nbd_conn *c, const uint8_t *d, uint32_t len)
 		return ret;
 	nbd_put64(buf, size);
 	nbd_put16(buf + 8, export_flags(c));
-	ret = write_all(c, buf, c->no_zeroes ? 10 : sizeof(buf));
+	ret = nbd_io_write(&c->io, buf, c->no_zeroes ? 10 : sizeof(buf));
 	if (ret) {
 		uzram_close(dev);
 		return ret;
@@ -433,13 +350,13 @@ static int opt_starttls(struct nbd_conn *c, uint32_t opt, uint32_t len)
 		return opt_error(c, opt, NBD_REP_ERR_UNSUP, "TLS is not enabled on this server");
 	if (len)
 		return opt_error(c, opt, NBD_REP_ERR_INVALID, "STARTTLS takes no data");
-	if (c->tls)
+	if (nbd_io_is_tls(&c->io))
 		return opt_error(c, opt, NBD_REP_ERR_INVALID, "TLS is already on");
-	if (c->rpos != c->rlen)
+	if (nbd_io_buffered(&c->io))
 		return -EPROTO;
 	ret = opt_ack(c, opt);
 	if (!ret)
-		ret = nbd_tls_start(c);
+		ret = nbd_io_starttls(&c->io, c->srv->tls_creds);
 	if (ret)
 		return ret;
 	c->structured = false;
@@ -457,7 +374,7 @@ static int handle_option(struct nbd_conn *c, uint32_t opt, uint32_t len)
 	if (len > NBD_MAX_OPTION) {
 		if (len > NBD_MAX_OPTION_SKIP || opt == NBD_OPT_EXPORT_NAME)
 			return -EMSGSIZE;
-		ret = nbd_conn_skip(c, len);
+		ret = nbd_io_skip(&c->io, len);
 		if (ret)
 			return ret;
 		return opt_error(c, opt, NBD_REP_ERR_TOO_BIG, "option data too long");
@@ -465,7 +382,7 @@ static int handle_option(struct nbd_conn *c, uint32_t opt, uint32_t len)
 	d = malloc(len + 1);
 	if (!d)
 		return -ENOMEM;
-	ret = nbd_conn_read(c, d, len);
+	ret = nbd_io_read(&c->io, d, len);
 	if (ret)
 		goto out;
 	if (atomic_load(&c->srv->shutting_down) && opt != NBD_OPT_ABORT) {
@@ -473,7 +390,7 @@ static int handle_option(struct nbd_conn *c, uint32_t opt, uint32_t len)
 		      opt_error(c, opt, NBD_REP_ERR_SHUTDOWN, "the server is shutting down");
 		goto out;
 	}
-	if (c->tls_required && !c->tls && opt != NBD_OPT_STARTTLS &&
+	if (c->tls_required && !nbd_io_is_tls(&c->io) && opt != NBD_OPT_STARTTLS &&
 	    opt != NBD_OPT_ABORT) {
 		/* FORCEDTLS: EXPORT_NAME has no error reply, so it ends here. */
 		ret = opt == NBD_OPT_EXPORT_NAME ? -EACCES :
@@ -533,9 +450,9 @@ static int handshake(struct nbd_conn *c)
 	nbd_put64(buf, NBD_MAGIC);
 	nbd_put64(buf + 8, NBD_OPTS_MAGIC);
 	nbd_put16(buf + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
-	ret = write_all(c, buf, 18);
+	ret = nbd_io_write(&c->io, buf, 18);
 	if (!ret)
-		ret = nbd_conn_read(c, buf, 4);
+		ret = nbd_io_read(&c->io, buf, 4);
 	if (ret)
 		return ret;
 	cflags = nbd_get32(buf);
@@ -546,7 +463,7 @@ static int handshake(struct nbd_conn *c)
 	for (;;) {
 		uint32_t opt, len;
 
-		ret = nbd_conn_read(c, buf, 16);
+		ret = nbd_io_read(&c->io, buf, 16);
 		if (ret)
 			return ret;
 		if (nbd_get64(buf) != NBD_OPTS_MAGIC)
@@ -572,15 +489,13 @@ static struct nbd_conn *conn_new(struct nbd_server *s, int in_fd, int out_fd)
 
 	if (!c)
 		return NULL;
-	c->rbuf = malloc(NBD_RBUF_SIZE);
-	if (!c->rbuf || nbd_sock_open(&c->sock, in_fd, out_fd)) {
-		free(c->rbuf);
+	if (nbd_io_open(&c->io, in_fd, out_fd)) {
 		free(c);
 		return NULL;
 	}
 	c->srv = s;
 	c->tls_required = s->tls_mode == NBD_TLS_REQUIRE &&
-			  (c->sock.network || !s->tls_local_plain);
+			  (nbd_io_network(&c->io) || !s->tls_local_plain);
 	c->meta_export = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
@@ -615,16 +530,14 @@ static bool conn_register(struct nbd_server *s, struct nbd_conn *c)
 /* Close and free what c holds. */
 static void conn_release(struct nbd_conn *c)
 {
-	if (c->tls)
-		nbd_tls_end(c);
+	nbd_io_end_tls(&c->io, !atomic_load(&c->killed));
 	uzram_close(c->dev);
-	nbd_sock_close(&c->sock);
+	nbd_io_close(&c->io);
 	nbd_conn_free_buffers(c);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->out_lock);
 	pthread_cond_destroy(&c->out_cond);
-	free(c->rbuf);
 	free(c);
 }
 
@@ -792,7 +705,7 @@ void nbd_server_shutdown(struct nbd_server *s)
 	pthread_mutex_lock(&s->lock);
 	atomic_store(&s->shutting_down, true);
 	for (struct nbd_conn *c = s->conns; c; c = c->next)
-		nbd_sock_wake(&c->sock);
+		nbd_io_wake(&c->io);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -821,7 +734,7 @@ void nbd_server_abort(struct nbd_server *s)
 	pthread_mutex_lock(&s->lock);
 	atomic_store(&s->shutting_down, true);
 	for (struct nbd_conn *c = s->conns; c; c = c->next) {
-		nbd_sock_wake(&c->sock);
+		nbd_io_wake(&c->io);
 		nbd_conn_kill(c);
 	}
 	pthread_mutex_unlock(&s->lock);

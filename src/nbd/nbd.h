@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "uzram.h"
+#include "nbd_tls.h"
 
 #define NBD_MAX_CONNECTIONS	1024u		/* the default limit */
 
@@ -39,23 +40,6 @@ enum nbd_tls_mode {
 	NBD_TLS_ON,
 	NBD_TLS_REQUIRE,
 };
-
-struct nbd_tls_opts {
-	const char *certificates;	/* DIR: server-cert.pem, server-key.pem,
-					   ca-cert.pem (verify_peer), ca-crl.pem */
-	const char *psk_file;		/* psktool's "identity:hexkey" lines */
-	bool verify_peer;		/* require a client certificate of ca-cert.pem */
-};
-
-struct nbd_tls;
-
-/*
- * Load the credentials: 0, or -errno with a message naming the file and
- * the reason in msg. -ENOTSUP when built without GnuTLS.
- */
-int nbd_tls_load(const struct nbd_tls_opts *o, struct nbd_tls **out,
-		 char *msg, size_t msglen);
-void nbd_tls_free(struct nbd_tls *t);
 
 struct nbd_server_opts {
 	unsigned int threads;	/* worker pool size; 0 = number of CPUs */

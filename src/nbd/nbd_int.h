@@ -40,10 +40,9 @@
 
 #include "nbd.h"
 #include "nbd_proto.h"
-#include "nbd_sock.h"
+#include "nbd_io.h"
 #include "uzram.h"
 
-#define NBD_RBUF_SIZE	(64u << 10)	/* the connection's read buffer */
 #define NBD_BUF_MIN	(64u << 10)	/* smallest payload buffer */
 #define NBD_BUF_CACHE	(32u << 20)	/* idle buffers the server keeps ... */
 #define NBD_BUF_IDLE_MS	2000		/* ... until unused this long */
@@ -55,7 +54,6 @@
 
 struct nbd_conn;
 struct nbd_cached_buf;
-struct nbd_tls_session;
 
 struct nbd_req {
 	struct nbd_conn *conn;
@@ -74,11 +72,10 @@ struct nbd_req {
 struct nbd_conn {
 	struct nbd_server *srv;
 	struct nbd_conn *prev, *next;	/* srv->conns, under srv->lock */
-	struct nbd_sock sock;		/* the descriptors, below TLS */
+	struct nbd_io io;		/* the byte stream, plaintext or TLS */
 
 	/* negotiation (connection thread only) */
 	bool tls_required;		/* only STARTTLS and ABORT before TLS */
-	struct nbd_tls_session *tls;	/* set by STARTTLS, fixed afterwards */
 	bool fixed, no_zeroes, structured;
 	bool meta_alloc;		/* base:allocation selected ... */
 	int meta_export;		/* ... for this export id */
@@ -86,10 +83,6 @@ struct nbd_conn {
 	/* transmission (fixed once it starts) */
 	struct uzram_dev *dev;
 	uint64_t size;
-
-	/* the read side (connection thread only) */
-	uint8_t *rbuf;
-	size_t rpos, rlen;
 
 	/* request slots */
 	pthread_mutex_t lock;
@@ -144,23 +137,6 @@ struct nbd_server {
 	atomic_bool shutting_down;
 	int event_fd;
 };
-
-/* nbd.c: the connection's buffered reader (through TLS once it is up). */
-int nbd_conn_read(struct nbd_conn *c, void *buf, size_t len);
-int nbd_conn_skip(struct nbd_conn *c, uint64_t len);
-
-/*
- * nbd_tls.c. start: the server's side of the TLS handshake, after the ACK
- * of STARTTLS (connection thread); 0 or -errno (the connection is then
- * dropped). recv: as raw_read, through TLS (connection thread). sendv: all
- * of iov through TLS, blocking (the one sending thread); the byte count or
- * -errno. end: close_notify if the connection ended in order (without
- * blocking), then free the session.
- */
-int nbd_tls_start(struct nbd_conn *c);
-ssize_t nbd_tls_recv(struct nbd_conn *c, void *buf, size_t len);
-ssize_t nbd_tls_sendv(struct nbd_conn *c, const struct iovec *iov, int cnt);
-void nbd_tls_end(struct nbd_conn *c);
 
 /* nbd_xmit.c */
 int nbd_pool_start(struct nbd_server *s);

@@ -16,13 +16,18 @@
  *
  * Sessions. nbd_tls_start() runs the server's handshake on the connection
  * thread right after the ACK of STARTTLS. GnuTLS reaches the descriptors
- * through our pull/push functions (nbd_conn_raw_*), so shutdown wakes a
+ * through our pull/push functions, on nbd_sock.c, so shutdown wakes a
  * reader in the middle of a TLS record exactly as it wakes a plaintext
  * one, and stdio works as well as sockets. Afterwards the connection
  * thread is the only receiver and the connection's writer thread the only
- * sender (GnuTLS allows one of each at a time; see nbd_int.h): replies are
+ * sender (GnuTLS allows one of each at a time; see nbd_tls.h): replies are
  * gathered into records of up to 16 KiB (the header of a reply and its
  * data, several small replies) rather than one record per piece.
+ *
+ * Layout. struct nbd_tls: the credentials and the priority cache, read
+ * only once loaded. struct nbd_tls_session: the GnuTLS session, the
+ * descriptors it runs on, and a 16 KiB staging buffer for small pieces of
+ * replies; no lock (one receiver, one sender, as above).
  *
  * Ending. A connection that ends in order sends close_notify, without
  * blocking: a client that stopped reading cannot hold the server. Errors
@@ -37,7 +42,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "nbd_int.h"
+#include "nbd_proto.h"
+#include "nbd_sock.h"
+#include "nbd_tls.h"
 
 #ifndef HAVE_GNUTLS
 
@@ -53,22 +60,24 @@ void nbd_tls_free(struct nbd_tls *t)
 {
 }
 
-int nbd_tls_start(struct nbd_conn *c)
+int nbd_tls_start(struct nbd_tls *t, struct nbd_sock *k,
+		  struct nbd_tls_session **out)
 {
 	return -ENOTSUP;
 }
 
-ssize_t nbd_tls_recv(struct nbd_conn *c, void *buf, size_t len)
+ssize_t nbd_tls_recv(struct nbd_tls_session *ts, void *buf, size_t len)
 {
 	return -ENOTSUP;
 }
 
-ssize_t nbd_tls_sendv(struct nbd_conn *c, const struct iovec *iov, int cnt)
+ssize_t nbd_tls_sendv(struct nbd_tls_session *ts, const struct iovec *iov,
+		      int cnt)
 {
 	return -ENOTSUP;
 }
 
-void nbd_tls_end(struct nbd_conn *c)
+void nbd_tls_end(struct nbd_tls_session *ts, bool orderly)
 {
 }
 
@@ -89,6 +98,7 @@ struct nbd_tls {
 
 struct nbd_tls_session {
 	gnutls_session_t s;
+	struct nbd_sock *sock;		/* the connection's descriptors */
 	bool up;			/* the handshake succeeded */
 	bool nonblock;			/* push without waiting (close_notify) */
 	uint8_t *stage;			/* TLS_RECORD bytes: small pieces */
@@ -254,11 +264,11 @@ void nbd_tls_free(struct nbd_tls *t)
 
 static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 {
-	struct nbd_conn *c = ptr;
-	ssize_t n = nbd_sock_read(&c->sock, buf, len);
+	struct nbd_tls_session *ts = ptr;
+	ssize_t n = nbd_sock_read(ts->sock, buf, len);
 
 	if (n < 0) {
-		gnutls_transport_set_errno(c->tls->s, (int)-n);
+		gnutls_transport_set_errno(ts->s, (int)-n);
 		return -1;
 	}
 	return n;
@@ -266,12 +276,12 @@ static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 
 static int tls_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
 {
-	struct nbd_conn *c = ptr;
-	int ret = nbd_sock_wait(&c->sock, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 :
-				    ms > 0x7fffffffu ? 0x7fffffff : (int)ms);
+	struct nbd_tls_session *ts = ptr;
+	int ret = nbd_sock_wait(ts->sock, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 :
+				ms > 0x7fffffffu ? 0x7fffffff : (int)ms);
 
 	if (ret < 0) {
-		gnutls_transport_set_errno(c->tls->s, -ret);
+		gnutls_transport_set_errno(ts->s, -ret);
 		return -1;
 	}
 	return ret;
@@ -279,11 +289,11 @@ static int tls_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
 
 static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
 {
-	struct nbd_conn *c = ptr;
-	ssize_t n = nbd_sock_write(&c->sock, buf, len, c->tls->nonblock);
+	struct nbd_tls_session *ts = ptr;
+	ssize_t n = nbd_sock_write(ts->sock, buf, len, ts->nonblock);
 
 	if (n < 0) {
-		gnutls_transport_set_errno(c->tls->s, (int)-n);
+		gnutls_transport_set_errno(ts->s, (int)-n);
 		return -1;
 	}
 	return n;
@@ -291,37 +301,59 @@ static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
 
 /* ---- sessions ---- */
 
-int nbd_tls_start(struct nbd_conn *c)
+/* A session for the credentials t, not started yet; NULL without memory. */
+static struct nbd_tls_session *tls_session_new(struct nbd_tls *t,
+					       struct nbd_sock *k)
 {
-	struct nbd_tls *t = c->srv->tls_creds;
 	struct nbd_tls_session *ts = calloc(1, sizeof(*ts));
-	int ret;
 
 	if (!ts)
-		return -ENOMEM;
+		return NULL;
 	ts->stage = malloc(TLS_RECORD);
 	if (!ts->stage || gnutls_init(&ts->s, GNUTLS_SERVER)) {
 		free(ts->stage);
 		free(ts);
-		return -ENOMEM;
+		return NULL;
 	}
-	c->tls = ts;
-	ret = gnutls_priority_set(ts->s, t->prio);
+	ts->sock = k;
+	return ts;
+}
+
+/* Credentials, peer verification and our transport functions. */
+static int tls_session_setup(struct nbd_tls_session *ts, struct nbd_tls *t)
+{
+	int ret = gnutls_priority_set(ts->s, t->prio);
+
 	if (!ret && t->x509)
 		ret = gnutls_credentials_set(ts->s, GNUTLS_CRD_CERTIFICATE, t->x509);
 	if (!ret && t->psk)
 		ret = gnutls_credentials_set(ts->s, GNUTLS_CRD_PSK, t->psk);
 	if (ret)
-		return -EINVAL;	/* nbd_tls_end frees the session */
+		return -EINVAL;
 	if (t->verify_peer) {
 		gnutls_certificate_server_set_request(ts->s, GNUTLS_CERT_REQUIRE);
 		gnutls_session_set_verify_cert(ts->s, NULL, 0);
 	}
-	gnutls_transport_set_ptr(ts->s, c);
+	gnutls_transport_set_ptr(ts->s, ts);
 	gnutls_transport_set_pull_function(ts->s, tls_pull);
 	gnutls_transport_set_pull_timeout_function(ts->s, tls_pull_timeout);
 	gnutls_transport_set_push_function(ts->s, tls_push);
 	gnutls_handshake_set_timeout(ts->s, TLS_HANDSHAKE_MS);
+	return 0;
+}
+
+int nbd_tls_start(struct nbd_tls *t, struct nbd_sock *k,
+		  struct nbd_tls_session **out)
+{
+	struct nbd_tls_session *ts = tls_session_new(t, k);
+	int ret;
+
+	if (!ts)
+		return -ENOMEM;
+	*out = ts;
+	ret = tls_session_setup(ts, t);
+	if (ret)
+		return ret;	/* nbd_tls_end frees the session */
 	do
 		ret = gnutls_handshake(ts->s);
 	while (ret < 0 && !gnutls_error_is_fatal(ret));
@@ -331,10 +363,10 @@ int nbd_tls_start(struct nbd_conn *c)
 	return 0;
 }
 
-ssize_t nbd_tls_recv(struct nbd_conn *c, void *buf, size_t len)
+ssize_t nbd_tls_recv(struct nbd_tls_session *ts, void *buf, size_t len)
 {
 	for (;;) {
-		ssize_t n = gnutls_record_recv(c->tls->s, buf, len);
+		ssize_t n = gnutls_record_recv(ts->s, buf, len);
 
 		if (n >= 0)
 			return n;	/* 0: close_notify */
@@ -373,9 +405,9 @@ static int tls_flush(struct nbd_tls_session *ts)
 	return ret;
 }
 
-ssize_t nbd_tls_sendv(struct nbd_conn *c, const struct iovec *iov, int cnt)
+ssize_t nbd_tls_sendv(struct nbd_tls_session *ts, const struct iovec *iov,
+		      int cnt)
 {
-	struct nbd_tls_session *ts = c->tls;
 	size_t total = 0;
 	int ret = 0;
 
@@ -409,18 +441,15 @@ ssize_t nbd_tls_sendv(struct nbd_conn *c, const struct iovec *iov, int cnt)
 	return ret ? ret : (ssize_t)total;
 }
 
-void nbd_tls_end(struct nbd_conn *c)
+void nbd_tls_end(struct nbd_tls_session *ts, bool orderly)
 {
-	struct nbd_tls_session *ts = c->tls;
-
-	if (ts->up && c->sock.out_sock && !atomic_load(&c->killed)) {
+	if (ts->up && orderly && ts->sock->out_sock) {
 		ts->nonblock = true;
 		gnutls_bye(ts->s, GNUTLS_SHUT_WR);
 	}
 	gnutls_deinit(ts->s);
 	free(ts->stage);
 	free(ts);
-	c->tls = NULL;
 }
 
 #endif /* HAVE_GNUTLS */

@@ -340,7 +340,7 @@ static void conn_kill_locked(struct nbd_conn *c)
 		return;
 	c->dead = true;
 	atomic_store(&c->killed, true);
-	nbd_sock_cut(&c->sock);
+	nbd_io_cut(&c->io);
 	pthread_cond_broadcast(&c->out_cond);
 }
 
@@ -411,10 +411,7 @@ static int outq_send(struct nbd_conn *c, bool nonblock, struct nbd_req **done)
 				if (r->iov[i].iov_len)
 					iov[cnt++] = r->iov[i];
 		pthread_mutex_unlock(&c->out_lock);
-		if (c->tls)			/* only the writer, blocking */
-			n = nbd_tls_sendv(c, iov, cnt);
-		else
-			n = nbd_sock_writev(&c->sock, iov, cnt, nonblock);
+		n = nbd_io_writev(&c->io, iov, cnt, nonblock);
 		pthread_mutex_lock(&c->out_lock);
 		if (n == -EINTR)
 			continue;
@@ -462,7 +459,7 @@ static void conn_send(struct nbd_conn *c, struct nbd_req *r)
 	c->sending = true;
 	/* A worker must not block: the writer sends to pipes and, as TLS
 	 * allows one sender, everything on a TLS connection. */
-	ret = c->sock.out_sock && !c->tls ? outq_send(c, true, &done) : -EAGAIN;
+	ret = nbd_io_nonblock_ok(&c->io) ? outq_send(c, true, &done) : -EAGAIN;
 	if (ret == -EAGAIN && !c->dead && (c->writer_started || writer_start(c) == 0)) {
 		c->writer_wanted = true;	/* stays the sender */
 		pthread_cond_signal(&c->out_cond);
@@ -858,7 +855,7 @@ static int read_requests(struct nbd_conn *c)
 			return -ECONNRESET;	/* cut: requests still queued are moot */
 		/* At shutdown, SHUT_RD makes this see EOF once the requests
 		 * the client already sent are read: they are all served. */
-		ret = nbd_conn_read(c, h, sizeof(h));
+		ret = nbd_io_read(&c->io, h, sizeof(h));
 		if (ret)
 			return ret == -ECONNRESET ? 0 : ret;
 		if (nbd_get32(h) != NBD_REQUEST_MAGIC)
@@ -880,7 +877,7 @@ static int read_requests(struct nbd_conn *c)
 		r->offset = offset;
 		r->len = len;
 		if (err) {
-			if (payload && (ret = nbd_conn_skip(c, payload))) {
+			if (payload && (ret = nbd_io_skip(&c->io, payload))) {
 				slot_put(c, r);
 				return ret;
 			}
@@ -888,7 +885,7 @@ static int read_requests(struct nbd_conn *c)
 			conn_send(c, r);
 			continue;
 		}
-		if (payload && (ret = nbd_conn_read(c, r->buf, payload))) {
+		if (payload && (ret = nbd_io_read(&c->io, r->buf, payload))) {
 			slot_put(c, r);	/* half a write: not applied */
 			return ret;
 		}
