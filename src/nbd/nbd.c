@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nbd_buf.h"
 #include "nbd_int.h"
 
 /* ---- exports ---- */
@@ -501,11 +502,7 @@ static struct nbd_conn *conn_new(struct nbd_server *s, int in_fd, int out_fd)
 	pthread_cond_init(&c->cond, NULL);
 	pthread_mutex_init(&c->out_lock, NULL);
 	pthread_cond_init(&c->out_cond, NULL);
-	for (unsigned int i = 0; i < NBD_MAX_INFLIGHT; i++) {
-		c->slots[i].conn = c;
-		c->slots[i].next = c->free_slots;
-		c->free_slots = &c->slots[i];
-	}
+	nbd_slots_init(c);
 	return c;
 }
 
@@ -533,7 +530,7 @@ static void conn_release(struct nbd_conn *c)
 	nbd_io_end_tls(&c->io, !atomic_load(&c->killed));
 	uzram_close(c->dev);
 	nbd_io_close(&c->io);
-	nbd_conn_free_buffers(c);
+	nbd_slots_free(c);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->out_lock);
@@ -698,6 +695,11 @@ unsigned int nbd_server_connections(struct nbd_server *s)
 int nbd_server_event_fd(struct nbd_server *s)
 {
 	return s->event_fd;
+}
+
+int nbd_server_trim(struct nbd_server *s)
+{
+	return nbd_buf_trim(s);
 }
 
 void nbd_server_shutdown(struct nbd_server *s)

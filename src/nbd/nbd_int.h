@@ -37,15 +37,13 @@
 #include <string.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "nbd.h"
 #include "nbd_proto.h"
 #include "nbd_io.h"
 #include "uzram.h"
 
-#define NBD_BUF_MIN	(64u << 10)	/* smallest payload buffer */
-#define NBD_BUF_CACHE	(32u << 20)	/* idle buffers the server keeps ... */
-#define NBD_BUF_IDLE_MS	2000		/* ... until unused this long */
 #define NBD_SEND_IOV	64		/* iovecs per sendmsg(2) */
 #define NBD_BUSY_MS	10		/* a connection is busy this long */
 #define NBD_ZERO_CHUNK	(1u << 20)	/* NO_HOLE zeroes are written this big */
@@ -138,6 +136,18 @@ struct nbd_server {
 	int event_fd;
 };
 
+/*
+ * A millisecond clock that costs no system call (CLOCK_MONOTONIC_COARSE,
+ * a few ms resolution): buffer idleness and busy connections.
+ */
+static inline uint64_t nbd_coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* nbd_xmit.c */
 int nbd_pool_start(struct nbd_server *s);
 void nbd_pool_stop(struct nbd_server *s);
@@ -145,9 +155,5 @@ void nbd_pool_stop(struct nbd_server *s);
 int nbd_transmission(struct nbd_conn *c);
 /* Cut the connection: replies are dropped, blocked I/O wakes up. */
 void nbd_conn_kill(struct nbd_conn *c);
-/* Give the slots' payload buffers back (to the server's cache). */
-void nbd_conn_free_buffers(struct nbd_conn *c);
-/* Unmap the server's cached buffers. */
-void nbd_buf_cache_free(struct nbd_server *s);
 
 #endif /* UZRAM_NBD_INT_H */

@@ -36,18 +36,9 @@
  * srv->buf_lock: the buffer cache (a leaf, taken under c->lock). No other
  * two are nested, except out_lock inside srv->lock (nbd_server_abort).
  *
- * Buffers. NBD_MAX_INFLIGHT slots per connection, each keeping its payload
- * buffer (an anonymous mapping of at least 64 KiB) for the next request;
- * the sum stays within NBD_CONN_BUDGET (64 MiB): the reader frees idle
- * slots' buffers, or waits, before mapping a bigger one (a failed mapping
- * answers the request EIO). When the connection ends its buffers go to a
- * server-wide cache of at most NBD_BUF_CACHE bytes (taken by the next
- * connections, unmapped after NBD_BUF_IDLE_MS unused), the rest back to
- * the system. Nothing else is allocated per request. With keep_buffers
- * (serve --mlock) each connection maps all its slots' buffers when it
- * starts and the cache is never trimmed (what exceeds NBD_BUF_CACHE when
- * a connection ends is still unmapped then, off the I/O path); a request
- * larger than 64 KiB still maps its buffer.
+ * Buffers: each request slot keeps its payload buffer (nbd_buf.c); the
+ * reader takes a slot before it reads a WRITE payload, whoever sent the
+ * reply gives it back.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -59,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nbd_buf.h"
 #include "nbd_int.h"
 
 uint32_t nbd_errno(int err)
@@ -87,210 +79,6 @@ uint32_t nbd_errno(int err)
 	default:
 		return NBD_EIO;
 	}
-}
-
-/* ---- slots and their buffers ---- */
-
-static size_t buf_size_for(size_t need)
-{
-	size_t n = (need + NBD_BUF_MIN - 1) & ~(size_t)(NBD_BUF_MIN - 1);
-
-	return n ? n : NBD_BUF_MIN;
-}
-
-/*
- * The server keeps up to NBD_BUF_CACHE bytes of buffers that connections
- * gave back, so a new connection (nbdcopy opens several per copy) does not
- * fault its buffers in again: 32 MiB, the buffers of one nbdcopy on two
- * connections (with 16 MiB, half of every copy's buffers were faulted in
- * afresh: about 31,000 server page faults in six reads of a 260 MiB
- * device, against 7,400-10,400 with 32 MiB). Unused for NBD_BUF_IDLE_MS, the cache is unmapped
- * (nbd_server_trim, from the serve loop). A cached buffer holds its own
- * list link.
- */
-struct nbd_cached_buf {
-	struct nbd_cached_buf *next;
-	size_t cap;
-};
-
-static uint64_t coarse_ms(void);
-
-static void *buf_cache_get(struct nbd_server *s, size_t cap)
-{
-	struct nbd_cached_buf **pp, *b = NULL;
-
-	pthread_mutex_lock(&s->buf_lock);
-	s->buf_stamp = coarse_ms();
-	for (pp = &s->buf_cache; *pp; pp = &(*pp)->next) {
-		if ((*pp)->cap == cap) {
-			b = *pp;
-			*pp = b->next;
-			s->buf_cached -= cap;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&s->buf_lock);
-	return b;
-}
-
-static void buf_cache_put(struct nbd_server *s, void *buf, size_t cap)
-{
-	struct nbd_cached_buf *b = buf;
-	bool was_empty = false;
-
-	pthread_mutex_lock(&s->buf_lock);
-	s->buf_stamp = coarse_ms();
-	if (s->buf_cached + cap <= NBD_BUF_CACHE) {
-		was_empty = !s->buf_cache;
-		b->cap = cap;
-		b->next = s->buf_cache;
-		s->buf_cache = b;
-		s->buf_cached += cap;
-		buf = NULL;
-	}
-	pthread_mutex_unlock(&s->buf_lock);
-	if (buf)
-		munmap(buf, cap);
-	if (was_empty) {
-		/* The serve loop may be polling without a timeout: wake it to
-		 * start the idle clock (nbd_server_trim). */
-		uint64_t one = 1;
-		if (write(s->event_fd, &one, sizeof(one)) < 0) {
-			/* only at the counter's limit: it is readable anyway */
-		}
-	}
-}
-
-/* Unmap a detached list of cached buffers. */
-static void buf_list_unmap(struct nbd_cached_buf *b)
-{
-	while (b) {
-		struct nbd_cached_buf *next = b->next;
-
-		munmap(b, b->cap);
-		b = next;
-	}
-}
-
-/* Detach the whole cache (buf_lock held). */
-static struct nbd_cached_buf *buf_cache_take(struct nbd_server *s)
-{
-	struct nbd_cached_buf *all = s->buf_cache;
-
-	s->buf_cache = NULL;
-	s->buf_cached = 0;
-	return all;
-}
-
-int nbd_server_trim(struct nbd_server *s)
-{
-	struct nbd_cached_buf *drop = NULL;
-	uint64_t idle;
-	int wait = -1;
-
-	if (s->keep_buffers)
-		return -1;	/* kept for the next connection, mapped */
-	pthread_mutex_lock(&s->buf_lock);
-	if (s->buf_cache) {
-		idle = coarse_ms() - s->buf_stamp;
-		if (idle >= NBD_BUF_IDLE_MS)
-			drop = buf_cache_take(s);
-		else
-			wait = (int)(NBD_BUF_IDLE_MS - idle);
-	}
-	pthread_mutex_unlock(&s->buf_lock);
-	buf_list_unmap(drop);
-	return wait;
-}
-
-void nbd_buf_cache_free(struct nbd_server *s)
-{
-	buf_list_unmap(buf_cache_take(s));	/* no connection left */
-}
-
-/* Drop a slot's buffer (c->lock held, or the slot owned and c idle). */
-static void buf_drop(struct nbd_conn *c, struct nbd_req *r)
-{
-	if (r->buf)
-		buf_cache_put(c->srv, r->buf, r->cap);
-	c->buf_bytes -= r->cap;
-	r->buf = NULL;
-	r->cap = 0;
-}
-
-/*
- * A free slot with a buffer of at least need bytes; waits for one while
- * NBD_MAX_INFLIGHT requests or NBD_CONN_BUDGET bytes are in flight. On a
- * failed mapping the slot comes back without a buffer and *err = NBD_EIO.
- */
-static struct nbd_req *slot_get(struct nbd_conn *c, size_t need, uint32_t *err)
-{
-	size_t cap = need ? buf_size_for(need) : 0;
-	struct nbd_req *r, **pp, **pick;
-	void *p;
-
-	pthread_mutex_lock(&c->lock);
-	for (;;) {
-		pick = &c->free_slots;
-		for (pp = &c->free_slots; *pp; pp = &(*pp)->next) {
-			if ((*pp)->cap >= need) {
-				pick = pp;
-				break;
-			}
-		}
-		r = *pick;
-		if (r && r->cap >= need) {
-			*pick = r->next;
-			c->inflight++;
-			pthread_mutex_unlock(&c->lock);
-			return r;
-		}
-		if (r) {
-			buf_drop(c, r);
-			for (struct nbd_req *q = c->free_slots;
-			     q && c->buf_bytes + cap > NBD_CONN_BUDGET; q = q->next)
-				buf_drop(c, q);
-			if (c->buf_bytes + cap <= NBD_CONN_BUDGET)
-				break;
-		}
-		pthread_cond_wait(&c->cond, &c->lock);
-	}
-	*pick = r->next;
-	c->inflight++;
-	c->buf_bytes += cap;	/* reserved before mapping */
-	pthread_mutex_unlock(&c->lock);
-
-	p = buf_cache_get(c->srv, cap);
-	if (!p)
-		p = mmap(NULL, cap, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		pthread_mutex_lock(&c->lock);
-		c->buf_bytes -= cap;
-		pthread_mutex_unlock(&c->lock);
-		*err = NBD_EIO;
-		return r;
-	}
-	r->buf = p;
-	r->cap = cap;
-	return r;
-}
-
-/* A slot's request is over (its reply sent or dropped). */
-static void slot_put(struct nbd_conn *c, struct nbd_req *r)
-{
-	pthread_mutex_lock(&c->lock);
-	r->next = c->free_slots;
-	c->free_slots = r;
-	c->inflight--;
-	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
-}
-
-void nbd_conn_free_buffers(struct nbd_conn *c)
-{
-	for (unsigned int i = 0; i < NBD_MAX_INFLIGHT; i++)
-		buf_drop(c, &c->slots[i]);
 }
 
 /* ---- replies ---- */
@@ -429,7 +217,7 @@ static void put_all(struct nbd_conn *c, struct nbd_req *done)
 	while (done) {
 		struct nbd_req *r = done;
 		done = r->next;
-		slot_put(c, r);
+		nbd_slot_put(c, r);
 	}
 }
 
@@ -810,18 +598,10 @@ static size_t request_buffer(uint16_t type, uint16_t flags, uint32_t len)
  * gets every CPU. The count is refreshed at most once per clock tick, by
  * whichever reader first sees it stale.
  */
-static uint64_t coarse_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static bool run_inline(struct nbd_conn *c)
 {
 	struct nbd_server *s = c->srv;
-	uint64_t now = coarse_ms(), stamp;
+	uint64_t now = nbd_coarse_ms(), stamp;
 
 	if (atomic_load_explicit(&c->last_active, memory_order_relaxed) != now)
 		atomic_store_explicit(&c->last_active, now, memory_order_relaxed);
@@ -870,7 +650,7 @@ static int read_requests(struct nbd_conn *c)
 		if (payload > NBD_MAX_PAYLOAD)
 			return -EMSGSIZE;	/* too big to swallow: drop */
 		err = check_request(c, type, flags, offset, len);
-		r = slot_get(c, err ? 0 : request_buffer(type, flags, len), &err);
+		r = nbd_slot_get(c, err ? 0 : request_buffer(type, flags, len), &err);
 		r->flags = flags;
 		r->type = type;
 		r->cookie = nbd_get64(h + 8);
@@ -878,7 +658,7 @@ static int read_requests(struct nbd_conn *c)
 		r->len = len;
 		if (err) {
 			if (payload && (ret = nbd_io_skip(&c->io, payload))) {
-				slot_put(c, r);
+				nbd_slot_put(c, r);
 				return ret;
 			}
 			reply_error(c, r, err);
@@ -886,7 +666,7 @@ static int read_requests(struct nbd_conn *c)
 			continue;
 		}
 		if (payload && (ret = nbd_io_read(&c->io, r->buf, payload))) {
-			slot_put(c, r);	/* half a write: not applied */
+			nbd_slot_put(c, r);	/* half a write: not applied */
 			return ret;
 		}
 		if (run_inline(c)) {
@@ -898,34 +678,13 @@ static int read_requests(struct nbd_conn *c)
 	}
 }
 
-/* Every slot's buffer now, faulted in (--mlock: nbd_server_opts.keep_buffers). */
-static void slots_map(struct nbd_conn *c)
-{
-	for (unsigned int i = 0; i < NBD_MAX_INFLIGHT; i++) {
-		struct nbd_req *r = &c->slots[i];
-		void *p;
-
-		if (r->buf)
-			continue;
-		p = buf_cache_get(c->srv, NBD_BUF_MIN);
-		if (!p)
-			p = mmap(NULL, NBD_BUF_MIN, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-		if (p == MAP_FAILED)
-			return;		/* slot_get maps it when needed */
-		r->buf = p;
-		r->cap = NBD_BUF_MIN;
-		c->buf_bytes += NBD_BUF_MIN;
-	}
-}
-
 int nbd_transmission(struct nbd_conn *c)
 {
 	bool started;
 	int ret;
 
 	if (c->srv->keep_buffers)
-		slots_map(c);
+		nbd_slots_map(c);
 	ret = read_requests(c);
 
 	if (ret && ret != -ECONNRESET)
