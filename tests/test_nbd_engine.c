@@ -24,6 +24,7 @@
 #include "../src/nbd/nbd_tls.c"
 #include "../src/nbd/nbd_io.c"
 #include "../src/nbd/nbd_buf.c"
+#include "../src/nbd/nbd_handshake.c"
 #include "../src/nbd/nbd.c"
 #include "../src/nbd/nbd_xmit.c"
 #include "check.h"
