@@ -32,7 +32,9 @@
 
 #include "nbd_buf.h"
 #include "nbd_handshake.h"
-#include "nbd_int.h"
+#include "nbd_xmit.h"
+
+#define NBD_CONN_STACK	(1u << 20)	/* a connection thread's stack */
 
 /* ---- connections ---- */
 

@@ -6,7 +6,7 @@
 #ifndef UZRAM_NBD_BUF_H
 #define UZRAM_NBD_BUF_H
 
-#include "nbd_int.h"
+#include "nbd_conn.h"
 
 /* Put every slot of a new connection on its free list. */
 void nbd_slots_init(struct nbd_conn *c);

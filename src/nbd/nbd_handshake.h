@@ -4,7 +4,7 @@
 #ifndef UZRAM_NBD_HANDSHAKE_H
 #define UZRAM_NBD_HANDSHAKE_H
 
-#include "nbd_int.h"
+#include "nbd_conn.h"
 
 /*
  * The handshake, from the greeting to the end of option haggling (the

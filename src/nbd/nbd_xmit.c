@@ -45,7 +45,11 @@
 #include <stdlib.h>
 
 #include "nbd_buf.h"
-#include "nbd_int.h"
+#include "nbd_xmit.h"
+
+#define NBD_SEND_IOV	64		/* iovecs per sendmsg(2) */
+#define NBD_BUSY_MS	10		/* a connection is busy this long */
+#define NBD_WRITER_STACK (256u << 10)	/* a writer thread's stack */
 
 uint32_t nbd_errno(int err)
 {

@@ -1,23 +1,23 @@
 /*
- * nbd_int.h - what nbd.c (server, connections, handshake) and nbd_xmit.c
- * (transmission: requests, worker pool, replies) share. Not an API.
+ * nbd_conn.h - the state the upper layers of the NBD server share: the
+ * server, its connections and their request slots. Not an API (serve.c
+ * sees struct nbd_server as opaque, through nbd.h).
  *
- * Objects and their owners:
+ * Objects, their owners and locks:
  *
- *   struct nbd_server   the worker pool and its queue (qlock), the list of
- *                       connections (lock), the cache of idle payload
- *                       buffers (buf_lock); lives until nbd_server_free.
+ *   struct nbd_server   the worker pool and its queue (qlock; nbd_xmit.c),
+ *                       the list of connections (lock; nbd.c), the cache
+ *                       of idle payload buffers (buf_lock; nbd_buf.c);
+ *                       lives until nbd_server_free.
  *   struct nbd_conn     one client: its connection thread reads the
  *                       handshake and then the requests, in order; a writer
  *                       thread sends replies the workers could not send at
- *                       once. Freed by its connection thread after every
- *                       request in flight has completed.
- *   struct nbd_tls_session  (nbd_tls.c) a connection's TLS session after
- *                       STARTTLS: the connection thread receives through
- *                       it; replies go out through it from the writer
- *                       thread only (GnuTLS allows one sender and one
- *                       receiver at a time), so workers never send on a
- *                       TLS connection themselves.
+ *                       once. Its byte stream (io, nbd_io.h) holds the
+ *                       descriptors, the read buffer and, after STARTTLS,
+ *                       the TLS session. The negotiation fields are the
+ *                       connection thread's; dev and size are fixed once
+ *                       transmission starts. Freed by its connection
+ *                       thread after every request in flight has completed.
  *   struct nbd_req      one request slot of a connection (NBD_MAX_INFLIGHT
  *                       per connection): header fields, a payload buffer
  *                       that stays with the slot, and the reply's iovec.
@@ -25,16 +25,18 @@
  *                       (c->lock), the reader filling (or executing) it,
  *                       the work queue (qlock), a worker, the output queue
  *                       (out_lock, sent by whichever thread is the sender).
+ *
+ * Lock order: c->lock before srv->buf_lock (a leaf); srv->lock before
+ * c->out_lock (nbd_server_abort); no other two are nested.
  */
-#ifndef UZRAM_NBD_INT_H
-#define UZRAM_NBD_INT_H
+#ifndef UZRAM_NBD_CONN_H
+#define UZRAM_NBD_CONN_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -44,11 +46,7 @@
 #include "nbd_io.h"
 #include "uzram.h"
 
-#define NBD_SEND_IOV	64		/* iovecs per sendmsg(2) */
-#define NBD_BUSY_MS	10		/* a connection is busy this long */
 #define NBD_ZERO_CHUNK	(1u << 20)	/* NO_HOLE zeroes are written this big */
-#define NBD_CONN_STACK	(1u << 20)	/* a connection thread's stack */
-#define NBD_WRITER_STACK (256u << 10)	/* a writer thread's stack */
 
 struct nbd_conn;
 struct nbd_cached_buf;
@@ -148,12 +146,4 @@ static inline uint64_t nbd_coarse_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* nbd_xmit.c */
-int nbd_pool_start(struct nbd_server *s);
-void nbd_pool_stop(struct nbd_server *s);
-/* Serve requests until the client leaves; drains before returning. */
-int nbd_transmission(struct nbd_conn *c);
-/* Cut the connection: replies are dropped, blocked I/O wakes up. */
-void nbd_conn_kill(struct nbd_conn *c);
-
-#endif /* UZRAM_NBD_INT_H */
+#endif /* UZRAM_NBD_CONN_H */
