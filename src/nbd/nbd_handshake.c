@@ -165,57 +165,66 @@ static int export_select(struct nbd_conn *c, int id, struct uzram_dev *dev,
 	return 1;
 }
 
-/*
- * INFO and GO: u32 namelen, name, u16 nreq, nreq x u16. Returns 1 when GO
- * succeeded (the device is open), 0 to go on with options, -errno to drop.
- */
-static int opt_info_go(struct nbd_conn *c, uint32_t opt, const uint8_t *d,
-		       uint32_t len)
-{
-	bool want_name = false, want_desc = false;
-	struct uzram_dev *dev = NULL;
+/* What INFO and GO ask for: u32 namelen, name, u16 nreq, nreq x u16. */
+struct info_req {
+	const char *name;
 	uint32_t namelen;
-	uint16_t nreq;
-	uint64_t size = 0;
-	uint8_t buf[256];
-	char msg[NBD_MAX_STRING + 64];
-	int id, ret;
+	bool want_name, want_desc;
+};
 
-	if (len < 6 || (namelen = nbd_get32(d)) > len - 6)
-		return opt_error(c, opt, NBD_REP_ERR_INVALID, "malformed INFO/GO request");
-	nreq = nbd_get16(d + 4 + namelen);
-	if ((uint64_t)4 + namelen + 2 + 2ull * nreq != len)
-		return opt_error(c, opt, NBD_REP_ERR_INVALID,
-				 "INFO/GO: information request list does not match the length");
+/* Parse the data of INFO or GO into q: NULL, or what is wrong with it. */
+static const char *info_parse(const uint8_t *d, uint32_t len,
+			      struct info_req *q)
+{
+	uint16_t nreq;
+
+	if (len < 6 || (q->namelen = nbd_get32(d)) > len - 6)
+		return "malformed INFO/GO request";
+	nreq = nbd_get16(d + 4 + q->namelen);
+	if ((uint64_t)4 + q->namelen + 2 + 2ull * nreq != len)
+		return "INFO/GO: information request list does not match the length";
 	for (uint32_t i = 0; i < nreq; i++) {
-		uint16_t t = nbd_get16(d + 6 + namelen + 2 * i);
-		want_name |= t == NBD_INFO_NAME;
-		want_desc |= t == NBD_INFO_DESCRIPTION;
+		uint16_t t = nbd_get16(d + 6 + q->namelen + 2 * i);
+		q->want_name |= t == NBD_INFO_NAME;
+		q->want_desc |= t == NBD_INFO_DESCRIPTION;
 	}
-	if (namelen > NBD_MAX_STRING)
-		return opt_error(c, opt, NBD_REP_ERR_INVALID, "export name too long");
-	id = export_id((const char *)d + 4, namelen);
-	ret = export_open(c, id, &dev, &size);
-	if (ret) {
-		snprintf(msg, sizeof(msg), "export '%.*s': %s", (int)namelen,
-			 (const char *)d + 4,
-			 ret == -ENOENT ? "no such export (exports are zram0, zram1, ...)" :
-			 ret == -ENXIO ? "the device is not initialised (set its disksize)" :
-			 ret == -EBUSY ? "the device is being reset or removed" :
-			 strerror(-ret));
-		return opt_error(c, opt, NBD_REP_ERR_UNKNOWN, msg);
-	}
+	if (q->namelen > NBD_MAX_STRING)
+		return "export name too long";
+	q->name = (const char *)d + 4;
+	return NULL;
+}
+
+/* ERR_UNKNOWN for an export that export_open() refused with err. */
+static int info_unknown(struct nbd_conn *c, uint32_t opt,
+			const struct info_req *q, int err)
+{
+	char msg[NBD_MAX_STRING + 64];
+
+	snprintf(msg, sizeof(msg), "export '%.*s': %s", (int)q->namelen, q->name,
+		 err == -ENOENT ? "no such export (exports are zram0, zram1, ...)" :
+		 err == -ENXIO ? "the device is not initialised (set its disksize)" :
+		 err == -EBUSY ? "the device is being reset or removed" :
+		 strerror(-err));
+	return opt_error(c, opt, NBD_REP_ERR_UNKNOWN, msg);
+}
+
+/* The INFO replies about export id (of size bytes), then the ACK. */
+static int info_send(struct nbd_conn *c, uint32_t opt, int id, uint64_t size,
+		     const struct info_req *q)
+{
+	uint8_t buf[256];
+	int ret;
 
 	nbd_put16(buf, NBD_INFO_EXPORT);
 	nbd_put64(buf + 2, size);
 	nbd_put16(buf + 10, export_flags(c));
 	ret = opt_reply(c, opt, NBD_REP_INFO, buf, 12);
-	if (!ret && want_name) {
+	if (!ret && q->want_name) {
 		int n = snprintf((char *)buf + 2, sizeof(buf) - 2, "zram%d", id);
 		nbd_put16(buf, NBD_INFO_NAME);
 		ret = opt_reply(c, opt, NBD_REP_INFO, buf, 2 + (size_t)n);
 	}
-	if (!ret && want_desc) {
+	if (!ret && q->want_desc) {
 		nbd_put16(buf, NBD_INFO_DESCRIPTION);
 		export_description(c, id, (char *)buf + 2, sizeof(buf) - 2);
 		ret = opt_reply(c, opt, NBD_REP_INFO, buf, 2 + strlen((char *)buf + 2));
@@ -227,8 +236,29 @@ static int opt_info_go(struct nbd_conn *c, uint32_t opt, const uint8_t *d,
 		nbd_put32(buf + 10, NBD_MAX_PAYLOAD);
 		ret = opt_reply(c, opt, NBD_REP_INFO, buf, 14);
 	}
-	if (!ret)
-		ret = opt_ack(c, opt);
+	return ret ? ret : opt_ack(c, opt);
+}
+
+/*
+ * INFO and GO. Returns 1 when GO succeeded (the device is open), 0 to go
+ * on with options, -errno to drop.
+ */
+static int opt_info_go(struct nbd_conn *c, uint32_t opt, const uint8_t *d,
+		       uint32_t len)
+{
+	struct info_req q = { 0 };
+	const char *bad = info_parse(d, len, &q);
+	struct uzram_dev *dev = NULL;
+	uint64_t size = 0;
+	int id, ret;
+
+	if (bad)
+		return opt_error(c, opt, NBD_REP_ERR_INVALID, bad);
+	id = export_id(q.name, q.namelen);
+	ret = export_open(c, id, &dev, &size);
+	if (ret)
+		return info_unknown(c, opt, &q, ret);
+	ret = info_send(c, opt, id, size, &q);
 	if (ret || opt == NBD_OPT_INFO) {
 		uzram_close(dev);
 		return ret;
@@ -261,13 +291,52 @@ static int opt_export_name(struct nbd_conn *c, const uint8_t *d, uint32_t len)
  * LIST_META_CONTEXT and SET_META_CONTEXT: u32 namelen, name, u32 nqueries,
  * nqueries x (u32 len, query). The only context is base:allocation.
  */
+#define META_CTX	NBD_META_BASE_ALLOCATION
+#define META_CTX_LEN	(sizeof(META_CTX) - 1)
+
+/*
+ * The queries of a meta context request, from d + p on: does one select
+ * base:allocation (SET: only its full name; LIST: "base:" as well; no
+ * query at all lists everything and sets nothing)? NULL, or what is wrong.
+ */
+static const char *meta_queries(const uint8_t *d, uint32_t len, uint32_t p,
+				bool set, bool *match)
+{
+	uint32_t nq = nbd_get32(d + p);
+
+	p += 4;
+	if (nq == 0)
+		*match = !set;
+	for (uint32_t i = 0; i < nq; i++) {
+		uint32_t ql;
+
+		if (len - p < 4 || (ql = nbd_get32(d + p)) > len - p - 4)
+			return "meta context query overruns the option";
+		p += 4;
+		if ((ql == META_CTX_LEN && !memcmp(d + p, META_CTX, ql)) ||
+		    (!set && ql == 5 && !memcmp(d + p, "base:", 5)))
+			*match = true;
+		p += ql;
+	}
+	return p != len ? "meta context request has trailing data" : NULL;
+}
+
+/* The META_CONTEXT reply naming base:allocation (id 0 for LIST). */
+static int meta_reply(struct nbd_conn *c, uint32_t opt, bool set)
+{
+	uint8_t rec[4 + META_CTX_LEN];
+
+	nbd_put32(rec, set ? NBD_META_ID_BASE_ALLOCATION : 0);
+	memcpy(rec + 4, META_CTX, META_CTX_LEN);
+	return opt_reply(c, opt, NBD_REP_META_CONTEXT, rec, sizeof(rec));
+}
+
 static int opt_meta(struct nbd_conn *c, uint32_t opt, const uint8_t *d,
 		    uint32_t len)
 {
 	bool set = opt == NBD_OPT_SET_META_CONTEXT, match = false;
-	uint32_t namelen, nq, p;
-	static const char ctx[] = NBD_META_BASE_ALLOCATION;
-	uint8_t rec[4 + sizeof(ctx)];
+	uint32_t namelen;
+	const char *bad;
 	int ret;
 
 	if (set)
@@ -277,33 +346,11 @@ static int opt_meta(struct nbd_conn *c, uint32_t opt, const uint8_t *d,
 				 "meta contexts need structured replies first");
 	if (len < 8 || (namelen = nbd_get32(d)) > len - 8)
 		return opt_error(c, opt, NBD_REP_ERR_INVALID, "malformed meta context request");
-	p = 4 + namelen;
-	nq = nbd_get32(d + p);
-	p += 4;
-	if (nq == 0)
-		match = !set;		/* LIST: everything; SET: nothing */
-	for (uint32_t i = 0; i < nq; i++) {
-		uint32_t ql;
-
-		if (len - p < 4 || (ql = nbd_get32(d + p)) > len - p - 4)
-			return opt_error(c, opt, NBD_REP_ERR_INVALID,
-					 "meta context query overruns the option");
-		p += 4;
-		if ((ql == sizeof(ctx) - 1 && !memcmp(d + p, ctx, ql)) ||
-		    (!set && ql == 5 && !memcmp(d + p, "base:", 5)))
-			match = true;
-		p += ql;
-	}
-	if (p != len)
-		return opt_error(c, opt, NBD_REP_ERR_INVALID,
-				 "meta context request has trailing data");
-	if (match) {
-		nbd_put32(rec, set ? NBD_META_ID_BASE_ALLOCATION : 0);
-		memcpy(rec + 4, ctx, sizeof(ctx) - 1);
-		ret = opt_reply(c, opt, NBD_REP_META_CONTEXT, rec, sizeof(rec) - 1);
-		if (ret)
-			return ret;
-	}
+	bad = meta_queries(d, len, 4 + namelen, set, &match);
+	if (bad)
+		return opt_error(c, opt, NBD_REP_ERR_INVALID, bad);
+	if (match && (ret = meta_reply(c, opt, set)))
+		return ret;
 	if (set && match) {
 		c->meta_alloc = true;
 		c->meta_export = namelen > NBD_MAX_STRING ? -1 :
@@ -343,83 +390,99 @@ static int opt_starttls(struct nbd_conn *c, uint32_t opt, uint32_t len)
 	return 0;
 }
 
-/* One option; 1 = transmission begins, 0 = next option, 2 = ABORT, <0 drop. */
-static int handle_option(struct nbd_conn *c, uint32_t opt, uint32_t len)
+/* Option data beyond NBD_MAX_OPTION: read and refused, or a drop. */
+static int opt_too_big(struct nbd_conn *c, uint32_t opt, uint32_t len)
 {
-	uint8_t *d = NULL;
 	int ret;
 
-	if (len > NBD_MAX_OPTION) {
-		if (len > NBD_MAX_OPTION_SKIP || opt == NBD_OPT_EXPORT_NAME)
-			return -EMSGSIZE;
-		ret = nbd_io_skip(&c->io, len);
-		if (ret)
-			return ret;
-		return opt_error(c, opt, NBD_REP_ERR_TOO_BIG, "option data too long");
-	}
-	d = malloc(len + 1);
-	if (!d)
-		return -ENOMEM;
-	ret = nbd_io_read(&c->io, d, len);
+	if (len > NBD_MAX_OPTION_SKIP || opt == NBD_OPT_EXPORT_NAME)
+		return -EMSGSIZE;
+	ret = nbd_io_skip(&c->io, len);
 	if (ret)
-		goto out;
+		return ret;
+	return opt_error(c, opt, NBD_REP_ERR_TOO_BIG, "option data too long");
+}
+
+/*
+ * Options refused whatever they are: all but ABORT at shutdown, all but
+ * STARTTLS and ABORT while TLS is required and not up. True, with the
+ * option's result in *ret, when opt is refused.
+ */
+static bool opt_refused(struct nbd_conn *c, uint32_t opt, int *ret)
+{
 	if (atomic_load(&c->srv->shutting_down) && opt != NBD_OPT_ABORT) {
-		ret = opt == NBD_OPT_EXPORT_NAME ? -ESHUTDOWN :
-		      opt_error(c, opt, NBD_REP_ERR_SHUTDOWN, "the server is shutting down");
-		goto out;
+		*ret = opt == NBD_OPT_EXPORT_NAME ? -ESHUTDOWN :
+		       opt_error(c, opt, NBD_REP_ERR_SHUTDOWN, "the server is shutting down");
+		return true;
 	}
 	if (c->tls_required && !nbd_io_is_tls(&c->io) && opt != NBD_OPT_STARTTLS &&
 	    opt != NBD_OPT_ABORT) {
 		/* FORCEDTLS: EXPORT_NAME has no error reply, so it ends here. */
-		ret = opt == NBD_OPT_EXPORT_NAME ? -EACCES :
-		      opt_error(c, opt, NBD_REP_ERR_TLS_REQD,
-				"this server requires TLS: use STARTTLS (nbds://)");
-		goto out;
+		*ret = opt == NBD_OPT_EXPORT_NAME ? -EACCES :
+		       opt_error(c, opt, NBD_REP_ERR_TLS_REQD,
+				 "this server requires TLS: use STARTTLS (nbds://)");
+		return true;
 	}
+	return false;
+}
 
+static int opt_structured(struct nbd_conn *c, uint32_t opt, uint32_t len)
+{
+	if (len)
+		return opt_error(c, opt, NBD_REP_ERR_INVALID,
+				 "STRUCTURED_REPLY takes no data");
+	c->structured = true;
+	return opt_ack(c, opt);
+}
+
+/* Run one option with its data; as handle_option(). */
+static int opt_run(struct nbd_conn *c, uint32_t opt, const uint8_t *d,
+		   uint32_t len)
+{
 	switch (opt) {
 	case NBD_OPT_EXPORT_NAME:
-		ret = opt_export_name(c, d, len);
-		break;
+		return opt_export_name(c, d, len);
 	case NBD_OPT_ABORT:
 		opt_ack(c, opt);	/* the client may already be gone */
-		ret = 2;
-		break;
+		return 2;
 	case NBD_OPT_LIST:
-		ret = len ? opt_error(c, opt, NBD_REP_ERR_INVALID, "LIST takes no data")
-			  : opt_list(c, opt);
-		break;
+		return len ? opt_error(c, opt, NBD_REP_ERR_INVALID, "LIST takes no data")
+			   : opt_list(c, opt);
 	case NBD_OPT_INFO:
 	case NBD_OPT_GO:
-		ret = opt_info_go(c, opt, d, len);
-		break;
+		return opt_info_go(c, opt, d, len);
 	case NBD_OPT_STRUCTURED_REPLY:
-		if (len) {
-			ret = opt_error(c, opt, NBD_REP_ERR_INVALID,
-					"STRUCTURED_REPLY takes no data");
-			break;
-		}
-		c->structured = true;
-		ret = opt_ack(c, opt);
-		break;
+		return opt_structured(c, opt, len);
 	case NBD_OPT_LIST_META_CONTEXT:
 	case NBD_OPT_SET_META_CONTEXT:
-		ret = opt_meta(c, opt, d, len);
-		break;
+		return opt_meta(c, opt, d, len);
 	case NBD_OPT_STARTTLS:
-		ret = opt_starttls(c, opt, len);
-		break;
+		return opt_starttls(c, opt, len);
 	default:
-		ret = opt_error(c, opt, NBD_REP_ERR_UNSUP, "unsupported option");
-		break;
+		return opt_error(c, opt, NBD_REP_ERR_UNSUP, "unsupported option");
 	}
-out:
+}
+
+/* One option; 1 = transmission begins, 0 = next option, 2 = ABORT, <0 drop. */
+static int handle_option(struct nbd_conn *c, uint32_t opt, uint32_t len)
+{
+	uint8_t *d;
+	int ret;
+
+	if (len > NBD_MAX_OPTION)
+		return opt_too_big(c, opt, len);
+	d = malloc(len + 1);
+	if (!d)
+		return -ENOMEM;
+	ret = nbd_io_read(&c->io, d, len);
+	if (!ret && !opt_refused(c, opt, &ret))
+		ret = opt_run(c, opt, d, len);
 	free(d);
 	return ret;
 }
 
-/* The handshake; 1 = transmission begins, 0 = orderly end, -errno = drop. */
-int nbd_handshake(struct nbd_conn *c)
+/* The greeting, and the client's flags: 0 or -errno. */
+static int greet(struct nbd_conn *c)
 {
 	uint8_t buf[18];
 	uint32_t cflags;
@@ -438,7 +501,15 @@ int nbd_handshake(struct nbd_conn *c)
 		return -EPROTO;		/* MUST drop */
 	c->fixed = cflags & NBD_FLAG_C_FIXED_NEWSTYLE;
 	c->no_zeroes = cflags & NBD_FLAG_C_NO_ZEROES;
-	for (;;) {
+	return 0;
+}
+
+int nbd_handshake(struct nbd_conn *c)
+{
+	int ret = greet(c);
+
+	while (!ret) {
+		uint8_t buf[16];
 		uint32_t opt, len;
 
 		ret = nbd_io_read(&c->io, buf, 16);
@@ -452,9 +523,6 @@ int nbd_handshake(struct nbd_conn *c)
 		if (!c->fixed && opt != NBD_OPT_EXPORT_NAME)
 			return -EPROTO;
 		ret = handle_option(c, opt, len);
-		if (ret == 2)
-			return 0;
-		if (ret)
-			return ret;
 	}
+	return ret == 2 ? 0 : ret;
 }
