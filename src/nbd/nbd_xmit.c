@@ -358,6 +358,30 @@ static void exec_read(struct nbd_conn *c, struct nbd_req *r)
 	r->iov_cnt = 2;
 }
 
+/*
+ * The base:allocation extent at *pos: pages of one state, up to end. Its
+ * flags go to *fl and *pos moves to its end; 0, or a page state's -errno.
+ */
+static int extent_at(struct nbd_conn *c, uint64_t *pos, uint64_t end,
+		     uint32_t *fl)
+{
+	int st = uzram_page_state(c->dev, *pos);
+	uint64_t p;
+
+	if (st < 0)
+		return st;
+	*fl = alloc_flags(st);
+	p = (*pos | (UZRAM_PAGE_SIZE - 1)) + 1;
+	while (p < end) {
+		st = uzram_page_state(c->dev, p);
+		if (st < 0 || alloc_flags(st) != *fl)
+			break;
+		p += UZRAM_PAGE_SIZE;
+	}
+	*pos = p > end ? end : p;
+	return 0;
+}
+
 /* base:allocation extents, coalesced per 4 KiB page state. */
 static void exec_block_status(struct nbd_conn *c, struct nbd_req *r)
 {
@@ -367,23 +391,13 @@ static void exec_block_status(struct nbd_conn *c, struct nbd_req *r)
 
 	while (pos < end && n < max) {
 		uint64_t start = pos;
-		int st = uzram_page_state(c->dev, pos);
 		uint32_t fl;
+		int ret = extent_at(c, &pos, end, &fl);
 
-		if (st < 0) {
-			reply_error(c, r, nbd_errno(st));
+		if (ret) {
+			reply_error(c, r, nbd_errno(ret));
 			return;
 		}
-		fl = alloc_flags(st);
-		pos = (pos | (UZRAM_PAGE_SIZE - 1)) + 1;
-		while (pos < end) {
-			st = uzram_page_state(c->dev, pos);
-			if (st < 0 || alloc_flags(st) != fl)
-				break;
-			pos += UZRAM_PAGE_SIZE;
-		}
-		if (pos > end)
-			pos = end;
 		nbd_put32(r->buf + 8 * n, (uint32_t)(pos - start));
 		nbd_put32(r->buf + 8 * n + 4, fl);
 		n++;
@@ -524,36 +538,50 @@ static bool is_write_cmd(uint16_t type)
 	       type == NBD_CMD_WRITE_ZEROES;
 }
 
-/* The NBD error a request gets before it runs, or 0 if it is valid. */
-static uint32_t check_request(struct nbd_conn *c, uint16_t type,
-			      uint16_t flags, uint64_t off, uint32_t len)
+/*
+ * The command flags type may carry on c, in *allowed; or the NBD error of
+ * a command refused whatever its flags (unknown, BLOCK_STATUS without a
+ * context, a write on a read-only server).
+ */
+static uint32_t check_command(struct nbd_conn *c, uint16_t type,
+			      uint16_t *allowed)
 {
-	uint16_t allowed = NBD_CMD_FLAG_FUA;
-
+	*allowed = NBD_CMD_FLAG_FUA;
 	switch (type) {
 	case NBD_CMD_READ:
 		if (c->structured)
-			allowed |= NBD_CMD_FLAG_DF;
-		break;
+			*allowed |= NBD_CMD_FLAG_DF;
+		return 0;
 	case NBD_CMD_WRITE:
 	case NBD_CMD_FLUSH:
 	case NBD_CMD_CACHE:
-		break;
+		return 0;
 	case NBD_CMD_TRIM:
 	case NBD_CMD_WRITE_ZEROES:
 		if (c->srv->read_only)
 			return NBD_EPERM;	/* not advertised, but a write */
 		if (type == NBD_CMD_WRITE_ZEROES)
-			allowed |= NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_FAST_ZERO;
-		break;
+			*allowed |= NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_FAST_ZERO;
+		return 0;
 	case NBD_CMD_BLOCK_STATUS:
 		if (!c->meta_alloc)
 			return NBD_EINVAL;	/* no context negotiated */
-		allowed |= NBD_CMD_FLAG_REQ_ONE;
-		break;
+		*allowed |= NBD_CMD_FLAG_REQ_ONE;
+		return 0;
 	default:
 		return NBD_EINVAL;
 	}
+}
+
+/* The NBD error a request gets before it runs, or 0 if it is valid. */
+static uint32_t check_request(struct nbd_conn *c, uint16_t type,
+			      uint16_t flags, uint64_t off, uint32_t len)
+{
+	uint16_t allowed;
+	uint32_t err = check_command(c, type, &allowed);
+
+	if (err)
+		return err;
 	if (flags & ~allowed)
 		return NBD_EINVAL;
 	if (type == NBD_CMD_FLUSH)
@@ -617,6 +645,46 @@ static bool run_inline(struct nbd_conn *c)
 	return atomic_load_explicit(&s->busy_conns, memory_order_relaxed) >= s->nthreads;
 }
 
+/*
+ * A request refused before it runs (err): the reader reads and discards
+ * its WRITE payload and answers it. 0, or -errno to end the connection.
+ */
+static int request_refuse(struct nbd_conn *c, struct nbd_req *r,
+			  uint32_t payload, uint32_t err)
+{
+	int ret;
+
+	if (payload && (ret = nbd_io_skip(&c->io, payload))) {
+		nbd_slot_put(c, r);
+		return ret;
+	}
+	reply_error(c, r, err);
+	conn_send(c, r);
+	return 0;
+}
+
+/*
+ * A valid request: its WRITE payload into the slot's buffer, then run it
+ * here or queue it for the workers. 0, or -errno to end the connection.
+ */
+static int request_start(struct nbd_conn *c, struct nbd_req *r,
+			 uint32_t payload)
+{
+	int ret;
+
+	if (payload && (ret = nbd_io_read(&c->io, r->buf, payload))) {
+		nbd_slot_put(c, r);	/* half a write: not applied */
+		return ret;
+	}
+	if (run_inline(c)) {
+		execute(c, r);
+		conn_send(c, r);
+	} else {
+		queue_push(c->srv, r);
+	}
+	return 0;
+}
+
 /* Read, check and queue requests until the client leaves. */
 static int read_requests(struct nbd_conn *c)
 {
@@ -654,25 +722,10 @@ static int read_requests(struct nbd_conn *c)
 		r->cookie = nbd_get64(h + 8);
 		r->offset = offset;
 		r->len = len;
-		if (err) {
-			if (payload && (ret = nbd_io_skip(&c->io, payload))) {
-				nbd_slot_put(c, r);
-				return ret;
-			}
-			reply_error(c, r, err);
-			conn_send(c, r);
-			continue;
-		}
-		if (payload && (ret = nbd_io_read(&c->io, r->buf, payload))) {
-			nbd_slot_put(c, r);	/* half a write: not applied */
+		ret = err ? request_refuse(c, r, payload, err)
+			  : request_start(c, r, payload);
+		if (ret)
 			return ret;
-		}
-		if (run_inline(c)) {
-			execute(c, r);
-			conn_send(c, r);
-		} else {
-			queue_push(c->srv, r);
-		}
 	}
 }
 
