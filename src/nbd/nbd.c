@@ -183,34 +183,34 @@ int nbd_server_spawn(struct nbd_server *s, int in_fd, int out_fd)
 
 /* ---- the server ---- */
 
-int nbd_server_new(struct uzram *z, const struct nbd_server_opts *opts,
-		   struct nbd_server **out)
+/* Take the options; -EINVAL when TLS is asked for without credentials. */
+static int server_configure(struct nbd_server *s,
+			    const struct nbd_server_opts *opts)
 {
-	struct nbd_server *s = calloc(1, sizeof(*s));
-	void *zeroes;
-	int ret;
-
-	*out = NULL;
-	if (!s)
-		return -ENOMEM;
-	s->z = z;
 	s->read_only = opts->read_only;
 	s->max_conns = opts->max_connections ? opts->max_connections : NBD_MAX_CONNECTIONS;
 	s->tls_mode = opts->tls_creds ? opts->tls : NBD_TLS_OFF;
 	s->tls_creds = opts->tls_creds;
 	s->tls_local_plain = opts->tls_local_plain;
 	s->keep_buffers = opts->keep_buffers;
-	if (opts->tls != NBD_TLS_OFF && !opts->tls_creds) {
-		free(s);
+	if (opts->tls != NBD_TLS_OFF && !opts->tls_creds)
 		return -EINVAL;
-	}
 	s->nthreads = opts->threads;
 	if (!s->nthreads) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		s->nthreads = n > 0 ? (unsigned int)n : 1;
 	}
+	return 0;
+}
+
+/* The zeroes of NO_HOLE writes and the event descriptor: 0 or -errno. */
+static int server_map(struct nbd_server *s)
+{
 	/* Read-only zeroes: every page maps the shared zero page. */
-	zeroes = mmap(NULL, NBD_ZERO_CHUNK, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *zeroes = mmap(NULL, NBD_ZERO_CHUNK, PROT_READ,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int ret;
+
 	s->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (zeroes == MAP_FAILED || s->event_fd < 0) {
 		ret = -errno;
@@ -218,10 +218,29 @@ int nbd_server_new(struct uzram *z, const struct nbd_server_opts *opts,
 			munmap(zeroes, NBD_ZERO_CHUNK);
 		if (s->event_fd >= 0)
 			close(s->event_fd);
-		free(s);
 		return ret;
 	}
 	s->zeroes = zeroes;
+	return 0;
+}
+
+int nbd_server_new(struct uzram *z, const struct nbd_server_opts *opts,
+		   struct nbd_server **out)
+{
+	struct nbd_server *s = calloc(1, sizeof(*s));
+	int ret;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->z = z;
+	ret = server_configure(s, opts);
+	if (!ret)
+		ret = server_map(s);
+	if (ret) {
+		free(s);
+		return ret;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	pthread_mutex_init(&s->buf_lock, NULL);

@@ -166,48 +166,37 @@ static void buf_drop(struct nbd_conn *c, struct nbd_req *r)
 }
 
 /*
- * A free slot with a buffer of at least need bytes; waits for one while
- * NBD_MAX_INFLIGHT requests or NBD_CONN_BUDGET bytes are in flight. On a
- * failed mapping the slot comes back without a buffer and *err = NBD_EIO.
+ * The link to the first free slot whose buffer holds need bytes, else to
+ * the first free slot (c->lock held).
  */
-struct nbd_req *nbd_slot_get(struct nbd_conn *c, size_t need, uint32_t *err)
+static struct nbd_req **slot_pick(struct nbd_conn *c, size_t need)
 {
-	size_t cap = need ? buf_size_for(need) : 0;
-	struct nbd_req *r, **pp, **pick;
-	void *p;
+	for (struct nbd_req **pp = &c->free_slots; *pp; pp = &(*pp)->next)
+		if ((*pp)->cap >= need)
+			return pp;
+	return &c->free_slots;
+}
 
-	pthread_mutex_lock(&c->lock);
-	for (;;) {
-		pick = &c->free_slots;
-		for (pp = &c->free_slots; *pp; pp = &(*pp)->next) {
-			if ((*pp)->cap >= need) {
-				pick = pp;
-				break;
-			}
-		}
-		r = *pick;
-		if (r && r->cap >= need) {
-			*pick = r->next;
-			c->inflight++;
-			pthread_mutex_unlock(&c->lock);
-			return r;
-		}
-		if (r) {
-			buf_drop(c, r);
-			for (struct nbd_req *q = c->free_slots;
-			     q && c->buf_bytes + cap > NBD_CONN_BUDGET; q = q->next)
-				buf_drop(c, q);
-			if (c->buf_bytes + cap <= NBD_CONN_BUDGET)
-				break;
-		}
-		pthread_cond_wait(&c->cond, &c->lock);
-	}
-	*pick = r->next;
-	c->inflight++;
-	c->buf_bytes += cap;	/* reserved before mapping */
-	pthread_mutex_unlock(&c->lock);
+/*
+ * r, a free slot whose buffer is too small: drop it, and other free slots'
+ * buffers while cap more bytes would exceed NBD_CONN_BUDGET. True when cap
+ * bytes fit now (c->lock held).
+ */
+static bool slot_make_room(struct nbd_conn *c, struct nbd_req *r, size_t cap)
+{
+	buf_drop(c, r);
+	for (struct nbd_req *q = c->free_slots;
+	     q && c->buf_bytes + cap > NBD_CONN_BUDGET; q = q->next)
+		buf_drop(c, q);
+	return c->buf_bytes + cap <= NBD_CONN_BUDGET;
+}
 
-	p = buf_cache_get(c->srv, cap);
+/* Give r a buffer of cap bytes, already counted in buf_bytes. */
+static void slot_map(struct nbd_conn *c, struct nbd_req *r, size_t cap,
+		     uint32_t *err)
+{
+	void *p = buf_cache_get(c->srv, cap);
+
 	if (!p)
 		p = mmap(NULL, cap, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -216,10 +205,36 @@ struct nbd_req *nbd_slot_get(struct nbd_conn *c, size_t need, uint32_t *err)
 		c->buf_bytes -= cap;
 		pthread_mutex_unlock(&c->lock);
 		*err = NBD_EIO;
-		return r;
+		return;
 	}
 	r->buf = p;
 	r->cap = cap;
+}
+
+struct nbd_req *nbd_slot_get(struct nbd_conn *c, size_t need, uint32_t *err)
+{
+	size_t cap = need ? buf_size_for(need) : 0;
+	struct nbd_req *r, **pick;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		pick = slot_pick(c, need);
+		r = *pick;
+		if (r && r->cap >= need) {
+			*pick = r->next;
+			c->inflight++;
+			pthread_mutex_unlock(&c->lock);
+			return r;
+		}
+		if (r && slot_make_room(c, r, cap))
+			break;
+		pthread_cond_wait(&c->cond, &c->lock);
+	}
+	*pick = r->next;
+	c->inflight++;
+	c->buf_bytes += cap;	/* reserved before mapping */
+	pthread_mutex_unlock(&c->lock);
+	slot_map(c, r, cap, err);
 	return r;
 }
 
