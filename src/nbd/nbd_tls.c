@@ -119,6 +119,42 @@ static int tls_err(int gerr, char *msg, size_t msglen, const char *what)
 	       gerr == GNUTLS_E_MEMORY_ERROR ? -ENOMEM : -EINVAL;
 }
 
+/* 0 if path is readable; else -errno, with a message. */
+static int file_readable(const char *path, char *msg, size_t msglen)
+{
+	int ret;
+
+	if (!access(path, R_OK))
+		return 0;
+	ret = -errno;
+	snprintf(msg, msglen, "%s: %s", path, strerror(-ret));
+	return ret;
+}
+
+/* --tls-verify-peer: trust ca (which must exist), revoke by crl if it exists. */
+static int load_x509_trust(struct nbd_tls *t, const char *ca, const char *crl,
+			   char *msg, size_t msglen)
+{
+	int ret;
+
+	if (!file_exists(ca)) {
+		snprintf(msg, msglen, "%s: needed to check client certificates "
+			 "(--tls-verify-peer): %s", ca, strerror(ENOENT));
+		return -ENOENT;
+	}
+	ret = gnutls_certificate_set_x509_trust_file(t->x509, ca, GNUTLS_X509_FMT_PEM);
+	if (ret <= 0)
+		return ret ? tls_err(ret, msg, msglen, ca) :
+		       (snprintf(msg, msglen, "%s: no certificate in it", ca), -EINVAL);
+	if (file_exists(crl)) {
+		ret = gnutls_certificate_set_x509_crl_file(t->x509, crl,
+							   GNUTLS_X509_FMT_PEM);
+		if (ret < 0)
+			return tls_err(ret, msg, msglen, crl);
+	}
+	return 0;
+}
+
 static int load_x509(struct nbd_tls *t, const char *dir, bool verify_peer,
 		     char *msg, size_t msglen)
 {
@@ -132,42 +168,43 @@ static int load_x509(struct nbd_tls *t, const char *dir, bool verify_peer,
 		snprintf(msg, msglen, "%s: path too long", dir);
 		return -ENAMETOOLONG;
 	}
-	for (const char *f = cert; f; f = f == cert ? key : NULL) {
-		if (access(f, R_OK)) {
-			ret = -errno;
-			snprintf(msg, msglen, "%s: %s", f, strerror(-ret));
-			return ret;
-		}
-	}
+	ret = file_readable(cert, msg, msglen);
+	if (!ret)
+		ret = file_readable(key, msg, msglen);
+	if (ret)
+		return ret;
 	ret = gnutls_certificate_allocate_credentials(&t->x509);
 	if (ret)
 		return tls_err(ret, msg, msglen, "certificates");
 	ret = gnutls_certificate_set_x509_key_file(t->x509, cert, key, GNUTLS_X509_FMT_PEM);
 	if (ret < 0)
 		return tls_err(ret, msg, msglen, cert);
-	if (verify_peer) {
-		if (!file_exists(ca)) {
-			snprintf(msg, msglen, "%s: needed to check client certificates "
-				 "(--tls-verify-peer): %s", ca, strerror(ENOENT));
-			return -ENOENT;
-		}
-		ret = gnutls_certificate_set_x509_trust_file(t->x509, ca, GNUTLS_X509_FMT_PEM);
-		if (ret <= 0)
-			return ret ? tls_err(ret, msg, msglen, ca) :
-			       (snprintf(msg, msglen, "%s: no certificate in it", ca), -EINVAL);
-		if (file_exists(crl)) {
-			ret = gnutls_certificate_set_x509_crl_file(t->x509, crl,
-								   GNUTLS_X509_FMT_PEM);
-			if (ret < 0)
-				return tls_err(ret, msg, msglen, crl);
-		}
-	}
+	if (verify_peer && (ret = load_x509_trust(t, ca, crl, msg, msglen)))
+		return ret;
 	ret = gnutls_certificate_set_known_dh_params(t->x509, GNUTLS_SEC_PARAM_MEDIUM);
 	return ret ? tls_err(ret, msg, msglen, "DH parameters") : 0;
 }
 
-static int load_psk(struct nbd_tls *t, const char *file, char *msg,
-		    size_t msglen)
+/* A line of a PSK file: 1 = identity:hexkey, 0 = blank or comment, -1 = neither. */
+static int psk_line(const char *line)
+{
+	const char *colon = strchr(line, ':');
+	size_t hex;
+
+	if (line[0] == '#' || line[strspn(line, " \t\r\n")] == '\0')
+		return 0;
+	hex = colon ? strspn(colon + 1, "0123456789abcdefABCDEF") : 0;
+	if (!colon || colon == line || !hex ||
+	    (colon[1 + hex] && !strchr("\r\n", colon[1 + hex])))
+		return -1;
+	return 1;
+}
+
+/*
+ * GnuTLS reads a PSK file lazily; look at it now so mistakes show at
+ * start: 0, or -errno with a message.
+ */
+static int psk_check(const char *file, char *msg, size_t msglen)
 {
 	FILE *f = fopen(file, "re");
 	char line[1024];
@@ -178,28 +215,32 @@ static int load_psk(struct nbd_tls *t, const char *file, char *msg,
 		snprintf(msg, msglen, "%s: %s", file, strerror(-ret));
 		return ret;
 	}
-	/* GnuTLS reads it lazily; look at it now so mistakes show at start. */
 	while (fgets(line, sizeof(line), f)) {
-		char *colon = strchr(line, ':');
-		size_t hex;
+		int k = psk_line(line);
 
-		if (line[0] == '#' || line[strspn(line, " \t\r\n")] == '\0')
-			continue;
-		hex = colon ? strspn(colon + 1, "0123456789abcdefABCDEF") : 0;
-		if (!colon || colon == line || !hex ||
-		    (colon[1 + hex] && !strchr("\r\n", colon[1 + hex]))) {
+		if (k < 0) {
 			fclose(f);
 			snprintf(msg, msglen, "%s: not a PSK file (lines of identity:hexkey, "
 				 "as psktool writes them)", file);
 			return -EINVAL;
 		}
-		keys++;
+		keys += k;
 	}
 	fclose(f);
 	if (!keys) {
 		snprintf(msg, msglen, "%s: no keys in it", file);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+static int load_psk(struct nbd_tls *t, const char *file, char *msg,
+		    size_t msglen)
+{
+	int ret = psk_check(file, msg, msglen);
+
+	if (ret)
+		return ret;
 	ret = gnutls_psk_allocate_server_credentials(&t->psk);
 	if (!ret)
 		ret = gnutls_psk_set_server_credentials_file(t->psk, file);
@@ -208,36 +249,48 @@ static int load_psk(struct nbd_tls *t, const char *file, char *msg,
 	return ret ? tls_err(ret, msg, msglen, file) : 0;
 }
 
+/* The options make sense: 0, or -EINVAL with a message. */
+static int tls_opts_check(const struct nbd_tls_opts *o, char *msg, size_t msglen)
+{
+	if (!o->certificates && !o->psk_file) {
+		snprintf(msg, msglen, "TLS needs --tls-certificates DIR or --tls-psk FILE");
+		return -EINVAL;
+	}
+	if (o->verify_peer && !o->certificates) {
+		snprintf(msg, msglen, "--tls-verify-peer needs --tls-certificates DIR");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The system's default priorities, plus the PSK key exchanges with keys. */
+static int tls_priorities(struct nbd_tls *t, char *msg, size_t msglen)
+{
+	int g = t->psk ? gnutls_priority_init2(&t->prio, "+ECDHE-PSK:+DHE-PSK:+PSK",
+					       NULL, GNUTLS_PRIORITY_INIT_DEF_APPEND)
+		       : gnutls_priority_init(&t->prio, NULL, NULL);
+
+	return g ? tls_err(g, msg, msglen, "TLS priorities") : 0;
+}
+
 int nbd_tls_load(const struct nbd_tls_opts *o, struct nbd_tls **out,
 		 char *msg, size_t msglen)
 {
 	struct nbd_tls *t = calloc(1, sizeof(*t));
-	int ret = 0;
+	int ret;
 
 	*out = NULL;
 	if (!t) {
 		snprintf(msg, msglen, "%s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	if (!o->certificates && !o->psk_file) {
-		snprintf(msg, msglen, "TLS needs --tls-certificates DIR or --tls-psk FILE");
-		ret = -EINVAL;
-	}
-	if (!ret && o->verify_peer && !o->certificates) {
-		snprintf(msg, msglen, "--tls-verify-peer needs --tls-certificates DIR");
-		ret = -EINVAL;
-	}
+	ret = tls_opts_check(o, msg, msglen);
 	if (!ret && o->certificates)
 		ret = load_x509(t, o->certificates, o->verify_peer, msg, msglen);
 	if (!ret && o->psk_file)
 		ret = load_psk(t, o->psk_file, msg, msglen);
-	if (!ret) {
-		int g = t->psk ? gnutls_priority_init2(&t->prio, "+ECDHE-PSK:+DHE-PSK:+PSK",
-						       NULL, GNUTLS_PRIORITY_INIT_DEF_APPEND)
-			       : gnutls_priority_init(&t->prio, NULL, NULL);
-		if (g)
-			ret = tls_err(g, msg, msglen, "TLS priorities");
-	}
+	if (!ret)
+		ret = tls_priorities(t, msg, msglen);
 	if (ret) {
 		nbd_tls_free(t);
 		return ret;
@@ -405,6 +458,36 @@ static int tls_flush(struct nbd_tls_session *ts)
 	return ret;
 }
 
+/* A small piece goes to the staged record (sent first when full). */
+static int tls_stage(struct nbd_tls_session *ts, const uint8_t *p, size_t len)
+{
+	int ret = 0;
+
+	if (ts->staged + len > TLS_RECORD)
+		ret = tls_flush(ts);
+	memcpy(ts->stage + ts->staged, p, len);
+	ts->staged += len;
+	return ret;
+}
+
+/* A big piece fills the staged record, which is sent; then the rest. */
+static int tls_send_big(struct nbd_tls_session *ts, const uint8_t *p,
+			size_t len)
+{
+	int ret = 0;
+
+	if (ts->staged) {
+		size_t k = UZ_MIN(len, TLS_RECORD - ts->staged);
+
+		memcpy(ts->stage + ts->staged, p, k);
+		ts->staged += k;
+		p += k;
+		len -= k;
+		ret = tls_flush(ts);
+	}
+	return ret ? ret : tls_send_all(ts, p, len);
+}
+
 ssize_t nbd_tls_sendv(struct nbd_tls_session *ts, const struct iovec *iov,
 		      int cnt)
 {
@@ -412,28 +495,10 @@ ssize_t nbd_tls_sendv(struct nbd_tls_session *ts, const struct iovec *iov,
 	int ret = 0;
 
 	for (int i = 0; i < cnt && !ret; i++) {
-		const uint8_t *p = iov[i].iov_base;
-		size_t len = iov[i].iov_len;
-
-		if (len <= TLS_SMALL) {
-			if (ts->staged + len > TLS_RECORD)
-				ret = tls_flush(ts);
-			memcpy(ts->stage + ts->staged, p, len);
-			ts->staged += len;
-		} else {
-			/* Fill the staged record from the big piece, send the rest. */
-			size_t k = UZ_MIN(len, TLS_RECORD - ts->staged);
-
-			if (ts->staged) {
-				memcpy(ts->stage + ts->staged, p, k);
-				ts->staged += k;
-				p += k;
-				len -= k;
-				ret = tls_flush(ts);
-			}
-			if (!ret)
-				ret = tls_send_all(ts, p, len);
-		}
+		if (iov[i].iov_len <= TLS_SMALL)
+			ret = tls_stage(ts, iov[i].iov_base, iov[i].iov_len);
+		else
+			ret = tls_send_big(ts, iov[i].iov_base, iov[i].iov_len);
 		total += iov[i].iov_len;
 	}
 	if (!ret)
