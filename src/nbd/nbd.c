@@ -96,7 +96,6 @@ static void conn_release(struct nbd_conn *c)
 static void conn_destroy(struct nbd_conn *c)
 {
 	struct nbd_server *s = c->srv;
-	uint64_t one = 1;
 
 	pthread_mutex_lock(&s->lock);
 	if (c->prev)
@@ -111,9 +110,7 @@ static void conn_destroy(struct nbd_conn *c)
 	pthread_mutex_lock(&s->lock);
 	s->nconns--;
 	pthread_cond_broadcast(&s->cond);
-	if (write(s->event_fd, &one, sizeof(one)) < 0) {
-		/* only at the counter's limit; poll still sees it readable */
-	}
+	nbd_server_signal(s);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -284,18 +281,24 @@ void nbd_server_shutdown(struct nbd_server *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* CLOCK_REALTIME, timeout seconds from now (for pthread_cond_timedwait). */
+static void deadline(struct timespec *ts, double timeout)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += (time_t)timeout;
+	ts->tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 bool nbd_server_wait(struct nbd_server *s, double timeout)
 {
 	struct timespec ts;
 	bool idle;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)timeout;
-	ts.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	deadline(&ts, timeout);
 	pthread_mutex_lock(&s->lock);
 	while (s->nconns && pthread_cond_timedwait(&s->cond, &s->lock, &ts) != ETIMEDOUT)
 		;

@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include "nbd_buf.h"
 
@@ -98,14 +97,10 @@ static void buf_cache_put(struct nbd_server *s, void *buf, size_t cap)
 	pthread_mutex_unlock(&s->buf_lock);
 	if (buf)
 		munmap(buf, cap);
-	if (was_empty) {
-		/* The serve loop may be polling without a timeout: wake it to
-		 * start the idle clock (nbd_server_trim). */
-		uint64_t one = 1;
-		if (write(s->event_fd, &one, sizeof(one)) < 0) {
-			/* only at the counter's limit: it is readable anyway */
-		}
-	}
+	/* The serve loop may be polling without a timeout: wake it to start
+	 * the idle clock (nbd_server_trim). */
+	if (was_empty)
+		nbd_server_signal(s);
 }
 
 /* Unmap a detached list of cached buffers. */

@@ -40,6 +40,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "nbd.h"
 #include "nbd_proto.h"
@@ -133,6 +134,19 @@ struct nbd_server {
 	atomic_bool shutting_down;
 	int event_fd;
 };
+
+/*
+ * Make the server's event descriptor readable (nbd_server_event_fd): a
+ * connection ended, or the buffer cache may have grown.
+ */
+static inline void nbd_server_signal(struct nbd_server *s)
+{
+	uint64_t one = 1;
+
+	if (write(s->event_fd, &one, sizeof(one)) < 0) {
+		/* only at the counter's limit: it is readable anyway */
+	}
+}
 
 /*
  * A millisecond clock that costs no system call (CLOCK_MONOTONIC_COARSE,

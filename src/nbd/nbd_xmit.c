@@ -729,19 +729,11 @@ static int read_requests(struct nbd_conn *c)
 	}
 }
 
-int nbd_transmission(struct nbd_conn *c)
+/* Finish what is in flight (every reply sent or dropped), stop the writer. */
+static void conn_drain(struct nbd_conn *c)
 {
 	bool started;
-	int ret;
 
-	if (c->srv->keep_buffers)
-		nbd_slots_map(c);
-	ret = read_requests(c);
-
-	if (ret && ret != -ECONNRESET)
-		nbd_conn_kill(c);	/* protocol violation or I/O error */
-
-	/* Finish what is in flight: every reply is sent (or dropped). */
 	pthread_mutex_lock(&c->lock);
 	while (c->inflight)
 		pthread_cond_wait(&c->cond, &c->lock);
@@ -754,5 +746,17 @@ int nbd_transmission(struct nbd_conn *c)
 	pthread_mutex_unlock(&c->out_lock);
 	if (started)
 		pthread_join(c->writer, NULL);
+}
+
+int nbd_transmission(struct nbd_conn *c)
+{
+	int ret;
+
+	if (c->srv->keep_buffers)
+		nbd_slots_map(c);
+	ret = read_requests(c);
+	if (ret && ret != -ECONNRESET)
+		nbd_conn_kill(c);	/* protocol violation or I/O error */
+	conn_drain(c);
 	return ret;
 }
