@@ -1,5 +1,5 @@
 /*
- * test_nbd_engine.c - the NBD protocol engine (src/nbd/nbd.c, src/nbd/nbd_xmit.c)
+ * test_nbd_engine.c - the NBD protocol engine (every .c file of src/nbd)
  * driven in-process over socketpairs, the way a fuzz target would:
  *
  *   - a scripted session: handshake, GO, WRITE/READ/TRIM/BLOCK_STATUS,

@@ -1,5 +1,6 @@
 /*
- * nbd.h - the NBD protocol engine of `uzram serve` (nbd.c, nbd_xmit.c).
+ * nbd.h - the NBD protocol engine of `uzram serve` (src/nbd: nbd.c and
+ * the layers below it, listed there), and its TLS credentials (nbd_tls.h).
  *
  * One struct nbd_server serves the initialised devices of a registry as
  * exports zram0, zram1, ... over any number of connections. It knows
@@ -28,12 +29,13 @@
 #define NBD_MAX_CONNECTIONS	1024u		/* the default limit */
 
 /*
- * TLS (nbd_tls.c, GnuTLS): credentials are loaded once and shared by every
- * connection. NBD_TLS_ON offers NBD_OPT_STARTTLS; NBD_TLS_REQUIRE refuses
- * every option but STARTTLS and ABORT until TLS is up (NBD_REP_ERR_TLS_REQD;
- * EXPORT_NAME ends the connection). With local_plain, REQUIRE applies to
- * network (TCP) connections only: clients on a unix socket or stdio, whom
- * the socket file's mode already restricts, may still go without TLS.
+ * TLS (nbd_tls.h, GnuTLS): credentials are loaded once (nbd_tls_load)
+ * and shared by every connection. NBD_TLS_ON offers NBD_OPT_STARTTLS;
+ * NBD_TLS_REQUIRE refuses every option but STARTTLS and ABORT until TLS is
+ * up (NBD_REP_ERR_TLS_REQD; EXPORT_NAME ends the connection). With
+ * local_plain, REQUIRE applies to network (TCP) connections only: clients
+ * on a unix socket or stdio, whom the socket file's mode already
+ * restricts, may still go without TLS.
  */
 enum nbd_tls_mode {
 	NBD_TLS_OFF,

@@ -23,7 +23,7 @@ void nbd_slots_map(struct nbd_conn *c);
 /* The connection ends: its buffers go to the server's cache (or away). */
 void nbd_slots_free(struct nbd_conn *c);
 
-/* nbd_server_trim(): unmap the cache once idle; ms until the next call or -1. */
+/* nbd_server_trim(): unmap the cache once idle; ms to the next call, or -1. */
 int nbd_buf_trim(struct nbd_server *s);
 /* Unmap the whole cache (the server is freed). */
 void nbd_buf_cache_free(struct nbd_server *s);

@@ -36,7 +36,7 @@ struct nbd_io {
 	size_t rpos, rlen;		/* ... and what of it is unread */
 };
 
-/* Set io up on the descriptors (the caller's to close on error): 0 or -errno. */
+/* Set io up on the descriptors (the caller closes them on error): 0/-errno. */
 int nbd_io_open(struct nbd_io *io, int in_fd, int out_fd);
 /* End TLS (close_notify if orderly) and free the session, if there is one. */
 void nbd_io_end_tls(struct nbd_io *io, bool orderly);

@@ -28,17 +28,19 @@
  *            not read its replies stalls only its own writer, then its own
  *            reader (no free slot).
  *
- * Locking. c->lock: the free slots, inflight and buf_bytes (the reader
- * waits on c->cond for a slot or for the drain). c->out_lock: the output
- * queue, the sender role (sending, writer_wanted) and dead; one thread at a
- * time is the sender, so the bytes of replies never interleave, and it
- * drops out_lock only around the system call. srv->qlock: the work queue.
- * srv->buf_lock: the buffer cache (a leaf, taken under c->lock). No other
- * two are nested, except out_lock inside srv->lock (nbd_server_abort).
+ * Locking. c->lock: the free slots, inflight and buf_bytes (nbd_buf.c;
+ * the reader waits on c->cond for a slot or for the drain). c->out_lock:
+ * the output queue, the sender role (sending, writer_wanted) and dead; one
+ * thread at a time is the sender, so the bytes of replies never
+ * interleave, and it drops out_lock only around the system call.
+ * srv->qlock: the work queue. srv->buf_lock: the buffer cache (a leaf,
+ * taken under c->lock). No other two are nested, except out_lock inside
+ * srv->lock (nbd_server_abort).
  *
  * Buffers: each request slot keeps its payload buffer (nbd_buf.c); the
  * reader takes a slot before it reads a WRITE payload, whoever sent the
- * reply gives it back.
+ * reply gives it back. Reads and writes go through the connection's byte
+ * stream (nbd_io.h), which alone knows whether TLS is on.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -7,7 +7,7 @@
 
 #include "nbd_conn.h"
 
-/* Start s->nthreads workers: 0 or -errno (nbd_pool_stop joins those started). */
+/* Start s->nthreads workers: 0 or -errno (nbd_pool_stop joins the started). */
 int nbd_pool_start(struct nbd_server *s);
 /* Stop and join the workers; the queue is empty (no connection left). */
 void nbd_pool_stop(struct nbd_server *s);
