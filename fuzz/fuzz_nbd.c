@@ -1,7 +1,8 @@
 /*
- * fuzz_nbd.c - the NBD server of `uzram serve` (src/nbd/nbd.c, nbd_xmit.c,
- * nbd_tls.c: the real engine, compiled in) on arbitrary client byte
- * streams: the greeting, options, then requests, over a socketpair.
+ * fuzz_nbd.c - the NBD server of `uzram serve` (every .c file of src/nbd:
+ * the real engine, compiled in, from the descriptors up) on arbitrary
+ * client byte streams: the greeting, options, then requests, over a
+ * socketpair.
  *
  * Input: [config][client bytes...]. The low two bits of config pick the
  * server: 0 plain, 1 --read-only, 2 --tls=require (PSK), 3 --tls=on (PSK).
@@ -29,9 +30,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../src/nbd/nbd_sock.c"
+#include "../src/nbd/nbd_tls.c"
+#include "../src/nbd/nbd_io.c"
+#include "../src/nbd/nbd_buf.c"
+#include "../src/nbd/nbd_handshake.c"
 #include "../src/nbd/nbd.c"
 #include "../src/nbd/nbd_xmit.c"
-#include "../src/nbd/nbd_tls.c"
 
 #define DEV0_SIZE	(1u << 20)
 #define DEV2_SIZE	(64u << 10)

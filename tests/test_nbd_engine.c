@@ -1,5 +1,5 @@
 /*
- * test_nbd_engine.c - the NBD protocol engine (src/nbd/nbd.c, src/nbd/nbd_xmit.c)
+ * test_nbd_engine.c - the NBD protocol engine (every .c file of src/nbd)
  * driven in-process over socketpairs, the way a fuzz target would:
  *
  *   - a scripted session: handshake, GO, WRITE/READ/TRIM/BLOCK_STATUS,
@@ -20,9 +20,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../src/nbd/nbd_sock.c"
+#include "../src/nbd/nbd_tls.c"
+#include "../src/nbd/nbd_io.c"
+#include "../src/nbd/nbd_buf.c"
+#include "../src/nbd/nbd_handshake.c"
 #include "../src/nbd/nbd.c"
 #include "../src/nbd/nbd_xmit.c"
-#include "../src/nbd/nbd_tls.c"
 #include "check.h"
 
 static struct uzram *z;

@@ -1,14 +1,10 @@
 /*
- * nbd.c - the NBD server's connections: their lifetime, the read side and
- * the handshake (fixed newstyle with NO_ZEROES; the options EXPORT_NAME,
- * ABORT, LIST, INFO, GO, STRUCTURED_REPLY, LIST_META_CONTEXT and
- * SET_META_CONTEXT with base:allocation, and STARTTLS). Transmission is
- * nbd_xmit.c, TLS nbd_tls.c.
- *
- * TLS. Once STARTTLS has succeeded, reads and the handshake's writes go
- * through the connection's TLS session; below it, nbd_conn_raw_* reach the
- * descriptors. With --tls=require a network client gets ERR_TLS_REQD for
- * every option but STARTTLS and ABORT (c->tls_required).
+ * nbd.c - the NBD server (nbd.h): its lifetime, and each connection's,
+ * from the descriptors serve.c hands over to their close. The layers below,
+ * bottom to top: nbd_proto.h (the wire), nbd_sock.c (descriptors),
+ * nbd_tls.c (GnuTLS), nbd_io.c (the byte stream, TLS or not), nbd_buf.c
+ * (request slots and buffers), nbd_handshake.c (option haggling) and
+ * nbd_xmit.c (requests, the worker pool, replies).
  *
  * Threads. Each connection is served by one connection thread (spawned, or
  * the caller's in nbd_handle_connection): it runs the handshake with plain
@@ -21,640 +17,24 @@
  * never touched after its connection closed it: a connection leaves the
  * list before closing its descriptors.
  *
- * Buffers. Each connection reads through a 64 KiB buffer, so small requests
- * cost one read(2) for many. Option data is bounded (NBD_MAX_OPTION parsed,
- * up to NBD_MAX_OPTION_SKIP read and discarded, more is a hard disconnect);
- * no length a client sends makes the server allocate more than that.
- *
  * Limits. At most max_connections connections (--max-connections; more
- * are closed at once); each costs a thread, its 64 KiB read buffer, its
- * slots, and the buffers of nbd_xmit.c (see docs/security.md).
- *
- * Exports are the initialised devices, named zramN; the empty name is
- * zram0. A device is opened when the client ends option haggling (GO or
- * EXPORT_NAME) and closed when the connection ends, so a device in use
- * cannot be reset, as an open /dev/zramN.
+ * are closed at once); each costs a thread, its 64 KiB read buffer
+ * (nbd_io.h), its slots, and their buffers (nbd_buf.c; see
+ * docs/security.md).
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <inttypes.h>
-#include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "nbd_int.h"
+#include "nbd_buf.h"
+#include "nbd_handshake.h"
+#include "nbd_xmit.h"
 
-/* ---- plain blocking I/O ---- */
-
-static bool fd_is_socket(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-/* A TCP (or any non-unix) socket: a client from the network. */
-static bool fd_is_network(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
-	       ss.ss_family != AF_UNIX;
-}
-
-/* Wait until fd is ready for events (after EAGAIN on a non-blocking fd). */
-static void wait_fd(int fd, short events)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-
-	while (poll(&p, 1, -1) < 0 && errno == EINTR)
-		;
-}
-
-ssize_t nbd_conn_raw_write(struct nbd_conn *c, const void *buf, size_t len,
-			   bool nonblock)
-{
-	for (;;) {
-		ssize_t n = c->out_sock ? send(c->out_fd, buf, len, MSG_NOSIGNAL |
-					       (nonblock ? MSG_DONTWAIT : 0))
-					: write(c->out_fd, buf, len);
-		if (n >= 0)
-			return n;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			if (nonblock)
-				return -EAGAIN;
-			wait_fd(c->out_fd, POLLOUT);
-			continue;
-		}
-		return -errno;
-	}
-}
-
-static int write_all(struct nbd_conn *c, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	if (c->tls) {
-		struct iovec v = { .iov_base = (void *)buf, .iov_len = len };
-		ssize_t n = nbd_tls_sendv(c, &v, 1);
-		return n < 0 ? (int)n : 0;
-	}
-	while (len) {
-		ssize_t n = nbd_conn_raw_write(c, p, len, false);
-		if (n < 0)
-			return (int)n;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-ssize_t nbd_conn_raw_read(struct nbd_conn *c, void *buf, size_t len)
-{
-	for (;;) {
-		ssize_t n;
-
-		if (c->wake_fd >= 0) {
-			struct pollfd p[2] = {
-				{ .fd = c->in_fd, .events = POLLIN },
-				{ .fd = c->wake_fd, .events = POLLIN },
-			};
-			if (poll(p, 2, -1) < 0) {
-				if (errno == EINTR)
-					continue;
-				return -errno;
-			}
-			if (p[1].revents && !(p[0].revents & (POLLIN | POLLHUP)))
-				return 0;	/* shutdown, and nothing left to read */
-		}
-		n = read(c->in_fd, buf, len);
-		if (n >= 0)
-			return n;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			wait_fd(c->in_fd, POLLIN);
-			continue;
-		}
-		return -errno;
-	}
-}
-
-int nbd_conn_raw_wait(struct nbd_conn *c, int timeout_ms)
-{
-	struct pollfd p[2] = {
-		{ .fd = c->in_fd, .events = POLLIN },
-		{ .fd = c->wake_fd, .events = POLLIN },
-	};
-	int n;
-
-	do
-		n = poll(p, c->wake_fd >= 0 ? 2 : 1, timeout_ms);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n > 0;
-}
-
-/* One read into buf; 0 at EOF or when shutdown wakes a non-socket. */
-static ssize_t read_some(struct nbd_conn *c, void *buf, size_t len)
-{
-	return c->tls ? nbd_tls_recv(c, buf, len) : nbd_conn_raw_read(c, buf, len);
-}
-
-/* Exactly len bytes; -ECONNRESET at EOF (also in the middle). */
-int nbd_conn_read(struct nbd_conn *c, void *buf, size_t len)
-{
-	uint8_t *d = buf;
-	size_t k = UZ_MIN(c->rlen - c->rpos, len);
-
-	memcpy(d, c->rbuf + c->rpos, k);
-	c->rpos += k;
-	d += k;
-	len -= k;
-	while (len) {
-		ssize_t n;
-
-		if (len >= NBD_RBUF_SIZE / 2) {	/* big payloads: no copy */
-			n = read_some(c, d, len);
-			if (n <= 0)
-				return n < 0 ? (int)n : -ECONNRESET;
-			d += n;
-			len -= (size_t)n;
-			continue;
-		}
-		n = read_some(c, c->rbuf, NBD_RBUF_SIZE);
-		if (n <= 0)
-			return n < 0 ? (int)n : -ECONNRESET;
-		c->rpos = 0;
-		c->rlen = (size_t)n;
-		k = UZ_MIN((size_t)n, len);
-		memcpy(d, c->rbuf, k);
-		c->rpos = k;
-		d += k;
-		len -= k;
-	}
-	return 0;
-}
-
-/* Read and discard len bytes through the read buffer. */
-int nbd_conn_skip(struct nbd_conn *c, uint64_t len)
-{
-	while (len) {
-		size_t k = c->rlen - c->rpos;
-
-		if (!k) {
-			ssize_t n = read_some(c, c->rbuf, NBD_RBUF_SIZE);
-			if (n <= 0)
-				return n < 0 ? (int)n : -ECONNRESET;
-			c->rpos = 0;
-			c->rlen = (size_t)n;
-			continue;
-		}
-		k = (size_t)UZ_MIN((uint64_t)k, len);
-		c->rpos += k;
-		len -= k;
-	}
-	return 0;
-}
-
-/* ---- exports ---- */
-
-/* "zramN" (canonical decimal) or "" (zram0) to an id; -1 if neither. */
-static int export_id(const char *name, size_t len)
-{
-	int id = len ? uzram_name_id(name, len) : 0;	/* "" is zram0 */
-
-	return id < 0 ? -1 : id;
-}
-
-/* disksize of an initialised device; 0 if it does not exist or is not. */
-static uint64_t export_size(struct uzram *z, int id)
-{
-	char buf[64];
-
-	if (uzram_attr_show(z, id, "disksize", buf, sizeof(buf)) <= 0)
-		return 0;
-	return strtoull(buf, NULL, 10);
-}
-
-/* Open an export for transmission (or to describe it). */
-static int export_open(struct nbd_conn *c, int id, struct uzram_dev **dev,
-		       uint64_t *size)
-{
-	int ret;
-
-	if (id < 0)
-		return -ENOENT;
-	ret = uzram_open(c->srv->z, id, dev);
-	if (ret)
-		return ret == -ENODEV ? -ENOENT : ret;
-	*size = uzram_dev_size(*dev);
-	if (*size == 0) {
-		uzram_close(*dev);
-		*dev = NULL;
-		return -ENXIO;	/* exists, not initialised */
-	}
-	return 0;
-}
-
-static uint16_t export_flags(struct nbd_conn *c)
-{
-	uint16_t f = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA |
-		     NBD_FLAG_CAN_MULTI_CONN | NBD_FLAG_SEND_CACHE;
-
-	if (c->srv->read_only)
-		f |= NBD_FLAG_READ_ONLY;
-	else
-		f |= NBD_FLAG_SEND_TRIM | NBD_FLAG_SEND_WRITE_ZEROES |
-		     NBD_FLAG_SEND_FAST_ZERO;
-	if (c->structured)
-		f |= NBD_FLAG_SEND_DF;
-	return f;
-}
-
-static void export_description(struct nbd_conn *c, int id, char *buf,
-			       size_t size)
-{
-	struct uzram_stats st;
-
-	if (uzram_stats(c->srv->z, id, &st) == 0)
-		snprintf(buf, size, "uzram zram%d: %" PRIu64 " bytes, %s", id,
-			 st.disksize, st.algorithm);
-	else
-		snprintf(buf, size, "uzram zram%d", id);
-}
-
-/* ---- option replies ---- */
-
-static int opt_reply(struct nbd_conn *c, uint32_t opt, uint32_t type,
-		     const void *data, size_t len)
-{
-	uint8_t h[20];
-	int ret;
-
-	nbd_put64(h, NBD_REP_MAGIC);
-	nbd_put32(h + 8, opt);
-	nbd_put32(h + 12, type);
-	nbd_put32(h + 16, (uint32_t)len);
-	ret = write_all(c, h, sizeof(h));
-	if (!ret && len)
-		ret = write_all(c, data, len);
-	return ret;
-}
-
-static int opt_error(struct nbd_conn *c, uint32_t opt, uint32_t type,
-		     const char *msg)
-{
-	return opt_reply(c, opt, type, msg, strlen(msg));
-}
-
-static int opt_ack(struct nbd_conn *c, uint32_t opt)
-{
-	return opt_reply(c, opt, NBD_REP_ACK, NULL, 0);
-}
-
-static int opt_list(struct nbd_conn *c, uint32_t opt)
-{
-	struct uzram *z = c->srv->z;
-	int *ids;
-	long n = uzram_list_all(z, &ids);
-	int ret = 0;
-
-	if (n < 0)
-		return (int)n;
-	for (long i = 0; i < n && !ret; i++) {
-		uint8_t rec[4 + 16 + 128];
-		int len;
-
-		if (!export_size(z, ids[i]))
-			continue;
-		len = snprintf((char *)rec + 4, sizeof(rec) - 4, "zram%d", ids[i]);
-		nbd_put32(rec, (uint32_t)len);
-		export_description(c, ids[i], (char *)rec + 4 + len,
-				   sizeof(rec) - 4 - (size_t)len);
-		ret = opt_reply(c, opt, NBD_REP_SERVER, rec,
-				4 + (size_t)len + strlen((char *)rec + 4 + len));
-	}
-	free(ids);
-	return ret ? ret : opt_ack(c, opt);
-}
-
-/*
- * Option haggling ends on export id: transmission uses dev. A meta context
- * chosen for another export does not carry over.
- */
-static int export_select(struct nbd_conn *c, int id, struct uzram_dev *dev,
-			 uint64_t size)
-{
-	if (c->meta_export != id)
-		c->meta_alloc = false;
-	c->dev = dev;
-	c->size = size;
-	return 1;
-}
-
-/*
- * INFO and GO: u32 namelen, name, u16 nreq, nreq x u16. Returns 1 when GO
- * succeeded (the device is open), 0 to go on with options, -errno to drop.
- */
-static int opt_info_go(struct nbd_conn *c, uint32_t opt, const uint8_t *d,
-		       uint32_t len)
-{
-	bool want_name = false, want_desc = false;
-	struct uzram_dev *dev = NULL;
-	uint32_t namelen;
-	uint16_t nreq;
-	uint64_t size = 0;
-	uint8_t buf[256];
-	char msg[NBD_MAX_STRING + 64];
-	int id, ret;
-
-	if (len < 6 || (namelen = nbd_get32(d)) > len - 6)
-		return opt_error(c, opt, NBD_REP_ERR_INVALID, "malformed INFO/GO request");
-	nreq = nbd_get16(d + 4 + namelen);
-	if ((uint64_t)4 + namelen + 2 + 2ull * nreq != len)
-		return opt_error(c, opt, NBD_REP_ERR_INVALID,
-				 "INFO/GO: information request list does not match the length");
-	for (uint32_t i = 0; i < nreq; i++) {
-		uint16_t t = nbd_get16(d + 6 + namelen + 2 * i);
-		want_name |= t == NBD_INFO_NAME;
-		want_desc |= t == NBD_INFO_DESCRIPTION;
-	}
-	if (namelen > NBD_MAX_STRING)
-		return opt_error(c, opt, NBD_REP_ERR_INVALID, "export name too long");
-	id = export_id((const char *)d + 4, namelen);
-	ret = export_open(c, id, &dev, &size);
-	if (ret) {
-		snprintf(msg, sizeof(msg), "export '%.*s': %s", (int)namelen,
-			 (const char *)d + 4,
-			 ret == -ENOENT ? "no such export (exports are zram0, zram1, ...)" :
-			 ret == -ENXIO ? "the device is not initialised (set its disksize)" :
-			 ret == -EBUSY ? "the device is being reset or removed" :
-			 strerror(-ret));
-		return opt_error(c, opt, NBD_REP_ERR_UNKNOWN, msg);
-	}
-
-	nbd_put16(buf, NBD_INFO_EXPORT);
-	nbd_put64(buf + 2, size);
-	nbd_put16(buf + 10, export_flags(c));
-	ret = opt_reply(c, opt, NBD_REP_INFO, buf, 12);
-	if (!ret && want_name) {
-		int n = snprintf((char *)buf + 2, sizeof(buf) - 2, "zram%d", id);
-		nbd_put16(buf, NBD_INFO_NAME);
-		ret = opt_reply(c, opt, NBD_REP_INFO, buf, 2 + (size_t)n);
-	}
-	if (!ret && want_desc) {
-		nbd_put16(buf, NBD_INFO_DESCRIPTION);
-		export_description(c, id, (char *)buf + 2, sizeof(buf) - 2);
-		ret = opt_reply(c, opt, NBD_REP_INFO, buf, 2 + strlen((char *)buf + 2));
-	}
-	if (!ret) {
-		nbd_put16(buf, NBD_INFO_BLOCK_SIZE);
-		nbd_put32(buf + 2, NBD_MIN_BLOCK);
-		nbd_put32(buf + 6, NBD_PREF_BLOCK);
-		nbd_put32(buf + 10, NBD_MAX_PAYLOAD);
-		ret = opt_reply(c, opt, NBD_REP_INFO, buf, 14);
-	}
-	if (!ret)
-		ret = opt_ack(c, opt);
-	if (ret || opt == NBD_OPT_INFO) {
-		uzram_close(dev);
-		return ret;
-	}
-	return export_select(c, id, dev, size);
-}
-
-/* EXPORT_NAME: no error path; an unknown export ends the connection. */
-static int opt_export_name(struct nbd_conn *c, const uint8_t *d, uint32_t len)
-{
-	uint8_t buf[10 + 124] = { 0 };
-	struct uzram_dev *dev = NULL;
-	uint64_t size;
-	int id = len > NBD_MAX_STRING ? -1 : export_id((const char *)d, len);
-	int ret = export_open(c, id, &dev, &size);
-
-	if (ret)
-		return ret;
-	nbd_put64(buf, size);
-	nbd_put16(buf + 8, export_flags(c));
-	ret = write_all(c, buf, c->no_zeroes ? 10 : sizeof(buf));
-	if (ret) {
-		uzram_close(dev);
-		return ret;
-	}
-	return export_select(c, id, dev, size);
-}
-
-/*
- * LIST_META_CONTEXT and SET_META_CONTEXT: u32 namelen, name, u32 nqueries,
- * nqueries x (u32 len, query). The only context is base:allocation.
- */
-static int opt_meta(struct nbd_conn *c, uint32_t opt, const uint8_t *d,
-		    uint32_t len)
-{
-	bool set = opt == NBD_OPT_SET_META_CONTEXT, match = false;
-	uint32_t namelen, nq, p;
-	static const char ctx[] = NBD_META_BASE_ALLOCATION;
-	uint8_t rec[4 + sizeof(ctx)];
-	int ret;
-
-	if (set)
-		c->meta_alloc = false;	/* replaced, even on failure */
-	if (!c->structured)
-		return opt_error(c, opt, NBD_REP_ERR_INVALID,
-				 "meta contexts need structured replies first");
-	if (len < 8 || (namelen = nbd_get32(d)) > len - 8)
-		return opt_error(c, opt, NBD_REP_ERR_INVALID, "malformed meta context request");
-	p = 4 + namelen;
-	nq = nbd_get32(d + p);
-	p += 4;
-	if (nq == 0)
-		match = !set;		/* LIST: everything; SET: nothing */
-	for (uint32_t i = 0; i < nq; i++) {
-		uint32_t ql;
-
-		if (len - p < 4 || (ql = nbd_get32(d + p)) > len - p - 4)
-			return opt_error(c, opt, NBD_REP_ERR_INVALID,
-					 "meta context query overruns the option");
-		p += 4;
-		if ((ql == sizeof(ctx) - 1 && !memcmp(d + p, ctx, ql)) ||
-		    (!set && ql == 5 && !memcmp(d + p, "base:", 5)))
-			match = true;
-		p += ql;
-	}
-	if (p != len)
-		return opt_error(c, opt, NBD_REP_ERR_INVALID,
-				 "meta context request has trailing data");
-	if (match) {
-		nbd_put32(rec, set ? NBD_META_ID_BASE_ALLOCATION : 0);
-		memcpy(rec + 4, ctx, sizeof(ctx) - 1);
-		ret = opt_reply(c, opt, NBD_REP_META_CONTEXT, rec, sizeof(rec) - 1);
-		if (ret)
-			return ret;
-	}
-	if (set && match) {
-		c->meta_alloc = true;
-		c->meta_export = namelen > NBD_MAX_STRING ? -1 :
-				 export_id((const char *)d + 4, namelen);
-	}
-	return opt_ack(c, opt);
-}
-
-/*
- * STARTTLS: ACK, then the TLS handshake on the same descriptors; what
- * was negotiated before is forgotten (structured replies, meta contexts),
- * as the client renegotiates it under TLS. Bytes the client sent after
- * STARTTLS without waiting for the ACK are already in the read buffer, in
- * plaintext: taking them for TLS-protected options would be the classic
- * STARTTLS injection, so such a client is dropped.
- */
-static int opt_starttls(struct nbd_conn *c, uint32_t opt, uint32_t len)
-{
-	int ret;
-
-	if (c->srv->tls_mode == NBD_TLS_OFF)
-		return opt_error(c, opt, NBD_REP_ERR_UNSUP, "TLS is not enabled on this server");
-	if (len)
-		return opt_error(c, opt, NBD_REP_ERR_INVALID, "STARTTLS takes no data");
-	if (c->tls)
-		return opt_error(c, opt, NBD_REP_ERR_INVALID, "TLS is already on");
-	if (c->rpos != c->rlen)
-		return -EPROTO;
-	ret = opt_ack(c, opt);
-	if (!ret)
-		ret = nbd_tls_start(c);
-	if (ret)
-		return ret;
-	c->structured = false;
-	c->meta_alloc = false;
-	c->meta_export = -1;
-	return 0;
-}
-
-/* One option; 1 = transmission begins, 0 = next option, 2 = ABORT, <0 drop. */
-static int handle_option(struct nbd_conn *c, uint32_t opt, uint32_t len)
-{
-	uint8_t *d = NULL;
-	int ret;
-
-	if (len > NBD_MAX_OPTION) {
-		if (len > NBD_MAX_OPTION_SKIP || opt == NBD_OPT_EXPORT_NAME)
-			return -EMSGSIZE;
-		ret = nbd_conn_skip(c, len);
-		if (ret)
-			return ret;
-		return opt_error(c, opt, NBD_REP_ERR_TOO_BIG, "option data too long");
-	}
-	d = malloc(len + 1);
-	if (!d)
-		return -ENOMEM;
-	ret = nbd_conn_read(c, d, len);
-	if (ret)
-		goto out;
-	if (atomic_load(&c->srv->shutting_down) && opt != NBD_OPT_ABORT) {
-		ret = opt == NBD_OPT_EXPORT_NAME ? -ESHUTDOWN :
-		      opt_error(c, opt, NBD_REP_ERR_SHUTDOWN, "the server is shutting down");
-		goto out;
-	}
-	if (c->tls_required && !c->tls && opt != NBD_OPT_STARTTLS &&
-	    opt != NBD_OPT_ABORT) {
-		/* FORCEDTLS: EXPORT_NAME has no error reply, so it ends here. */
-		ret = opt == NBD_OPT_EXPORT_NAME ? -EACCES :
-		      opt_error(c, opt, NBD_REP_ERR_TLS_REQD,
-				"this server requires TLS: use STARTTLS (nbds://)");
-		goto out;
-	}
-
-	switch (opt) {
-	case NBD_OPT_EXPORT_NAME:
-		ret = opt_export_name(c, d, len);
-		break;
-	case NBD_OPT_ABORT:
-		opt_ack(c, opt);	/* the client may already be gone */
-		ret = 2;
-		break;
-	case NBD_OPT_LIST:
-		ret = len ? opt_error(c, opt, NBD_REP_ERR_INVALID, "LIST takes no data")
-			  : opt_list(c, opt);
-		break;
-	case NBD_OPT_INFO:
-	case NBD_OPT_GO:
-		ret = opt_info_go(c, opt, d, len);
-		break;
-	case NBD_OPT_STRUCTURED_REPLY:
-		if (len) {
-			ret = opt_error(c, opt, NBD_REP_ERR_INVALID,
-					"STRUCTURED_REPLY takes no data");
-			break;
-		}
-		c->structured = true;
-		ret = opt_ack(c, opt);
-		break;
-	case NBD_OPT_LIST_META_CONTEXT:
-	case NBD_OPT_SET_META_CONTEXT:
-		ret = opt_meta(c, opt, d, len);
-		break;
-	case NBD_OPT_STARTTLS:
-		ret = opt_starttls(c, opt, len);
-		break;
-	default:
-		ret = opt_error(c, opt, NBD_REP_ERR_UNSUP, "unsupported option");
-		break;
-	}
-out:
-	free(d);
-	return ret;
-}
-
-/* The handshake; 1 = transmission begins, 0 = orderly end, -errno = drop. */
-static int handshake(struct nbd_conn *c)
-{
-	uint8_t buf[18];
-	uint32_t cflags;
-	int ret;
-
-	nbd_put64(buf, NBD_MAGIC);
-	nbd_put64(buf + 8, NBD_OPTS_MAGIC);
-	nbd_put16(buf + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
-	ret = write_all(c, buf, 18);
-	if (!ret)
-		ret = nbd_conn_read(c, buf, 4);
-	if (ret)
-		return ret;
-	cflags = nbd_get32(buf);
-	if (cflags & ~(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES))
-		return -EPROTO;		/* MUST drop */
-	c->fixed = cflags & NBD_FLAG_C_FIXED_NEWSTYLE;
-	c->no_zeroes = cflags & NBD_FLAG_C_NO_ZEROES;
-	for (;;) {
-		uint32_t opt, len;
-
-		ret = nbd_conn_read(c, buf, 16);
-		if (ret)
-			return ret;
-		if (nbd_get64(buf) != NBD_OPTS_MAGIC)
-			return -EPROTO;
-		opt = nbd_get32(buf + 8);
-		len = nbd_get32(buf + 12);
-		/* Without fixed newstyle no error can be sent. */
-		if (!c->fixed && opt != NBD_OPT_EXPORT_NAME)
-			return -EPROTO;
-		ret = handle_option(c, opt, len);
-		if (ret == 2)
-			return 0;
-		if (ret)
-			return ret;
-	}
-}
+#define NBD_CONN_STACK	(1u << 20)	/* a connection thread's stack */
 
 /* ---- connections ---- */
 
@@ -664,65 +44,20 @@ static struct nbd_conn *conn_new(struct nbd_server *s, int in_fd, int out_fd)
 
 	if (!c)
 		return NULL;
-	c->rbuf = malloc(NBD_RBUF_SIZE);
-	if (!c->rbuf) {
+	if (nbd_io_open(&c->io, in_fd, out_fd)) {
 		free(c);
 		return NULL;
 	}
 	c->srv = s;
-	c->in_fd = in_fd;
-	c->out_fd = out_fd;
-	c->in_sock = fd_is_socket(in_fd);
-	c->out_sock = fd_is_socket(out_fd);
-	c->network = c->in_sock && fd_is_network(in_fd);
 	c->tls_required = s->tls_mode == NBD_TLS_REQUIRE &&
-			  (c->network || !s->tls_local_plain);
-	c->wake_fd = -1;
-	if (!c->in_sock) {
-		c->wake_fd = eventfd(0, EFD_CLOEXEC);
-		if (c->wake_fd < 0) {
-			free(c->rbuf);
-			free(c);
-			return NULL;
-		}
-	}
-	if (c->out_sock) {
-		/* Room for a few big replies: workers then rarely hand off. */
-		int sz = NBD_SNDBUF;
-		setsockopt(out_fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	}
+			  (nbd_io_network(&c->io) || !s->tls_local_plain);
 	c->meta_export = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	pthread_mutex_init(&c->out_lock, NULL);
 	pthread_cond_init(&c->out_cond, NULL);
-	for (unsigned int i = 0; i < NBD_MAX_INFLIGHT; i++) {
-		c->slots[i].conn = c;
-		c->slots[i].next = c->free_slots;
-		c->free_slots = &c->slots[i];
-	}
+	nbd_slots_init(c);
 	return c;
-}
-
-static void close_fds(int in_fd, int out_fd)
-{
-	if (in_fd >= 0)
-		close(in_fd);
-	if (out_fd >= 0 && out_fd != in_fd)
-		close(out_fd);
-}
-
-/* Wake a reader blocked on c's input (srv->lock held). */
-static void conn_wake(struct nbd_conn *c)
-{
-	if (c->in_sock) {
-		shutdown(c->in_fd, SHUT_RD);
-	} else {
-		uint64_t one = 1;
-		if (write(c->wake_fd, &one, sizeof(one)) < 0) {
-			/* an eventfd write only fails at its counter's limit */
-		}
-	}
 }
 
 /* Put c on the server's list; false if shutting down or full. */
@@ -746,18 +81,14 @@ static bool conn_register(struct nbd_server *s, struct nbd_conn *c)
 /* Close and free what c holds. */
 static void conn_release(struct nbd_conn *c)
 {
-	if (c->tls)
-		nbd_tls_end(c);
+	nbd_io_end_tls(&c->io, !atomic_load(&c->killed));
 	uzram_close(c->dev);
-	close_fds(c->in_fd, c->out_fd);
-	if (c->wake_fd >= 0)
-		close(c->wake_fd);
-	nbd_conn_free_buffers(c);
+	nbd_io_close(&c->io);
+	nbd_slots_free(c);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->out_lock);
 	pthread_cond_destroy(&c->out_cond);
-	free(c->rbuf);
 	free(c);
 }
 
@@ -765,7 +96,6 @@ static void conn_release(struct nbd_conn *c)
 static void conn_destroy(struct nbd_conn *c)
 {
 	struct nbd_server *s = c->srv;
-	uint64_t one = 1;
 
 	pthread_mutex_lock(&s->lock);
 	if (c->prev)
@@ -780,15 +110,13 @@ static void conn_destroy(struct nbd_conn *c)
 	pthread_mutex_lock(&s->lock);
 	s->nconns--;
 	pthread_cond_broadcast(&s->cond);
-	if (write(s->event_fd, &one, sizeof(one)) < 0) {
-		/* only at the counter's limit; poll still sees it readable */
-	}
+	nbd_server_signal(s);
 	pthread_mutex_unlock(&s->lock);
 }
 
 static int conn_serve(struct nbd_conn *c)
 {
-	int ret = handshake(c);
+	int ret = nbd_handshake(c);
 
 	if (ret == 1)
 		ret = nbd_transmission(c);
@@ -803,7 +131,7 @@ static int conn_admit(struct nbd_server *s, int in_fd, int out_fd,
 	struct nbd_conn *c = conn_new(s, in_fd, out_fd);
 
 	if (!c) {
-		close_fds(in_fd, out_fd);
+		nbd_sock_close_fds(in_fd, out_fd);
 		return -ENOMEM;
 	}
 	if (!conn_register(s, c)) {
@@ -852,34 +180,34 @@ int nbd_server_spawn(struct nbd_server *s, int in_fd, int out_fd)
 
 /* ---- the server ---- */
 
-int nbd_server_new(struct uzram *z, const struct nbd_server_opts *opts,
-		   struct nbd_server **out)
+/* Take the options; -EINVAL when TLS is asked for without credentials. */
+static int server_configure(struct nbd_server *s,
+			    const struct nbd_server_opts *opts)
 {
-	struct nbd_server *s = calloc(1, sizeof(*s));
-	void *zeroes;
-	int ret;
-
-	*out = NULL;
-	if (!s)
-		return -ENOMEM;
-	s->z = z;
 	s->read_only = opts->read_only;
 	s->max_conns = opts->max_connections ? opts->max_connections : NBD_MAX_CONNECTIONS;
 	s->tls_mode = opts->tls_creds ? opts->tls : NBD_TLS_OFF;
 	s->tls_creds = opts->tls_creds;
 	s->tls_local_plain = opts->tls_local_plain;
 	s->keep_buffers = opts->keep_buffers;
-	if (opts->tls != NBD_TLS_OFF && !opts->tls_creds) {
-		free(s);
+	if (opts->tls != NBD_TLS_OFF && !opts->tls_creds)
 		return -EINVAL;
-	}
 	s->nthreads = opts->threads;
 	if (!s->nthreads) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		s->nthreads = n > 0 ? (unsigned int)n : 1;
 	}
+	return 0;
+}
+
+/* The zeroes of NO_HOLE writes and the event descriptor: 0 or -errno. */
+static int server_map(struct nbd_server *s)
+{
 	/* Read-only zeroes: every page maps the shared zero page. */
-	zeroes = mmap(NULL, NBD_ZERO_CHUNK, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *zeroes = mmap(NULL, NBD_ZERO_CHUNK, PROT_READ,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int ret;
+
 	s->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (zeroes == MAP_FAILED || s->event_fd < 0) {
 		ret = -errno;
@@ -887,10 +215,29 @@ int nbd_server_new(struct uzram *z, const struct nbd_server_opts *opts,
 			munmap(zeroes, NBD_ZERO_CHUNK);
 		if (s->event_fd >= 0)
 			close(s->event_fd);
-		free(s);
 		return ret;
 	}
 	s->zeroes = zeroes;
+	return 0;
+}
+
+int nbd_server_new(struct uzram *z, const struct nbd_server_opts *opts,
+		   struct nbd_server **out)
+{
+	struct nbd_server *s = calloc(1, sizeof(*s));
+	int ret;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->z = z;
+	ret = server_configure(s, opts);
+	if (!ret)
+		ret = server_map(s);
+	if (ret) {
+		free(s);
+		return ret;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	pthread_mutex_init(&s->buf_lock, NULL);
@@ -920,13 +267,30 @@ int nbd_server_event_fd(struct nbd_server *s)
 	return s->event_fd;
 }
 
+int nbd_server_trim(struct nbd_server *s)
+{
+	return nbd_buf_trim(s);
+}
+
 void nbd_server_shutdown(struct nbd_server *s)
 {
 	pthread_mutex_lock(&s->lock);
 	atomic_store(&s->shutting_down, true);
 	for (struct nbd_conn *c = s->conns; c; c = c->next)
-		conn_wake(c);
+		nbd_io_wake(&c->io);
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* CLOCK_REALTIME, timeout seconds from now (for pthread_cond_timedwait). */
+static void deadline(struct timespec *ts, double timeout)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += (time_t)timeout;
+	ts->tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
 }
 
 bool nbd_server_wait(struct nbd_server *s, double timeout)
@@ -934,13 +298,7 @@ bool nbd_server_wait(struct nbd_server *s, double timeout)
 	struct timespec ts;
 	bool idle;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)timeout;
-	ts.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	deadline(&ts, timeout);
 	pthread_mutex_lock(&s->lock);
 	while (s->nconns && pthread_cond_timedwait(&s->cond, &s->lock, &ts) != ETIMEDOUT)
 		;
@@ -954,7 +312,7 @@ void nbd_server_abort(struct nbd_server *s)
 	pthread_mutex_lock(&s->lock);
 	atomic_store(&s->shutting_down, true);
 	for (struct nbd_conn *c = s->conns; c; c = c->next) {
-		conn_wake(c);
+		nbd_io_wake(&c->io);
 		nbd_conn_kill(c);
 	}
 	pthread_mutex_unlock(&s->lock);

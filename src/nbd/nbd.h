@@ -1,5 +1,6 @@
 /*
- * nbd.h - the NBD protocol engine of `uzram serve` (nbd.c, nbd_xmit.c).
+ * nbd.h - the NBD protocol engine of `uzram serve` (src/nbd: nbd.c and
+ * the layers below it, listed there), and its TLS credentials (nbd_tls.h).
  *
  * One struct nbd_server serves the initialised devices of a registry as
  * exports zram0, zram1, ... over any number of connections. It knows
@@ -23,150 +24,24 @@
 #include <stdint.h>
 
 #include "uzram.h"
+#include "nbd_tls.h"
 
-/* ---- protocol constants (NetworkBlockDevice/nbd doc/proto.md) ---- */
-
-#define NBD_MAGIC		0x4e42444d41474943ull	/* "NBDMAGIC" */
-#define NBD_OPTS_MAGIC		0x49484156454f5054ull	/* "IHAVEOPT" */
-#define NBD_REP_MAGIC		0x0003e889045565a9ull
-#define NBD_REQUEST_MAGIC	0x25609513u
-#define NBD_SIMPLE_REPLY_MAGIC	0x67446698u
-#define NBD_STRUCTURED_REPLY_MAGIC 0x668e33efu
-
-#define NBD_FLAG_FIXED_NEWSTYLE	(1u << 0)
-#define NBD_FLAG_NO_ZEROES	(1u << 1)
-#define NBD_FLAG_C_FIXED_NEWSTYLE NBD_FLAG_FIXED_NEWSTYLE
-#define NBD_FLAG_C_NO_ZEROES	NBD_FLAG_NO_ZEROES
-
-enum {
-	NBD_OPT_EXPORT_NAME = 1,
-	NBD_OPT_ABORT = 2,
-	NBD_OPT_LIST = 3,
-	NBD_OPT_STARTTLS = 5,
-	NBD_OPT_INFO = 6,
-	NBD_OPT_GO = 7,
-	NBD_OPT_STRUCTURED_REPLY = 8,
-	NBD_OPT_LIST_META_CONTEXT = 9,
-	NBD_OPT_SET_META_CONTEXT = 10,
-	NBD_OPT_EXTENDED_HEADERS = 11,
-};
-
-#define NBD_REP_ACK		1u
-#define NBD_REP_SERVER		2u
-#define NBD_REP_INFO		3u
-#define NBD_REP_META_CONTEXT	4u
-#define NBD_REP_ERR(n)		((1u << 31) | (n))
-#define NBD_REP_ERR_UNSUP	NBD_REP_ERR(1)
-#define NBD_REP_ERR_POLICY	NBD_REP_ERR(2)
-#define NBD_REP_ERR_INVALID	NBD_REP_ERR(3)
-#define NBD_REP_ERR_PLATFORM	NBD_REP_ERR(4)
-#define NBD_REP_ERR_TLS_REQD	NBD_REP_ERR(5)
-#define NBD_REP_ERR_UNKNOWN	NBD_REP_ERR(6)
-#define NBD_REP_ERR_SHUTDOWN	NBD_REP_ERR(7)
-#define NBD_REP_ERR_BLOCK_SIZE_REQD NBD_REP_ERR(8)
-#define NBD_REP_ERR_TOO_BIG	NBD_REP_ERR(9)
-
-enum {
-	NBD_INFO_EXPORT = 0,
-	NBD_INFO_NAME = 1,
-	NBD_INFO_DESCRIPTION = 2,
-	NBD_INFO_BLOCK_SIZE = 3,
-};
-
-/* Transmission flags. */
-#define NBD_FLAG_HAS_FLAGS	(1u << 0)
-#define NBD_FLAG_READ_ONLY	(1u << 1)
-#define NBD_FLAG_SEND_FLUSH	(1u << 2)
-#define NBD_FLAG_SEND_FUA	(1u << 3)
-#define NBD_FLAG_ROTATIONAL	(1u << 4)
-#define NBD_FLAG_SEND_TRIM	(1u << 5)
-#define NBD_FLAG_SEND_WRITE_ZEROES (1u << 6)
-#define NBD_FLAG_SEND_DF	(1u << 7)
-#define NBD_FLAG_CAN_MULTI_CONN	(1u << 8)
-#define NBD_FLAG_SEND_CACHE	(1u << 10)
-#define NBD_FLAG_SEND_FAST_ZERO	(1u << 11)
-
-enum {
-	NBD_CMD_READ = 0,
-	NBD_CMD_WRITE = 1,
-	NBD_CMD_DISC = 2,
-	NBD_CMD_FLUSH = 3,
-	NBD_CMD_TRIM = 4,
-	NBD_CMD_CACHE = 5,
-	NBD_CMD_WRITE_ZEROES = 6,
-	NBD_CMD_BLOCK_STATUS = 7,
-};
-
-#define NBD_CMD_FLAG_FUA	(1u << 0)
-#define NBD_CMD_FLAG_NO_HOLE	(1u << 1)
-#define NBD_CMD_FLAG_DF		(1u << 2)
-#define NBD_CMD_FLAG_REQ_ONE	(1u << 3)
-#define NBD_CMD_FLAG_FAST_ZERO	(1u << 4)
-
-#define NBD_REPLY_FLAG_DONE	(1u << 0)
-#define NBD_REPLY_TYPE_NONE	0u
-#define NBD_REPLY_TYPE_OFFSET_DATA 1u
-#define NBD_REPLY_TYPE_OFFSET_HOLE 2u
-#define NBD_REPLY_TYPE_BLOCK_STATUS 5u
-#define NBD_REPLY_TYPE_ERROR	0x8001u
-
-#define NBD_STATE_HOLE		(1u << 0)
-#define NBD_STATE_ZERO		(1u << 1)
-
-#define NBD_EPERM		1u
-#define NBD_EIO			5u
-#define NBD_ENOMEM		12u
-#define NBD_EINVAL		22u
-#define NBD_ENOSPC		28u
-#define NBD_EOVERFLOW		75u
-#define NBD_ENOTSUP		95u
-#define NBD_ESHUTDOWN		108u
-
-/* ---- what this server advertises and enforces ---- */
-
-#define NBD_MIN_BLOCK		512u
-#define NBD_PREF_BLOCK		4096u
-#define NBD_MAX_PAYLOAD		(32u << 20)	/* READ/WRITE; larger WRITE = drop */
-#define NBD_MAX_STRING		4096u		/* export names, queries */
-#define NBD_MAX_OPTION		(64u << 10)	/* option data we parse */
-#define NBD_MAX_OPTION_SKIP	(1u << 20)	/* option data we read and discard */
-#define NBD_MAX_INFLIGHT	64u		/* requests per connection */
-#define NBD_CONN_BUDGET		(64u << 20)	/* buffer bytes per connection */
-#define NBD_MAX_EXTENTS		4096u		/* per BLOCK_STATUS reply */
 #define NBD_MAX_CONNECTIONS	1024u		/* the default limit */
-#define NBD_META_BASE_ALLOCATION "base:allocation"
-#define NBD_META_ID_BASE_ALLOCATION 1u
 
 /*
- * TLS (nbd_tls.c, GnuTLS): credentials are loaded once and shared by every
- * connection. NBD_TLS_ON offers NBD_OPT_STARTTLS; NBD_TLS_REQUIRE refuses
- * every option but STARTTLS and ABORT until TLS is up (NBD_REP_ERR_TLS_REQD;
- * EXPORT_NAME ends the connection). With local_plain, REQUIRE applies to
- * network (TCP) connections only: clients on a unix socket or stdio, whom
- * the socket file's mode already restricts, may still go without TLS.
+ * TLS (nbd_tls.h, GnuTLS): credentials are loaded once (nbd_tls_load)
+ * and shared by every connection. NBD_TLS_ON offers NBD_OPT_STARTTLS;
+ * NBD_TLS_REQUIRE refuses every option but STARTTLS and ABORT until TLS is
+ * up (NBD_REP_ERR_TLS_REQD; EXPORT_NAME ends the connection). With
+ * local_plain, REQUIRE applies to network (TCP) connections only: clients
+ * on a unix socket or stdio, whom the socket file's mode already
+ * restricts, may still go without TLS.
  */
 enum nbd_tls_mode {
 	NBD_TLS_OFF,
 	NBD_TLS_ON,
 	NBD_TLS_REQUIRE,
 };
-
-struct nbd_tls_opts {
-	const char *certificates;	/* DIR: server-cert.pem, server-key.pem,
-					   ca-cert.pem (verify_peer), ca-crl.pem */
-	const char *psk_file;		/* psktool's "identity:hexkey" lines */
-	bool verify_peer;		/* require a client certificate of ca-cert.pem */
-};
-
-struct nbd_tls;
-
-/*
- * Load the credentials: 0, or -errno with a message naming the file and
- * the reason in msg. -ENOTSUP when built without GnuTLS.
- */
-int nbd_tls_load(const struct nbd_tls_opts *o, struct nbd_tls **out,
-		 char *msg, size_t msglen);
-void nbd_tls_free(struct nbd_tls *t);
 
 struct nbd_server_opts {
 	unsigned int threads;	/* worker pool size; 0 = number of CPUs */

@@ -28,38 +28,30 @@
  *            not read its replies stalls only its own writer, then its own
  *            reader (no free slot).
  *
- * Locking. c->lock: the free slots, inflight and buf_bytes (the reader
- * waits on c->cond for a slot or for the drain). c->out_lock: the output
- * queue, the sender role (sending, writer_wanted) and dead; one thread at a
- * time is the sender, so the bytes of replies never interleave, and it
- * drops out_lock only around the system call. srv->qlock: the work queue.
- * srv->buf_lock: the buffer cache (a leaf, taken under c->lock). No other
- * two are nested, except out_lock inside srv->lock (nbd_server_abort).
+ * Locking. c->lock: the free slots, inflight and buf_bytes (nbd_buf.c;
+ * the reader waits on c->cond for a slot or for the drain). c->out_lock:
+ * the output queue, the sender role (sending, writer_wanted) and dead; one
+ * thread at a time is the sender, so the bytes of replies never
+ * interleave, and it drops out_lock only around the system call.
+ * srv->qlock: the work queue. srv->buf_lock: the buffer cache (a leaf,
+ * taken under c->lock). No other two are nested, except out_lock inside
+ * srv->lock (nbd_server_abort).
  *
- * Buffers. NBD_MAX_INFLIGHT slots per connection, each keeping its payload
- * buffer (an anonymous mapping of at least 64 KiB) for the next request;
- * the sum stays within NBD_CONN_BUDGET (64 MiB): the reader frees idle
- * slots' buffers, or waits, before mapping a bigger one (a failed mapping
- * answers the request EIO). When the connection ends its buffers go to a
- * server-wide cache of at most NBD_BUF_CACHE bytes (taken by the next
- * connections, unmapped after NBD_BUF_IDLE_MS unused), the rest back to
- * the system. Nothing else is allocated per request. With keep_buffers
- * (serve --mlock) each connection maps all its slots' buffers when it
- * starts and the cache is never trimmed (what exceeds NBD_BUF_CACHE when
- * a connection ends is still unmapped then, off the I/O path); a request
- * larger than 64 KiB still maps its buffer.
+ * Buffers: each request slot keeps its payload buffer (nbd_buf.c); the
+ * reader takes a slot before it reads a WRITE payload, whoever sent the
+ * reply gives it back. Reads and writes go through the connection's byte
+ * stream (nbd_io.h), which alone knows whether TLS is on.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "nbd_int.h"
+#include "nbd_buf.h"
+#include "nbd_xmit.h"
+
+#define NBD_SEND_IOV	64		/* iovecs per sendmsg(2) */
+#define NBD_BUSY_MS	10		/* a connection is busy this long */
+#define NBD_WRITER_STACK (256u << 10)	/* a writer thread's stack */
 
 uint32_t nbd_errno(int err)
 {
@@ -87,210 +79,6 @@ uint32_t nbd_errno(int err)
 	default:
 		return NBD_EIO;
 	}
-}
-
-/* ---- slots and their buffers ---- */
-
-static size_t buf_size_for(size_t need)
-{
-	size_t n = (need + NBD_BUF_MIN - 1) & ~(size_t)(NBD_BUF_MIN - 1);
-
-	return n ? n : NBD_BUF_MIN;
-}
-
-/*
- * The server keeps up to NBD_BUF_CACHE bytes of buffers that connections
- * gave back, so a new connection (nbdcopy opens several per copy) does not
- * fault its buffers in again: 32 MiB, the buffers of one nbdcopy on two
- * connections (with 16 MiB, half of every copy's buffers were faulted in
- * afresh: about 31,000 server page faults in six reads of a 260 MiB
- * device, against 7,400-10,400 with 32 MiB). Unused for NBD_BUF_IDLE_MS, the cache is unmapped
- * (nbd_server_trim, from the serve loop). A cached buffer holds its own
- * list link.
- */
-struct nbd_cached_buf {
-	struct nbd_cached_buf *next;
-	size_t cap;
-};
-
-static uint64_t coarse_ms(void);
-
-static void *buf_cache_get(struct nbd_server *s, size_t cap)
-{
-	struct nbd_cached_buf **pp, *b = NULL;
-
-	pthread_mutex_lock(&s->buf_lock);
-	s->buf_stamp = coarse_ms();
-	for (pp = &s->buf_cache; *pp; pp = &(*pp)->next) {
-		if ((*pp)->cap == cap) {
-			b = *pp;
-			*pp = b->next;
-			s->buf_cached -= cap;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&s->buf_lock);
-	return b;
-}
-
-static void buf_cache_put(struct nbd_server *s, void *buf, size_t cap)
-{
-	struct nbd_cached_buf *b = buf;
-	bool was_empty = false;
-
-	pthread_mutex_lock(&s->buf_lock);
-	s->buf_stamp = coarse_ms();
-	if (s->buf_cached + cap <= NBD_BUF_CACHE) {
-		was_empty = !s->buf_cache;
-		b->cap = cap;
-		b->next = s->buf_cache;
-		s->buf_cache = b;
-		s->buf_cached += cap;
-		buf = NULL;
-	}
-	pthread_mutex_unlock(&s->buf_lock);
-	if (buf)
-		munmap(buf, cap);
-	if (was_empty) {
-		/* The serve loop may be polling without a timeout: wake it to
-		 * start the idle clock (nbd_server_trim). */
-		uint64_t one = 1;
-		if (write(s->event_fd, &one, sizeof(one)) < 0) {
-			/* only at the counter's limit: it is readable anyway */
-		}
-	}
-}
-
-/* Unmap a detached list of cached buffers. */
-static void buf_list_unmap(struct nbd_cached_buf *b)
-{
-	while (b) {
-		struct nbd_cached_buf *next = b->next;
-
-		munmap(b, b->cap);
-		b = next;
-	}
-}
-
-/* Detach the whole cache (buf_lock held). */
-static struct nbd_cached_buf *buf_cache_take(struct nbd_server *s)
-{
-	struct nbd_cached_buf *all = s->buf_cache;
-
-	s->buf_cache = NULL;
-	s->buf_cached = 0;
-	return all;
-}
-
-int nbd_server_trim(struct nbd_server *s)
-{
-	struct nbd_cached_buf *drop = NULL;
-	uint64_t idle;
-	int wait = -1;
-
-	if (s->keep_buffers)
-		return -1;	/* kept for the next connection, mapped */
-	pthread_mutex_lock(&s->buf_lock);
-	if (s->buf_cache) {
-		idle = coarse_ms() - s->buf_stamp;
-		if (idle >= NBD_BUF_IDLE_MS)
-			drop = buf_cache_take(s);
-		else
-			wait = (int)(NBD_BUF_IDLE_MS - idle);
-	}
-	pthread_mutex_unlock(&s->buf_lock);
-	buf_list_unmap(drop);
-	return wait;
-}
-
-void nbd_buf_cache_free(struct nbd_server *s)
-{
-	buf_list_unmap(buf_cache_take(s));	/* no connection left */
-}
-
-/* Drop a slot's buffer (c->lock held, or the slot owned and c idle). */
-static void buf_drop(struct nbd_conn *c, struct nbd_req *r)
-{
-	if (r->buf)
-		buf_cache_put(c->srv, r->buf, r->cap);
-	c->buf_bytes -= r->cap;
-	r->buf = NULL;
-	r->cap = 0;
-}
-
-/*
- * A free slot with a buffer of at least need bytes; waits for one while
- * NBD_MAX_INFLIGHT requests or NBD_CONN_BUDGET bytes are in flight. On a
- * failed mapping the slot comes back without a buffer and *err = NBD_EIO.
- */
-static struct nbd_req *slot_get(struct nbd_conn *c, size_t need, uint32_t *err)
-{
-	size_t cap = need ? buf_size_for(need) : 0;
-	struct nbd_req *r, **pp, **pick;
-	void *p;
-
-	pthread_mutex_lock(&c->lock);
-	for (;;) {
-		pick = &c->free_slots;
-		for (pp = &c->free_slots; *pp; pp = &(*pp)->next) {
-			if ((*pp)->cap >= need) {
-				pick = pp;
-				break;
-			}
-		}
-		r = *pick;
-		if (r && r->cap >= need) {
-			*pick = r->next;
-			c->inflight++;
-			pthread_mutex_unlock(&c->lock);
-			return r;
-		}
-		if (r) {
-			buf_drop(c, r);
-			for (struct nbd_req *q = c->free_slots;
-			     q && c->buf_bytes + cap > NBD_CONN_BUDGET; q = q->next)
-				buf_drop(c, q);
-			if (c->buf_bytes + cap <= NBD_CONN_BUDGET)
-				break;
-		}
-		pthread_cond_wait(&c->cond, &c->lock);
-	}
-	*pick = r->next;
-	c->inflight++;
-	c->buf_bytes += cap;	/* reserved before mapping */
-	pthread_mutex_unlock(&c->lock);
-
-	p = buf_cache_get(c->srv, cap);
-	if (!p)
-		p = mmap(NULL, cap, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		pthread_mutex_lock(&c->lock);
-		c->buf_bytes -= cap;
-		pthread_mutex_unlock(&c->lock);
-		*err = NBD_EIO;
-		return r;
-	}
-	r->buf = p;
-	r->cap = cap;
-	return r;
-}
-
-/* A slot's request is over (its reply sent or dropped). */
-static void slot_put(struct nbd_conn *c, struct nbd_req *r)
-{
-	pthread_mutex_lock(&c->lock);
-	r->next = c->free_slots;
-	c->free_slots = r;
-	c->inflight--;
-	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
-}
-
-void nbd_conn_free_buffers(struct nbd_conn *c)
-{
-	for (unsigned int i = 0; i < NBD_MAX_INFLIGHT; i++)
-		buf_drop(c, &c->slots[i]);
 }
 
 /* ---- replies ---- */
@@ -340,16 +128,7 @@ static void conn_kill_locked(struct nbd_conn *c)
 		return;
 	c->dead = true;
 	atomic_store(&c->killed, true);
-	if (c->out_sock)
-		shutdown(c->out_fd, SHUT_RDWR);
-	if (c->in_sock && c->in_fd != c->out_fd)
-		shutdown(c->in_fd, SHUT_RDWR);
-	if (c->wake_fd >= 0) {
-		uint64_t one = 1;
-		if (write(c->wake_fd, &one, sizeof(one)) < 0) {
-			/* only at the counter's limit */
-		}
-	}
+	nbd_io_cut(&c->io);
 	pthread_cond_broadcast(&c->out_cond);
 }
 
@@ -408,9 +187,8 @@ static int outq_send(struct nbd_conn *c, bool nonblock, struct nbd_req **done)
 {
 	while (c->outq) {
 		struct iovec iov[NBD_SEND_IOV];
-		struct msghdr m = { .msg_iov = iov };
 		ssize_t n;
-		int cnt = 0, err;
+		int cnt = 0;
 
 		if (c->dead) {
 			outq_drop_all(c, done);
@@ -420,33 +198,15 @@ static int outq_send(struct nbd_conn *c, bool nonblock, struct nbd_req **done)
 			for (int i = r->iov_idx; i < r->iov_cnt; i++)
 				if (r->iov[i].iov_len)
 					iov[cnt++] = r->iov[i];
-		m.msg_iovlen = (size_t)cnt;
 		pthread_mutex_unlock(&c->out_lock);
-		if (c->tls) {			/* only the writer, blocking */
-			n = nbd_tls_sendv(c, iov, cnt);
-			err = n < 0 ? (int)-n : 0;
-			n = n < 0 ? -1 : n;
-		} else {
-			if (c->out_sock)
-				n = sendmsg(c->out_fd, &m, MSG_NOSIGNAL |
-					    (nonblock ? MSG_DONTWAIT : 0));
-			else
-				n = writev(c->out_fd, iov, cnt);
-			err = errno;
-		}
-		if (n < 0 && !nonblock && (err == EAGAIN || err == EWOULDBLOCK)) {
-			struct pollfd p = { .fd = c->out_fd, .events = POLLOUT };
-			poll(&p, 1, -1);	/* a descriptor set non-blocking */
-			err = EINTR;
-		}
+		n = nbd_io_writev(&c->io, iov, cnt, nonblock);
 		pthread_mutex_lock(&c->out_lock);
-		if (n < 0) {
-			if (err == EINTR)
-				continue;
-			if (err == EAGAIN || err == EWOULDBLOCK)
-				return -EAGAIN;
-			return -err;
-		}
+		if (n == -EINTR)
+			continue;
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
+			return -EAGAIN;
+		if (n < 0)
+			return (int)n;
 		outq_advance(c, (size_t)n, done);
 	}
 	return 0;
@@ -457,7 +217,7 @@ static void put_all(struct nbd_conn *c, struct nbd_req *done)
 	while (done) {
 		struct nbd_req *r = done;
 		done = r->next;
-		slot_put(c, r);
+		nbd_slot_put(c, r);
 	}
 }
 
@@ -487,7 +247,7 @@ static void conn_send(struct nbd_conn *c, struct nbd_req *r)
 	c->sending = true;
 	/* A worker must not block: the writer sends to pipes and, as TLS
 	 * allows one sender, everything on a TLS connection. */
-	ret = c->out_sock && !c->tls ? outq_send(c, true, &done) : -EAGAIN;
+	ret = nbd_io_nonblock_ok(&c->io) ? outq_send(c, true, &done) : -EAGAIN;
 	if (ret == -EAGAIN && !c->dead && (c->writer_started || writer_start(c) == 0)) {
 		c->writer_wanted = true;	/* stays the sender */
 		pthread_cond_signal(&c->out_cond);
@@ -600,6 +360,30 @@ static void exec_read(struct nbd_conn *c, struct nbd_req *r)
 	r->iov_cnt = 2;
 }
 
+/*
+ * The base:allocation extent at *pos: pages of one state, up to end. Its
+ * flags go to *fl and *pos moves to its end; 0, or a page state's -errno.
+ */
+static int extent_at(struct nbd_conn *c, uint64_t *pos, uint64_t end,
+		     uint32_t *fl)
+{
+	int st = uzram_page_state(c->dev, *pos);
+	uint64_t p;
+
+	if (st < 0)
+		return st;
+	*fl = alloc_flags(st);
+	p = (*pos | (UZRAM_PAGE_SIZE - 1)) + 1;
+	while (p < end) {
+		st = uzram_page_state(c->dev, p);
+		if (st < 0 || alloc_flags(st) != *fl)
+			break;
+		p += UZRAM_PAGE_SIZE;
+	}
+	*pos = p > end ? end : p;
+	return 0;
+}
+
 /* base:allocation extents, coalesced per 4 KiB page state. */
 static void exec_block_status(struct nbd_conn *c, struct nbd_req *r)
 {
@@ -609,23 +393,13 @@ static void exec_block_status(struct nbd_conn *c, struct nbd_req *r)
 
 	while (pos < end && n < max) {
 		uint64_t start = pos;
-		int st = uzram_page_state(c->dev, pos);
 		uint32_t fl;
+		int ret = extent_at(c, &pos, end, &fl);
 
-		if (st < 0) {
-			reply_error(c, r, nbd_errno(st));
+		if (ret) {
+			reply_error(c, r, nbd_errno(ret));
 			return;
 		}
-		fl = alloc_flags(st);
-		pos = (pos | (UZRAM_PAGE_SIZE - 1)) + 1;
-		while (pos < end) {
-			st = uzram_page_state(c->dev, pos);
-			if (st < 0 || alloc_flags(st) != fl)
-				break;
-			pos += UZRAM_PAGE_SIZE;
-		}
-		if (pos > end)
-			pos = end;
 		nbd_put32(r->buf + 8 * n, (uint32_t)(pos - start));
 		nbd_put32(r->buf + 8 * n + 4, fl);
 		n++;
@@ -766,36 +540,50 @@ static bool is_write_cmd(uint16_t type)
 	       type == NBD_CMD_WRITE_ZEROES;
 }
 
-/* The NBD error a request gets before it runs, or 0 if it is valid. */
-static uint32_t check_request(struct nbd_conn *c, uint16_t type,
-			      uint16_t flags, uint64_t off, uint32_t len)
+/*
+ * The command flags type may carry on c, in *allowed; or the NBD error of
+ * a command refused whatever its flags (unknown, BLOCK_STATUS without a
+ * context, a write on a read-only server).
+ */
+static uint32_t check_command(struct nbd_conn *c, uint16_t type,
+			      uint16_t *allowed)
 {
-	uint16_t allowed = NBD_CMD_FLAG_FUA;
-
+	*allowed = NBD_CMD_FLAG_FUA;
 	switch (type) {
 	case NBD_CMD_READ:
 		if (c->structured)
-			allowed |= NBD_CMD_FLAG_DF;
-		break;
+			*allowed |= NBD_CMD_FLAG_DF;
+		return 0;
 	case NBD_CMD_WRITE:
 	case NBD_CMD_FLUSH:
 	case NBD_CMD_CACHE:
-		break;
+		return 0;
 	case NBD_CMD_TRIM:
 	case NBD_CMD_WRITE_ZEROES:
 		if (c->srv->read_only)
 			return NBD_EPERM;	/* not advertised, but a write */
 		if (type == NBD_CMD_WRITE_ZEROES)
-			allowed |= NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_FAST_ZERO;
-		break;
+			*allowed |= NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_FAST_ZERO;
+		return 0;
 	case NBD_CMD_BLOCK_STATUS:
 		if (!c->meta_alloc)
 			return NBD_EINVAL;	/* no context negotiated */
-		allowed |= NBD_CMD_FLAG_REQ_ONE;
-		break;
+		*allowed |= NBD_CMD_FLAG_REQ_ONE;
+		return 0;
 	default:
 		return NBD_EINVAL;
 	}
+}
+
+/* The NBD error a request gets before it runs, or 0 if it is valid. */
+static uint32_t check_request(struct nbd_conn *c, uint16_t type,
+			      uint16_t flags, uint64_t off, uint32_t len)
+{
+	uint16_t allowed;
+	uint32_t err = check_command(c, type, &allowed);
+
+	if (err)
+		return err;
 	if (flags & ~allowed)
 		return NBD_EINVAL;
 	if (type == NBD_CMD_FLUSH)
@@ -838,18 +626,10 @@ static size_t request_buffer(uint16_t type, uint16_t flags, uint32_t len)
  * gets every CPU. The count is refreshed at most once per clock tick, by
  * whichever reader first sees it stale.
  */
-static uint64_t coarse_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static bool run_inline(struct nbd_conn *c)
 {
 	struct nbd_server *s = c->srv;
-	uint64_t now = coarse_ms(), stamp;
+	uint64_t now = nbd_coarse_ms(), stamp;
 
 	if (atomic_load_explicit(&c->last_active, memory_order_relaxed) != now)
 		atomic_store_explicit(&c->last_active, now, memory_order_relaxed);
@@ -865,6 +645,46 @@ static bool run_inline(struct nbd_conn *c)
 		atomic_store_explicit(&s->busy_conns, n, memory_order_relaxed);
 	}
 	return atomic_load_explicit(&s->busy_conns, memory_order_relaxed) >= s->nthreads;
+}
+
+/*
+ * A request refused before it runs (err): the reader reads and discards
+ * its WRITE payload and answers it. 0, or -errno to end the connection.
+ */
+static int request_refuse(struct nbd_conn *c, struct nbd_req *r,
+			  uint32_t payload, uint32_t err)
+{
+	int ret;
+
+	if (payload && (ret = nbd_io_skip(&c->io, payload))) {
+		nbd_slot_put(c, r);
+		return ret;
+	}
+	reply_error(c, r, err);
+	conn_send(c, r);
+	return 0;
+}
+
+/*
+ * A valid request: its WRITE payload into the slot's buffer, then run it
+ * here or queue it for the workers. 0, or -errno to end the connection.
+ */
+static int request_start(struct nbd_conn *c, struct nbd_req *r,
+			 uint32_t payload)
+{
+	int ret;
+
+	if (payload && (ret = nbd_io_read(&c->io, r->buf, payload))) {
+		nbd_slot_put(c, r);	/* half a write: not applied */
+		return ret;
+	}
+	if (run_inline(c)) {
+		execute(c, r);
+		conn_send(c, r);
+	} else {
+		queue_push(c->srv, r);
+	}
+	return 0;
 }
 
 /* Read, check and queue requests until the client leaves. */
@@ -883,7 +703,7 @@ static int read_requests(struct nbd_conn *c)
 			return -ECONNRESET;	/* cut: requests still queued are moot */
 		/* At shutdown, SHUT_RD makes this see EOF once the requests
 		 * the client already sent are read: they are all served. */
-		ret = nbd_conn_read(c, h, sizeof(h));
+		ret = nbd_io_read(&c->io, h, sizeof(h));
 		if (ret)
 			return ret == -ECONNRESET ? 0 : ret;
 		if (nbd_get32(h) != NBD_REQUEST_MAGIC)
@@ -898,68 +718,24 @@ static int read_requests(struct nbd_conn *c)
 		if (payload > NBD_MAX_PAYLOAD)
 			return -EMSGSIZE;	/* too big to swallow: drop */
 		err = check_request(c, type, flags, offset, len);
-		r = slot_get(c, err ? 0 : request_buffer(type, flags, len), &err);
+		r = nbd_slot_get(c, err ? 0 : request_buffer(type, flags, len), &err);
 		r->flags = flags;
 		r->type = type;
 		r->cookie = nbd_get64(h + 8);
 		r->offset = offset;
 		r->len = len;
-		if (err) {
-			if (payload && (ret = nbd_conn_skip(c, payload))) {
-				slot_put(c, r);
-				return ret;
-			}
-			reply_error(c, r, err);
-			conn_send(c, r);
-			continue;
-		}
-		if (payload && (ret = nbd_conn_read(c, r->buf, payload))) {
-			slot_put(c, r);	/* half a write: not applied */
+		ret = err ? request_refuse(c, r, payload, err)
+			  : request_start(c, r, payload);
+		if (ret)
 			return ret;
-		}
-		if (run_inline(c)) {
-			execute(c, r);
-			conn_send(c, r);
-		} else {
-			queue_push(c->srv, r);
-		}
 	}
 }
 
-/* Every slot's buffer now, faulted in (--mlock: nbd_server_opts.keep_buffers). */
-static void slots_map(struct nbd_conn *c)
-{
-	for (unsigned int i = 0; i < NBD_MAX_INFLIGHT; i++) {
-		struct nbd_req *r = &c->slots[i];
-		void *p;
-
-		if (r->buf)
-			continue;
-		p = buf_cache_get(c->srv, NBD_BUF_MIN);
-		if (!p)
-			p = mmap(NULL, NBD_BUF_MIN, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-		if (p == MAP_FAILED)
-			return;		/* slot_get maps it when needed */
-		r->buf = p;
-		r->cap = NBD_BUF_MIN;
-		c->buf_bytes += NBD_BUF_MIN;
-	}
-}
-
-int nbd_transmission(struct nbd_conn *c)
+/* Finish what is in flight (every reply sent or dropped), stop the writer. */
+static void conn_drain(struct nbd_conn *c)
 {
 	bool started;
-	int ret;
 
-	if (c->srv->keep_buffers)
-		slots_map(c);
-	ret = read_requests(c);
-
-	if (ret && ret != -ECONNRESET)
-		nbd_conn_kill(c);	/* protocol violation or I/O error */
-
-	/* Finish what is in flight: every reply is sent (or dropped). */
 	pthread_mutex_lock(&c->lock);
 	while (c->inflight)
 		pthread_cond_wait(&c->cond, &c->lock);
@@ -972,5 +748,17 @@ int nbd_transmission(struct nbd_conn *c)
 	pthread_mutex_unlock(&c->out_lock);
 	if (started)
 		pthread_join(c->writer, NULL);
+}
+
+int nbd_transmission(struct nbd_conn *c)
+{
+	int ret;
+
+	if (c->srv->keep_buffers)
+		nbd_slots_map(c);
+	ret = read_requests(c);
+	if (ret && ret != -ECONNRESET)
+		nbd_conn_kill(c);	/* protocol violation or I/O error */
+	conn_drain(c);
 	return ret;
 }

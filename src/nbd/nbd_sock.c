@@ -1,0 +1,210 @@
+/*
+ * nbd_sock.c - the raw descriptors of an NBD connection (nbd_sock.h):
+ * send(2)/sendmsg(2) with MSG_NOSIGNAL on sockets, read(2)/write(2)/
+ * writev(2) on pipes and terminals. A descriptor someone set non-blocking
+ * (stdio may share its file description with another process) is waited
+ * for with poll(2), so callers see blocking I/O either way.
+ *
+ * Waking. Shutdown must wake a connection thread blocked in a read: on a
+ * socket, shutdown(SHUT_RD) makes the read return the bytes already
+ * received and then EOF; on anything else, the reader polls its input and
+ * an eventfd together, and a write to the eventfd is EOF once the input
+ * has nothing ready.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nbd_sock.h"
+
+#define NBD_SNDBUF	(4u << 20)	/* asked for (net.core.wmem_max caps it) */
+
+static bool fd_is_socket(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* A TCP (or any non-unix) socket: a client from the network. */
+static bool fd_is_network(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	       ss.ss_family != AF_UNIX;
+}
+
+int nbd_sock_open(struct nbd_sock *k, int in_fd, int out_fd)
+{
+	k->in_fd = in_fd;
+	k->out_fd = out_fd;
+	k->in_sock = fd_is_socket(in_fd);
+	k->out_sock = fd_is_socket(out_fd);
+	k->network = k->in_sock && fd_is_network(in_fd);
+	k->wake_fd = -1;
+	if (!k->in_sock) {
+		k->wake_fd = eventfd(0, EFD_CLOEXEC);
+		if (k->wake_fd < 0)
+			return -errno;
+	}
+	if (k->out_sock) {
+		/* Room for a few big replies: workers then rarely hand off. */
+		int sz = NBD_SNDBUF;
+		setsockopt(out_fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	}
+	return 0;
+}
+
+void nbd_sock_close_fds(int in_fd, int out_fd)
+{
+	if (in_fd >= 0)
+		close(in_fd);
+	if (out_fd >= 0 && out_fd != in_fd)
+		close(out_fd);
+}
+
+void nbd_sock_close(struct nbd_sock *k)
+{
+	nbd_sock_close_fds(k->in_fd, k->out_fd);
+	if (k->wake_fd >= 0)
+		close(k->wake_fd);
+}
+
+/* Wait until fd is ready for events (after EAGAIN on a non-blocking fd). */
+static void wait_fd(int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
+		;
+}
+
+ssize_t nbd_sock_write(struct nbd_sock *k, const void *buf, size_t len,
+		       bool nonblock)
+{
+	for (;;) {
+		ssize_t n = k->out_sock ? send(k->out_fd, buf, len, MSG_NOSIGNAL |
+					       (nonblock ? MSG_DONTWAIT : 0))
+					: write(k->out_fd, buf, len);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if (nonblock)
+				return -EAGAIN;
+			wait_fd(k->out_fd, POLLOUT);
+			continue;
+		}
+		return -errno;
+	}
+}
+
+ssize_t nbd_sock_writev(struct nbd_sock *k, const struct iovec *iov, int cnt,
+			bool nonblock)
+{
+	struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt };
+	ssize_t n;
+
+	if (k->out_sock)
+		n = sendmsg(k->out_fd, &m, MSG_NOSIGNAL | (nonblock ? MSG_DONTWAIT : 0));
+	else
+		n = writev(k->out_fd, iov, cnt);
+	if (n >= 0)
+		return n;
+	if (!nonblock && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		struct pollfd p = { .fd = k->out_fd, .events = POLLOUT };
+		poll(&p, 1, -1);	/* a descriptor set non-blocking */
+		return -EINTR;
+	}
+	return -errno;
+}
+
+/* Wait for input or the eventfd: 1 to read, 0 when woken with nothing left. */
+static int wait_input(struct nbd_sock *k)
+{
+	struct pollfd p[2] = {
+		{ .fd = k->in_fd, .events = POLLIN },
+		{ .fd = k->wake_fd, .events = POLLIN },
+	};
+
+	if (poll(p, 2, -1) < 0)
+		return -errno;
+	if (p[1].revents && !(p[0].revents & (POLLIN | POLLHUP)))
+		return 0;	/* shutdown, and nothing left to read */
+	return 1;
+}
+
+ssize_t nbd_sock_read(struct nbd_sock *k, void *buf, size_t len)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (k->wake_fd >= 0) {
+			int ret = wait_input(k);
+
+			if (ret == -EINTR)
+				continue;
+			if (ret <= 0)
+				return ret;
+		}
+		n = read(k->in_fd, buf, len);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			wait_fd(k->in_fd, POLLIN);
+			continue;
+		}
+		return -errno;
+	}
+}
+
+int nbd_sock_wait(struct nbd_sock *k, int timeout_ms)
+{
+	struct pollfd p[2] = {
+		{ .fd = k->in_fd, .events = POLLIN },
+		{ .fd = k->wake_fd, .events = POLLIN },
+	};
+	int n;
+
+	do
+		n = poll(p, k->wake_fd >= 0 ? 2 : 1, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n > 0;
+}
+
+static void wake_write(int efd)
+{
+	uint64_t one = 1;
+
+	if (write(efd, &one, sizeof(one)) < 0) {
+		/* an eventfd write only fails at its counter's limit */
+	}
+}
+
+void nbd_sock_wake(struct nbd_sock *k)
+{
+	if (k->in_sock)
+		shutdown(k->in_fd, SHUT_RD);
+	else
+		wake_write(k->wake_fd);
+}
+
+void nbd_sock_cut(struct nbd_sock *k)
+{
+	if (k->out_sock)
+		shutdown(k->out_fd, SHUT_RDWR);
+	if (k->in_sock && k->in_fd != k->out_fd)
+		shutdown(k->in_fd, SHUT_RDWR);
+	if (k->wake_fd >= 0)
+		wake_write(k->wake_fd);
+}
