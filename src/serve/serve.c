@@ -50,6 +50,7 @@
 #include "cmd.h"
 #include "control/control.h"
 #include "nbd/nbd.h"
+#include "opt.h"
 #include "policy.h"
 #include "fuse/fuse.h"
 #include "swapsafe.h"
@@ -57,6 +58,7 @@
 #include "ublk/ublk.h"
 #include "uzram.h"
 
+#define PROG		"uzram serve"
 #define MAX_LISTENERS	16
 #define MAX_DEVICES	1024
 #define MAX_ALLOW	64		/* --allow-path directories */
@@ -76,211 +78,180 @@ struct serve_opts {
 	bool stdio, read_only, mlock, ublk;
 	enum nbd_tls_mode tls;
 	struct nbd_tls_opts tls_opts;
+	bool tls_set;
 	const char *allow[MAX_ALLOW];
 	unsigned int nallow;
 };
 
+/* ---- options ---- */
+
+static int set_devices(void *ctx, const char *val)
+{
+	struct serve_opts *o = ctx;
+
+	if (opt_uint(PROG, "devices", val, MAX_DEVICES, &o->devices))
+		return OPT_ERR;
+	if (!o->devices) {
+		fprintf(stderr, "uzram serve: --devices 0: at least one device is needed\n");
+		return OPT_ERR;
+	}
+	return 0;
+}
+
+static int set_max_connections(void *ctx, const char *val)
+{
+	struct serve_opts *o = ctx;
+
+	if (opt_uint(PROG, "max-connections", val, 1u << 20, &o->max_connections))
+		return OPT_ERR;
+	if (!o->max_connections) {
+		fprintf(stderr, "uzram serve: --max-connections 0: at least one is needed\n");
+		return OPT_ERR;
+	}
+	return 0;
+}
+
+static int set_allow_path(void *ctx, const char *val)
+{
+	struct serve_opts *o = ctx;
+
+	if (o->nallow == MAX_ALLOW) {
+		fprintf(stderr, "uzram serve: --allow-path: at most %d directories\n", MAX_ALLOW);
+		return OPT_ERR;
+	}
+	o->allow[o->nallow++] = val;
+	return 0;
+}
+
+static int set_tls(void *ctx, const char *val)
+{
+	struct serve_opts *o = ctx;
+
+	if (!strcmp(val, "off")) {
+		o->tls = NBD_TLS_OFF;
+	} else if (!strcmp(val, "on")) {
+		o->tls = NBD_TLS_ON;
+	} else if (!strcmp(val, "require")) {
+		o->tls = NBD_TLS_REQUIRE;
+	} else {
+		fprintf(stderr, "uzram serve: --tls=%s: one of off, on, require\n", val);
+		return OPT_ERR;
+	}
+	o->tls_set = true;
+	return 0;
+}
+
+#define STRING(member)	OPT_STRING_AT(struct serve_opts, member)
+#define FLAG(member)	OPT_FLAG_AT(struct serve_opts, member)
+#define UINT(member, max) OPT_UINT_AT(struct serve_opts, member, max)
+#define CALL(fn)	.kind = OPT_CALL, .call = fn
+
+/* "--name VALUE" or "--name=VALUE"; the usage lists them in this order. */
+static const struct opt serve_options[] = {
+	{ .name = "size", .arg = "SIZE", STRING(size),
+	  .help = "disksize of zram0 (default 1G; 0 = leave it uninitialised)" },
+	{ .name = "algorithm", .arg = "NAME", STRING(algorithm),
+	  .help = "comp_algorithm of zram0 (default lzo-rle)" },
+	{ .name = "devices", .arg = "N", CALL(set_devices),
+	  .help = "devices created at start (default 1)" },
+	{ .name = "socket", .arg = "PATH", STRING(socket),
+	  .help = "NBD on a unix socket (mode 0600; default DIR/nbd.sock,\n"
+		  "DIR = /run/uzram as root, else $XDG_RUNTIME_DIR/uzram or /tmp/uzram-UID)" },
+	{ .name = "listen", .arg = "[ADDR:]PORT", STRING(listen),
+	  .help = "NBD over TCP (ADDR defaults to 127.0.0.1)" },
+	{ .name = "stdio", FLAG(stdio),
+	  .help = "one NBD connection on stdin/stdout\n"
+		  "(systemd socket activation, LISTEN_FDS, is honoured too)" },
+	{ .name = "control", .arg = "PATH", STRING(control),
+	  .help = "the control socket (mode 0600; default control.sock beside\n"
+		  "the NBD unix socket)" },
+	{ .name = "mount", .arg = "DIR", STRING(mount),
+	  .help = "the FUSE tree" },
+	{ .name = "read-only", FLAG(read_only),
+	  .help = "exports and FUSE disks refuse writes (EPERM / EROFS)" },
+	{ .name = "threads", .arg = "N", UINT(threads, 1024),
+	  .help = "request workers (default: the number of CPUs)" },
+	{ .name = "max-connections", .arg = "N", CALL(set_max_connections),
+	  .help = "NBD connections at once (default 1024); more are closed" },
+	{ .name = "ublk", FLAG(ublk),
+	  .help = "every initialised device zramN is also the block device\n"
+		  "/dev/ublkbN (the kernel's ublk driver: modprobe ublk_drv)" },
+	{ .name = "mlock", FLAG(mlock),
+	  .help = "make the server safe to back swap on /dev/ublkbN: memory\n"
+		  "locked (mlockall), PR_SET_IO_FLUSHER on every thread,\n"
+		  "oom_score_adj -1000 (docs/swap.md). Swap over NBD is\n"
+		  "not safe with it or without it" },
+	{ .name = "reserve", .arg = "SIZE", STRING(reserve),
+	  .help = "each device initialised takes SIZE of pool memory at once,\n"
+		  "locked; writes past it fail as zram's do when zs_malloc\n"
+		  "fails. With --mlock and no --reserve: the device's\n"
+		  "mem_limit when one is set before disksize" },
+	{ .name = "pidfile", .arg = "FILE", STRING(pidfile),
+	  .help = "write the process id to FILE" },
+	{ .name = "writeback-idle", .arg = "S", UINT(writeback_idle, 1u << 30),
+	  .help = "every device with a backing_dev: write back the pages\n"
+		  "idle for S seconds (idle=S, then writeback=idle)" },
+	{ .name = "recompress-idle", .arg = "S", UINT(recompress_idle, 1u << 30),
+	  .help = "every device with a recomp_algorithm: recompress the\n"
+		  "pages idle for S seconds (idle=S, recompress=type=idle)" },
+	{ .name = "allow-path", .arg = "DIR", CALL(set_allow_path),
+	  .help = "attributes that name a file (backing_dev, algorithm_params\n"
+		  "dict=) may name files below DIR (repeatable); without it\n"
+		  "the control socket and the FUSE tree refuse every path" },
+	{ .name = "tls", .arg = "=off|on|require", CALL(set_tls),
+	  .help = "TLS for NBD (NBD_OPT_STARTTLS); require: TCP clients must\n"
+		  "use it (unix-socket clients may); on: clients may (default\n"
+		  "off; on when credentials are given)" },
+	{ .name = "tls-certificates", .arg = "DIR", STRING(tls_opts.certificates),
+	  .help = "server-cert.pem, server-key.pem (and ca-cert.pem)" },
+	{ .name = "tls-psk", .arg = "FILE", STRING(tls_opts.psk_file),
+	  .help = "pre-shared keys, as psktool writes them (identity:hexkey)" },
+	{ .name = "tls-verify-peer", FLAG(tls_opts.verify_peer),
+	  .help = "require a client certificate signed by DIR/ca-cert.pem" },
+	{ .name = "help", .key = 'h', .kind = OPT_SHOW_HELP },
+	{ .name = NULL }
+};
+_Static_assert(NBD_MAX_CONNECTIONS == 1024, "--max-connections' help names the default");
+
+static const struct opt_cmd serve_cmd = {
+	.prog = PROG,
+	.opts = serve_options,
+	.flags = OPT_SAY_UNKNOWN | OPT_SAY_MISSING,
+};
+
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: uzram serve [OPTIONS]\n"
+	fprintf(f, "usage: uzram serve [OPTIONS]\n"
 		"\n"
-		"Serve the devices over NBD (exports zram0, zram1, ...; the empty name is zram0).\n"
-		"  --size SIZE          disksize of zram0 (default 1G; 0 = leave it uninitialised)\n"
-		"  --algorithm NAME     comp_algorithm of zram0 (default lzo-rle)\n"
-		"  --devices N          devices created at start (default 1)\n"
-		"  --socket PATH        NBD on a unix socket (mode 0600; default DIR/nbd.sock,\n"
-		"                       DIR = /run/uzram as root, else $XDG_RUNTIME_DIR/uzram or /tmp/uzram-UID)\n"
-		"  --listen [ADDR:]PORT NBD over TCP (ADDR defaults to 127.0.0.1)\n"
-		"  --stdio              one NBD connection on stdin/stdout\n"
-		"                       (systemd socket activation, LISTEN_FDS, is honoured too)\n"
-		"  --control PATH       the control socket (mode 0600; default control.sock beside\n"
-		"                       the NBD unix socket)\n"
-		"  --mount DIR          the FUSE tree\n"
-		"  --read-only          exports and FUSE disks refuse writes (EPERM / EROFS)\n"
-		"  --threads N          request workers (default: the number of CPUs)\n"
-		"  --max-connections N  NBD connections at once (default %u); more are closed\n"
-		"  --ublk               every initialised device zramN is also the block device\n"
-		"                       /dev/ublkbN (the kernel's ublk driver: modprobe ublk_drv)\n"
-		"  --mlock              make the server safe to back swap on /dev/ublkbN: memory\n"
-		"                       locked (mlockall), PR_SET_IO_FLUSHER on every thread,\n"
-		"                       oom_score_adj -1000 (docs/swap.md). Swap over NBD is\n"
-		"                       not safe with it or without it\n"
-		"  --reserve SIZE       each device initialised takes SIZE of pool memory at once,\n"
-		"                       locked; writes past it fail as zram's do when zs_malloc\n"
-		"                       fails. With --mlock and no --reserve: the device's\n"
-		"                       mem_limit when one is set before disksize\n"
-		"  --pidfile FILE       write the process id to FILE\n"
-		"  --writeback-idle S   every device with a backing_dev: write back the pages\n"
-		"                       idle for S seconds (idle=S, then writeback=idle)\n"
-		"  --recompress-idle S  every device with a recomp_algorithm: recompress the\n"
-		"                       pages idle for S seconds (idle=S, recompress=type=idle)\n"
-		"  --allow-path DIR     attributes that name a file (backing_dev, algorithm_params\n"
-		"                       dict=) may name files below DIR (repeatable); without it\n"
-		"                       the control socket and the FUSE tree refuse every path\n"
-		"  --tls=off|on|require TLS for NBD (NBD_OPT_STARTTLS); require: TCP clients must\n"
-		"                       use it (unix-socket clients may); on: clients may (default\n"
-		"                       off; on when credentials are given)\n"
-		"  --tls-certificates DIR  server-cert.pem, server-key.pem (and ca-cert.pem)\n"
-		"  --tls-psk FILE       pre-shared keys, as psktool writes them (identity:hexkey)\n"
-		"  --tls-verify-peer    require a client certificate signed by DIR/ca-cert.pem\n",
-		NBD_MAX_CONNECTIONS);
+		"Serve the devices over NBD (exports zram0, zram1, ...; the empty name is zram0).\n");
+	opt_usage(f, serve_options, 23);
 }
 
-static int parse_uint(const char *opt, const char *s, unsigned int max,
-		      unsigned int *out)
+/* Credentials alone mean --tls=on; --tls=on|require needs them. */
+static int check_tls(struct serve_opts *o)
 {
-	char *end;
-	unsigned long v;
+	bool creds = o->tls_opts.certificates || o->tls_opts.psk_file;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (!*s || *end || errno || v > max || s[0] == '-') {
-		fprintf(stderr, "uzram serve: %s %s: not a number from 0 to %u\n", opt, s, max);
-		return -1;
-	}
-	*out = (unsigned int)v;
-	return 0;
-}
-
-/* Options as "--name VALUE" or "--name=VALUE"; 0, 1 (help) or -1. */
-static int parse_args(int argc, char **argv, struct serve_opts *o)
-{
-	static const char *const valued[] = {
-		"--size", "--algorithm", "--devices", "--socket", "--listen",
-		"--control", "--mount", "--threads", "--pidfile", "--tls",
-		"--tls-certificates", "--tls-psk", "--allow-path", "--max-connections",
-		"--writeback-idle", "--recompress-idle", "--reserve",
-	};
-	bool tls_set = false;
-
-	for (int i = 1; i < argc; i++) {
-		char *a = argv[i], *val = NULL, name[32];
-		size_t nl = strcspn(a, "=");
-
-		if (!strcmp(a, "--help") || !strcmp(a, "-h"))
-			return 1;
-		if (!strcmp(a, "--stdio")) {
-			o->stdio = true;
-			continue;
-		}
-		if (!strcmp(a, "--read-only")) {
-			o->read_only = true;
-			continue;
-		}
-		if (!strcmp(a, "--mlock")) {
-			o->mlock = true;
-			continue;
-		}
-		if (!strcmp(a, "--ublk")) {
-			o->ublk = true;
-			continue;
-		}
-		if (!strcmp(a, "--tls-verify-peer")) {
-			o->tls_opts.verify_peer = true;
-			continue;
-		}
-		if (nl >= sizeof(name))
-			goto unknown;
-		memcpy(name, a, nl);
-		name[nl] = '\0';
-		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++) {
-			if (strcmp(name, valued[k]))
-				continue;
-			if (a[nl] == '=')
-				val = a + nl + 1;
-			else if (i + 1 < argc)
-				val = argv[++i];
-			else {
-				fprintf(stderr, "uzram serve: %s needs a value\n", name);
-				return -1;
-			}
-			break;
-		}
-		if (!val)
-			goto unknown;
-		if (!strcmp(name, "--size"))
-			o->size = val;
-		else if (!strcmp(name, "--algorithm"))
-			o->algorithm = val;
-		else if (!strcmp(name, "--socket"))
-			o->socket = val;
-		else if (!strcmp(name, "--listen"))
-			o->listen = val;
-		else if (!strcmp(name, "--control"))
-			o->control = val;
-		else if (!strcmp(name, "--mount"))
-			o->mount = val;
-		else if (!strcmp(name, "--pidfile"))
-			o->pidfile = val;
-		else if (!strcmp(name, "--reserve"))
-			o->reserve = val;
-		else if (!strcmp(name, "--devices")) {
-			if (parse_uint(name, val, MAX_DEVICES, &o->devices))
-				return -1;
-			if (!o->devices) {
-				fprintf(stderr, "uzram serve: --devices 0: at least one device is needed\n");
-				return -1;
-			}
-		} else if (!strcmp(name, "--threads")) {
-			if (parse_uint(name, val, 1024, &o->threads))
-				return -1;
-		} else if (!strcmp(name, "--max-connections")) {
-			if (parse_uint(name, val, 1u << 20, &o->max_connections))
-				return -1;
-			if (!o->max_connections) {
-				fprintf(stderr, "uzram serve: --max-connections 0: at least one is needed\n");
-				return -1;
-			}
-		} else if (!strcmp(name, "--writeback-idle")) {
-			if (parse_uint(name, val, 1u << 30, &o->writeback_idle))
-				return -1;
-		} else if (!strcmp(name, "--recompress-idle")) {
-			if (parse_uint(name, val, 1u << 30, &o->recompress_idle))
-				return -1;
-		} else if (!strcmp(name, "--tls")) {
-			if (!strcmp(val, "off"))
-				o->tls = NBD_TLS_OFF;
-			else if (!strcmp(val, "on"))
-				o->tls = NBD_TLS_ON;
-			else if (!strcmp(val, "require"))
-				o->tls = NBD_TLS_REQUIRE;
-			else {
-				fprintf(stderr, "uzram serve: --tls=%s: one of off, on, require\n", val);
-				return -1;
-			}
-			tls_set = true;
-		} else if (!strcmp(name, "--tls-certificates")) {
-			o->tls_opts.certificates = val;
-		} else if (!strcmp(name, "--tls-psk")) {
-			o->tls_opts.psk_file = val;
-		} else if (!strcmp(name, "--allow-path")) {
-			if (o->nallow == MAX_ALLOW) {
-				fprintf(stderr, "uzram serve: --allow-path: at most %d directories\n",
-					MAX_ALLOW);
-				return -1;
-			}
-			o->allow[o->nallow++] = val;
-		}
-		continue;
-unknown:
-		fprintf(stderr, "uzram serve: unknown option '%s'\n", a);
-		return -1;
-	}
-	/* Credentials alone mean --tls=on; --tls=on|require needs them. */
-	if (!tls_set && (o->tls_opts.certificates || o->tls_opts.psk_file))
+	if (!o->tls_set && creds)
 		o->tls = NBD_TLS_ON;
-	if (o->tls != NBD_TLS_OFF && !o->tls_opts.certificates && !o->tls_opts.psk_file) {
+	if (o->tls != NBD_TLS_OFF && !creds) {
 		fprintf(stderr, "uzram serve: --tls=%s needs --tls-certificates DIR or --tls-psk FILE\n",
 			o->tls == NBD_TLS_ON ? "on" : "require");
-		return -1;
+		return OPT_ERR;
 	}
-	if (o->tls == NBD_TLS_OFF && (o->tls_opts.certificates || o->tls_opts.psk_file ||
-				      o->tls_opts.verify_peer)) {
+	if (o->tls == NBD_TLS_OFF && (creds || o->tls_opts.verify_peer)) {
 		fprintf(stderr, "uzram serve: --tls=off with TLS credentials: choose one\n");
-		return -1;
+		return OPT_ERR;
 	}
 	return 0;
+}
+
+/* 0, or OPT_HELP or OPT_ERR (said). */
+static int parse_args(int argc, char **argv, struct serve_opts *o)
+{
+	int ret = opt_parse(&serve_cmd, argc, argv, o);
+
+	return ret < 0 ? ret : check_tls(o);
 }
 
 /* ---- listeners ---- */
@@ -637,8 +608,8 @@ int cmd_serve(int argc, char **argv)
 
 	ret = parse_args(argc, argv, &o);
 	if (ret) {
-		usage(ret > 0 ? stdout : stderr);
-		return ret > 0 ? 0 : 2;
+		usage(ret == OPT_HELP ? stdout : stderr);
+		return ret == OPT_HELP ? 0 : 2;
 	}
 
 	/* Signals first: every thread created later inherits the mask. */
