@@ -587,239 +587,346 @@ static void serve_loop(struct nbd_server *s, struct listener *l, unsigned int nl
 	}
 }
 
-int cmd_serve(int argc, char **argv)
-{
-	struct serve_opts o = { .size = "1G", .algorithm = "lzo-rle", .devices = 1 };
+/* Everything `uzram serve` holds, set up by serve_start, undone by serve_stop. */
+struct serve {
+	struct serve_opts o;
 	struct listener l[MAX_LISTENERS];
-	unsigned int nl = 0;
-	char dir[PATH_MAX], nbd_path[PATH_MAX + 16], ctl_path[PATH_MAX + 16];
-	const char *ctl = NULL;
-	struct nbd_server_opts nopts = { 0 };
-	struct nbd_tls *tls = NULL;
-	char msg[512], mlock_warn[256] = "";
-	struct nbd_server *s = NULL;
-	struct control_server *cs = NULL;
-	struct fuse_front *ff = NULL;
-	struct policy *pol = NULL;
-	struct ublk_front *uf = NULL;
-	struct uzram *z = NULL;
+	unsigned int nl;
+	int activated;			/* sockets from socket activation */
+	int sfd;			/* the signalfd */
+	char mlock_warn[256];		/* --mlock's measures that failed */
+	char nbd_path[PATH_MAX + 16], ctl_path[PATH_MAX + 16];
+	const char *ctl;		/* the control socket's path, or NULL */
+	struct uzram *z;
+	struct nbd_tls *tls;
+	struct nbd_server *s;
+	struct control_server *cs;
+	struct fuse_front *ff;
+	struct policy *pol;
+	struct ublk_front *uf;
+};
+
+/* Signals first: every thread created later inherits the mask. */
+static int block_signals(struct serve *sv)
+{
 	sigset_t mask;
-	int sfd = -1, ret, activated, rc = 1;
 
-	ret = parse_args(argc, argv, &o);
-	if (ret) {
-		usage(ret == OPT_HELP ? stdout : stderr);
-		return ret == OPT_HELP ? 0 : 2;
-	}
-
-	/* Signals first: every thread created later inherits the mask. */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (sfd < 0) {
+	sv->sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sv->sfd < 0) {
 		fprintf(stderr, "uzram serve: signalfd: %s\n", strerror(errno));
-		return 1;
+		return -1;
 	}
-	/* Before any thread exists: they inherit IO_FLUSHER and the stacks. */
-	if (o.mlock && swapsafe_apply(msg, sizeof(msg), mlock_warn, sizeof(mlock_warn))) {
+	return 0;
+}
+
+/* --mlock (before any thread exists: they inherit IO_FLUSHER and the
+ * stacks), --reserve's syntax, the descriptor limit. */
+static int start_process(struct serve *sv)
+{
+	const struct serve_opts *o = &sv->o;
+	char msg[512];
+
+	if (o->mlock && swapsafe_apply(msg, sizeof(msg), sv->mlock_warn,
+				       sizeof(sv->mlock_warn))) {
 		fprintf(stderr, "uzram serve: --mlock: %s\n", msg);
-		goto out;
+		return -1;
 	}
-	if (*mlock_warn)
+	if (*sv->mlock_warn)
 		fprintf(stderr, "uzram serve: warning: --mlock: %s (CAP_SYS_RESOURCE is needed): "
-			"the server is not safe to back swap\n", mlock_warn);
-	if (o.reserve && (!valid_size(o.reserve) || !size_bytes(o.reserve))) {
+			"the server is not safe to back swap\n", sv->mlock_warn);
+	if (o->reserve && (!valid_size(o->reserve) || !size_bytes(o->reserve))) {
 		fprintf(stderr, "uzram serve: --reserve %s: not a size (e.g. 256M, 1G)\n",
-			o.reserve);
-		goto out;
+			o->reserve);
+		return -1;
 	}
-
 	raise_fd_limit();
-	if (o.tls != NBD_TLS_OFF) {
-		ret = nbd_tls_load(&o.tls_opts, &tls, msg, sizeof(msg));
-		if (ret) {
-			fprintf(stderr, "uzram serve: TLS: %s\n", msg);
-			goto out;
-		}
-	}
+	return 0;
+}
 
-	ret = uzram_new(&z, o.devices);
+static int start_tls(struct serve *sv)
+{
+	char msg[512];
+	int ret;
+
+	if (sv->o.tls == NBD_TLS_OFF)
+		return 0;
+	ret = nbd_tls_load(&sv->o.tls_opts, &sv->tls, msg, sizeof(msg));
 	if (ret) {
-		fprintf(stderr, "uzram serve: creating %u devices: %s\n", o.devices, strerror(-ret));
-		goto out;
+		fprintf(stderr, "uzram serve: TLS: %s\n", msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The registry, its path allow-list and reserve, zram0's attributes. */
+static int start_devices(struct serve *sv)
+{
+	const struct serve_opts *o = &sv->o;
+	int ret = uzram_new(&sv->z, o->devices);
+
+	if (ret) {
+		fprintf(stderr, "uzram serve: creating %u devices: %s\n", o->devices, strerror(-ret));
+		return -1;
 	}
 	/* Stores from the control socket and the FUSE tree name files only
 	 * below --allow-path directories (none: no file at all). */
-	ret = uzram_set_path_allowlist(z, o.allow, o.nallow);
+	ret = uzram_set_path_allowlist(sv->z, o->allow, o->nallow);
 	if (ret) {
-		allow_path_error(&o, ret);
-		goto out;
+		allow_path_error(o, ret);
+		return -1;
 	}
-	if (o.reserve)
-		uzram_set_reserve(z, size_bytes(o.reserve));
-	else if (o.mlock)
-		uzram_set_reserve(z, UZRAM_RESERVE_MEM_LIMIT);
-	if (configure_zram0(z, &o))
-		goto out;
-	if (o.ublk) {
-		struct ublk_opts uo = { .queues = o.threads, .read_only = o.read_only };
-		const char *legacy = getenv("UZRAM_UBLK_LEGACY_OPCODES");
+	if (o->reserve)
+		uzram_set_reserve(sv->z, size_bytes(o->reserve));
+	else if (o->mlock)
+		uzram_set_reserve(sv->z, UZRAM_RESERVE_MEM_LIMIT);
+	return configure_zram0(sv->z, o);
+}
 
-		uo.legacy_opcodes = legacy && *legacy && strcmp(legacy, "0");
-		ret = ublk_front_start(z, &uo, &uf, msg, sizeof(msg));
-		if (ret) {
-			fprintf(stderr, "uzram serve: --ublk: %s\n", msg);
-			goto out;
-		}
+static int start_ublk(struct serve *sv)
+{
+	struct ublk_opts uo = { .queues = sv->o.threads, .read_only = sv->o.read_only };
+	const char *legacy = getenv("UZRAM_UBLK_LEGACY_OPCODES");
+	char msg[512];
+
+	if (!sv->o.ublk)
+		return 0;
+	uo.legacy_opcodes = legacy && *legacy && strcmp(legacy, "0");
+	if (ublk_front_start(sv->z, &uo, &sv->uf, msg, sizeof(msg))) {
+		fprintf(stderr, "uzram serve: --ublk: %s\n", msg);
+		return -1;
 	}
-	nopts.threads = o.threads;
-	nopts.read_only = o.read_only;
-	nopts.max_connections = o.max_connections;
-	nopts.tls = o.tls;
-	nopts.tls_creds = tls;
-	nopts.tls_local_plain = true;
-	nopts.keep_buffers = o.mlock;
-	ret = nbd_server_new(z, &nopts, &s);
+	return 0;
+}
+
+static int start_nbd(struct serve *sv)
+{
+	const struct serve_opts *o = &sv->o;
+	struct nbd_server_opts nopts = {
+		.threads = o->threads,
+		.read_only = o->read_only,
+		.max_connections = o->max_connections,
+		.tls = o->tls,
+		.tls_creds = sv->tls,
+		.tls_local_plain = true,
+		.keep_buffers = o->mlock,
+	};
+	int ret = nbd_server_new(sv->z, &nopts, &sv->s);
+
 	if (ret) {
 		fprintf(stderr, "uzram serve: starting the NBD server: %s\n", strerror(-ret));
-		goto out;
+		return -1;
 	}
+	return 0;
+}
 
-	/* Listeners. */
-	activated = socket_activation(l, &nl);
-	if (activated < 0)
-		goto out;
-	if (!o.socket && !o.listen && !o.stdio && !activated) {
+/* Socket activation, else the default unix socket unless --listen or
+ * --stdio; then --socket and --listen. */
+static int start_listeners(struct serve *sv)
+{
+	struct serve_opts *o = &sv->o;
+	char dir[PATH_MAX];
+
+	sv->activated = socket_activation(sv->l, &sv->nl);
+	if (sv->activated < 0)
+		return -1;
+	if (!o->socket && !o->listen && !o->stdio && !sv->activated) {
 		if (control_runtime_dir(dir, sizeof(dir)) || make_dir(dir))
-			goto out;
-		snprintf(nbd_path, sizeof(nbd_path), "%s/nbd.sock", dir);
-		o.socket = nbd_path;
+			return -1;
+		snprintf(sv->nbd_path, sizeof(sv->nbd_path), "%s/nbd.sock", dir);
+		o->socket = sv->nbd_path;
 	}
-	if (o.socket && listen_unix(o.socket, l, &nl))
-		goto out;
-	if (o.listen && listen_tcp(o.listen, l, &nl))
-		goto out;
-	ctl = o.control;
-	if (!ctl && o.socket) {		/* beside the NBD socket */
-		const char *slash = strrchr(o.socket, '/');
-		int n = slash ? (int)(slash - o.socket) : 1;
+	if (o->socket && listen_unix(o->socket, sv->l, &sv->nl))
+		return -1;
+	if (o->listen && listen_tcp(o->listen, sv->l, &sv->nl))
+		return -1;
+	return 0;
+}
 
-		snprintf(ctl_path, sizeof(ctl_path), "%.*s/control.sock", n,
-			 slash ? o.socket : ".");
-		ctl = ctl_path;
+/* --control, or control.sock beside the NBD socket: without --control, a
+ * failure leaves the server without one. */
+static int start_control(struct serve *sv)
+{
+	const struct serve_opts *o = &sv->o;
+	int ret;
+
+	sv->ctl = o->control;
+	if (!sv->ctl && o->socket) {
+		const char *slash = strrchr(o->socket, '/');
+		int n = slash ? (int)(slash - o->socket) : 1;
+
+		snprintf(sv->ctl_path, sizeof(sv->ctl_path), "%.*s/control.sock", n,
+			 slash ? o->socket : ".");
+		sv->ctl = sv->ctl_path;
 	}
-	if (ctl) {
-		ret = control_server_start(z, ctl, &cs);
+	if (!sv->ctl)
+		return 0;
+	ret = control_server_start(sv->z, sv->ctl, &sv->cs);
+	if (!ret)
+		return 0;
+	fprintf(stderr, "uzram serve: control socket %s: %s%s\n", sv->ctl,
+		ret == -EADDRINUSE ? "another server is listening there" :
+		ret == -EEXIST ? "exists and is not a socket" : strerror(-ret),
+		o->control ? "" : " (serving without one; choose a path with --control)");
+	sv->cs = NULL;
+	return o->control ? -1 : 0;
+}
+
+/* The FUSE tree, the idle policies, the pidfile. */
+static int start_rest(struct serve *sv)
+{
+	const struct serve_opts *o = &sv->o;
+	int ret;
+
+	if (o->mount) {
+		ret = fuse_front_start(sv->z, o->mount, o->read_only, &sv->ff);
 		if (ret) {
-			fprintf(stderr, "uzram serve: control socket %s: %s%s\n", ctl,
-				ret == -EADDRINUSE ? "another server is listening there" :
-				ret == -EEXIST ? "exists and is not a socket" : strerror(-ret),
-				o.control ? "" : " (serving without one; choose a path with --control)");
-			if (o.control)
-				goto out;
-			cs = NULL;
-		}
-	}
-	if (o.mount) {
-		ret = fuse_front_start(z, o.mount, o.read_only, &ff);
-		if (ret) {
-			fprintf(stderr, "uzram serve: --mount %s: %s\n", o.mount,
+			fprintf(stderr, "uzram serve: --mount %s: %s\n", o->mount,
 				ret == -ENOSYS ? "FUSE is not available in this build" :
 				strerror(-ret));
-			goto out;
+			return -1;
 		}
 	}
-	if (o.writeback_idle || o.recompress_idle) {
-		ret = policy_start(z, o.writeback_idle, o.recompress_idle, &pol);
+	if (o->writeback_idle || o->recompress_idle) {
+		ret = policy_start(sv->z, o->writeback_idle, o->recompress_idle, &sv->pol);
 		if (ret) {
 			fprintf(stderr, "uzram serve: idle policies: %s\n", strerror(-ret));
-			goto out;
+			return -1;
 		}
 	}
-	if (o.pidfile && write_pidfile(o.pidfile))
-		goto out;
+	return o->pidfile ? write_pidfile(o->pidfile) : 0;
+}
 
-	if (o.socket)
+/* Where the devices are served. */
+static void announce_fronts(const struct serve *sv)
+{
+	const struct serve_opts *o = &sv->o;
+
+	if (o->socket)
 		fprintf(stderr, "uzram serve: NBD on unix socket %s (nbd+unix:///zram0?socket=%s)\n",
-			o.socket, o.socket);
-	for (unsigned int i = 0; i < nl; i++)
-		if (l[i].tcp)
-			print_tcp_address(l[i].fd, o.tls);
-	if (activated)
+			o->socket, o->socket);
+	for (unsigned int i = 0; i < sv->nl; i++)
+		if (sv->l[i].tcp)
+			print_tcp_address(sv->l[i].fd, o->tls);
+	if (sv->activated)
 		fprintf(stderr, "uzram serve: NBD on %d socket%s from socket activation\n",
-			activated, activated > 1 ? "s" : "");
-	if (cs)
-		fprintf(stderr, "uzram serve: control socket %s\n", ctl);
-	if (ff)
-		fprintf(stderr, "uzram serve: FUSE tree at %s\n", o.mount);
-	if (o.writeback_idle)
+			sv->activated, sv->activated > 1 ? "s" : "");
+	if (sv->cs)
+		fprintf(stderr, "uzram serve: control socket %s\n", sv->ctl);
+	if (sv->ff)
+		fprintf(stderr, "uzram serve: FUSE tree at %s\n", o->mount);
+	if (o->writeback_idle)
 		fprintf(stderr, "uzram serve: pages idle %u s are written back (devices with a "
-			"backing_dev)\n", o.writeback_idle);
-	if (o.recompress_idle)
+			"backing_dev)\n", o->writeback_idle);
+	if (o->recompress_idle)
 		fprintf(stderr, "uzram serve: pages idle %u s are recompressed (devices with a "
-			"recomp_algorithm)\n", o.recompress_idle);
-	fprintf(stderr, "uzram serve: %u device%s, zram0 %s%s, %s\n", o.devices,
-		o.devices > 1 ? "s" : "", o.size, strcmp(o.size, "0") ? "" : " (uninitialised)",
-		o.algorithm);
-	if (uf)
+			"recomp_algorithm)\n", o->recompress_idle);
+}
+
+/* The devices, ublk, and what --mlock and --reserve did. */
+static void announce_devices(const struct serve *sv)
+{
+	const struct serve_opts *o = &sv->o;
+	bool uninit = !strcmp(o->size, "0");
+	struct uzram_stats st;
+
+	fprintf(stderr, "uzram serve: %u device%s, zram0 %s%s, %s\n", o->devices,
+		o->devices > 1 ? "s" : "", o->size, uninit ? " (uninitialised)" : "",
+		o->algorithm);
+	if (sv->uf)
 		fprintf(stderr, "uzram serve: ublk (%s): zramN is /dev/ublkbN once initialised%s\n",
-			ublk_front_describe(uf), strcmp(o.size, "0") ? ", /dev/ublkb0 now" : "");
-	if (o.mlock || o.reserve) {
-		struct uzram_stats st;
+			ublk_front_describe(sv->uf), uninit ? "" : ", /dev/ublkb0 now");
+	if (!o->mlock && !o->reserve)
+		return;
+	if (uzram_stats(sv->z, 0, &st) == 0 && st.initialised)
+		fprintf(stderr, "uzram serve: zram0: %s\n", st.reserve_bytes ?
+			"pool memory reserved and locked" :
+			"no reserve: its pool takes memory as it grows, which under "
+			"memory pressure can wait for reclaim; give --reserve SIZE for "
+			"swap (docs/swap.md)");
+	if (o->mlock && !*sv->mlock_warn)
+		fprintf(stderr, "uzram serve: memory locked, PR_SET_IO_FLUSHER, "
+			"oom_score_adj -1000\n");
+}
 
-		if (uzram_stats(z, 0, &st) == 0 && st.initialised)
-			fprintf(stderr, "uzram serve: zram0: %s\n", st.reserve_bytes ?
-				"pool memory reserved and locked" :
-				"no reserve: its pool takes memory as it grows, which under "
-				"memory pressure can wait for reclaim; give --reserve SIZE for "
-				"swap (docs/swap.md)");
-		if (o.mlock && !*mlock_warn)
-			fprintf(stderr, "uzram serve: memory locked, PR_SET_IO_FLUSHER, "
-				"oom_score_adj -1000\n");
-	}
+/* Everything in order, stopping at the first failure (said): -1. */
+static int serve_start(struct serve *sv)
+{
+	int ret;
 
-	if (o.stdio) {
-		ret = nbd_server_spawn(s, STDIN_FILENO, STDOUT_FILENO);
+	if (start_process(sv) || start_tls(sv) || start_devices(sv) || start_ublk(sv) ||
+	    start_nbd(sv) || start_listeners(sv) || start_control(sv) || start_rest(sv))
+		return -1;
+	announce_fronts(sv);
+	announce_devices(sv);
+	if (sv->o.stdio) {
+		ret = nbd_server_spawn(sv->s, STDIN_FILENO, STDOUT_FILENO);
 		if (ret) {
 			fprintf(stderr, "uzram serve: --stdio: %s\n", strerror(-ret));
-			goto out;
+			return -1;
 		}
 	}
-	serve_loop(s, l, nl, sfd, o.stdio);
-	rc = 0;
+	return 0;
+}
 
-out:
+/* Let the connections finish the requests in flight; cut them after
+ * DRAIN_SECONDS. */
+static void drain_nbd(struct nbd_server *s)
+{
+	nbd_server_shutdown(s);
+	if (!nbd_server_wait(s, DRAIN_SECONDS)) {
+		fprintf(stderr, "uzram serve: connections still busy after %.0f s: cutting them\n",
+			DRAIN_SECONDS);
+		nbd_server_abort(s);
+		nbd_server_wait(s, 1e6);
+	}
+}
+
+static void serve_stop(struct serve *sv, int rc)
+{
 	/* Stop accepting and remove the socket files first. */
-	for (unsigned int i = 0; i < nl; i++) {
-		close(l[i].fd);
-		if (l[i].path) {
-			unlink(l[i].path);
-			free(l[i].path);
+	for (unsigned int i = 0; i < sv->nl; i++) {
+		close(sv->l[i].fd);
+		if (sv->l[i].path) {
+			unlink(sv->l[i].path);
+			free(sv->l[i].path);
 		}
 	}
 	/* The block devices first: STOP_DEV drains their requests. */
-	ublk_front_stop(uf);
-	if (s) {
-		nbd_server_shutdown(s);
-		if (!nbd_server_wait(s, DRAIN_SECONDS)) {
-			fprintf(stderr, "uzram serve: connections still busy after %.0f s: cutting them\n",
-				DRAIN_SECONDS);
-			nbd_server_abort(s);
-			nbd_server_wait(s, 1e6);
-		}
+	ublk_front_stop(sv->uf);
+	if (sv->s)
+		drain_nbd(sv->s);
+	policy_stop(sv->pol);
+	control_server_stop(sv->cs);
+	fuse_front_stop(sv->ff);
+	nbd_server_free(sv->s);
+	nbd_tls_free(sv->tls);
+	uzram_free(sv->z);
+	if (sv->o.pidfile && rc == 0)
+		unlink(sv->o.pidfile);
+	close(sv->sfd);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct serve sv = { .o = { .size = "1G", .algorithm = "lzo-rle", .devices = 1 } };
+	int ret, rc = 1;
+
+	ret = parse_args(argc, argv, &sv.o);
+	if (ret) {
+		usage(ret == OPT_HELP ? stdout : stderr);
+		return ret == OPT_HELP ? 0 : 2;
 	}
-	policy_stop(pol);
-	control_server_stop(cs);
-	fuse_front_stop(ff);
-	nbd_server_free(s);
-	nbd_tls_free(tls);
-	uzram_free(z);
-	if (o.pidfile && rc == 0)
-		unlink(o.pidfile);
-	if (sfd >= 0)
-		close(sfd);
+	if (block_signals(&sv))
+		return 1;
+	if (!serve_start(&sv)) {
+		serve_loop(sv.s, sv.l, sv.nl, sv.sfd, sv.o.stdio);
+		rc = 0;
+	}
+	serve_stop(&sv, rc);
 	return rc;
 }
