@@ -4,12 +4,13 @@
  *
  * Set-up: a registry of --devices devices; zram0 gets --algorithm and then
  * --size through the attribute API, as `echo lz4 > comp_algorithm; echo 1G
- * > disksize` would. Listeners: a unix socket (0600; the default unless
- * --listen, --stdio or socket activation says otherwise), TCP (127.0.0.1
- * unless an address is given; TCP_NODELAY), systemd socket activation
- * (LISTEN_PID/LISTEN_FDS: descriptors 3...), and --stdio (one connection
- * on stdin/stdout, then exit). The default socket directory is made 0700
- * and must be ours; sockets are 0600.
+ * > disksize` would. Listeners (listen.c): a unix socket (0600; the default
+ * unless --listen, --stdio or socket activation says otherwise), TCP
+ * (127.0.0.1 unless an address is given; TCP_NODELAY), systemd socket
+ * activation (LISTEN_PID/LISTEN_FDS: descriptors 3...), and --stdio (one
+ * connection on stdin/stdout, then exit). The default socket directory is
+ * made 0700 and must be ours; sockets are 0600. Options: one table
+ * (serve_options), parsed by opt.c; the usage is made from it.
  *
  * Security (docs/security.md): TLS for NBD (--tls, nbd_tls.c), a path
  * allow-list for attributes that name files (always set: --allow-path
@@ -28,10 +29,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <netdb.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -39,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -50,6 +47,7 @@
 #include "cmd.h"
 #include "control/control.h"
 #include "nbd/nbd.h"
+#include "listen.h"
 #include "opt.h"
 #include "policy.h"
 #include "fuse/fuse.h"
@@ -59,16 +57,9 @@
 #include "uzram.h"
 
 #define PROG		"uzram serve"
-#define MAX_LISTENERS	16
 #define MAX_DEVICES	1024
 #define MAX_ALLOW	64		/* --allow-path directories */
 #define DRAIN_SECONDS	30.0
-
-struct listener {
-	int fd;
-	bool tcp;
-	char *path;		/* a unix socket file we created */
-};
 
 struct serve_opts {
 	const char *size, *algorithm, *socket, *listen, *control, *mount;
@@ -254,144 +245,6 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 	return ret < 0 ? ret : check_tls(o);
 }
 
-/* ---- listeners ---- */
-
-static int add_listener(struct listener *l, unsigned int *n, int fd, bool tcp,
-			const char *path)
-{
-	if (*n == MAX_LISTENERS) {
-		close(fd);
-		fprintf(stderr, "uzram serve: too many listening sockets\n");
-		return -1;
-	}
-	l[*n].fd = fd;
-	l[*n].tcp = tcp;
-	l[*n].path = path ? strdup(path) : NULL;
-	(*n)++;
-	return 0;
-}
-
-static int listen_unix(const char *path, struct listener *l, unsigned int *n)
-{
-	int fd = control_unix_listen(path);
-
-	if (fd < 0) {
-		fprintf(stderr, "uzram serve: socket %s: %s\n", path,
-			fd == -EADDRINUSE ? "another server is listening there" :
-			fd == -EEXIST ? "exists and is not a socket" : strerror(-fd));
-		return -1;
-	}
-	return add_listener(l, n, fd, false, path);
-}
-
-/* "[ADDR:]PORT", ADDR may be [IPv6]; ADDR defaults to 127.0.0.1. */
-static int listen_tcp(const char *spec, struct listener *l, unsigned int *n)
-{
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICSERV | AI_PASSIVE };
-	struct addrinfo *res = NULL;
-	char host[256] = "127.0.0.1";
-	const char *port = spec, *colon = strrchr(spec, ':');
-	int fd = -1, one = 1, ret;
-
-	if (colon) {
-		size_t hl = (size_t)(colon - spec);
-		const char *h = spec;
-
-		if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-			h++;
-			hl -= 2;
-		}
-		if (hl >= sizeof(host)) {
-			fprintf(stderr, "uzram serve: --listen %s: address too long\n", spec);
-			return -1;
-		}
-		if (hl) {
-			memcpy(host, h, hl);
-			host[hl] = '\0';
-		}
-		port = colon + 1;
-	}
-	ret = getaddrinfo(host, port, &hints, &res);
-	if (ret) {
-		fprintf(stderr, "uzram serve: --listen %s: %s\n", spec, gai_strerror(ret));
-		return -1;
-	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 128)) {
-		fprintf(stderr, "uzram serve: --listen %s: %s\n", spec, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(res);
-		return -1;
-	}
-	freeaddrinfo(res);
-	return add_listener(l, n, fd, true, NULL);
-}
-
-static bool is_loopback(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
-	if (ss->ss_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-		return IN6_IS_ADDR_LOOPBACK(a) ||
-		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-	}
-	return true;
-}
-
-static void print_tcp_address(int fd, enum nbd_tls_mode tls)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char host[NI_MAXHOST], port[NI_MAXSERV];
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) ||
-	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
-			sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV))
-		return;
-	if (!is_loopback(&ss) && tls != NBD_TLS_REQUIRE)
-		fprintf(stderr, "uzram serve: warning: NBD on %s without --tls=require: anyone "
-			"who reaches this address can read and write the devices\n", host);
-	fprintf(stderr, "uzram serve: NBD on tcp %s%s%s:%s (nbd://%s%s%s:%s/zram0)\n",
-		ss.ss_family == AF_INET6 ? "[" : "", host,
-		ss.ss_family == AF_INET6 ? "]" : "", port,
-		ss.ss_family == AF_INET6 ? "[" : "", host,
-		ss.ss_family == AF_INET6 ? "]" : "", port);
-}
-
-/* systemd socket activation: descriptors 3 .. 3+LISTEN_FDS-1. */
-static int socket_activation(struct listener *l, unsigned int *n)
-{
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	long count;
-
-	if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid())
-		return 0;
-	count = strtol(fds, NULL, 10);
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	for (long i = 0; i < count && i < MAX_LISTENERS; i++) {
-		int fd = 3 + (int)i, type = 0;
-		socklen_t tl = sizeof(type);
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
-		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) || type != SOCK_STREAM) {
-			fprintf(stderr, "uzram serve: LISTEN_FDS: descriptor %d is not a stream socket\n", fd);
-			return -1;
-		}
-		getsockname(fd, (struct sockaddr *)&ss, &sl);
-		if (add_listener(l, n, fd, ss.ss_family != AF_UNIX, NULL))
-			return -1;
-	}
-	return (int)count;
-}
-
 /* ---- set-up ---- */
 
 /* A size as disksize takes it, but strict: digits and one K/M/G/T/P/E. */
@@ -441,32 +294,6 @@ static int configure_zram0(struct uzram *z, const struct serve_opts *o)
 	if (ret) {
 		fprintf(stderr, "uzram serve: --size %s: %s\n", o->size,
 			ret == -EINVAL ? "not a size (e.g. 1G, 512M)" : strerror(-ret));
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * The default socket directory: made 0700, or, if it exists, it must be a
- * real directory of ours that nobody else can write (/tmp/uzram-UID could
- * have been made by someone else to catch our sockets).
- */
-static int make_dir(const char *dir)
-{
-	struct stat st;
-
-	if (mkdir(dir, 0700) && errno != EEXIST) {
-		fprintf(stderr, "uzram serve: %s: %s\n", dir, strerror(errno));
-		return -1;
-	}
-	if (lstat(dir, &st)) {
-		fprintf(stderr, "uzram serve: %s: %s\n", dir, strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0077)) {
-		fprintf(stderr, "uzram serve: %s: not a directory of ours with mode 0700 "
-			"(owner %u, mode %04o): refusing to put sockets there\n", dir,
-			(unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
 		return -1;
 	}
 	return 0;
@@ -539,59 +366,10 @@ static void raise_fd_limit(void)
 	}
 }
 
-/* The main loop: until a signal, or the --stdio connection ends. */
-static void serve_loop(struct nbd_server *s, struct listener *l, unsigned int nl,
-		       int sfd, bool stdio)
-{
-	struct pollfd p[MAX_LISTENERS + 2];
-	struct swapwatch sw = { .npeers = 0 };
-	int timeout, watch;
-
-	for (;;) {
-		p[0].fd = sfd;
-		p[0].events = POLLIN;
-		p[1].fd = nbd_server_event_fd(s);
-		p[1].events = POLLIN;
-		for (unsigned int i = 0; i < nl; i++) {
-			p[2 + i].fd = l[i].fd;
-			p[2 + i].events = POLLIN;
-		}
-		timeout = nbd_server_trim(s);
-		watch = swapwatch_check(&sw);
-		if (watch >= 0 && (timeout < 0 || watch < timeout))
-			timeout = watch;
-		if (poll(p, 2 + nl, timeout) < 0) {
-			if (errno == EINTR)
-				continue;
-			fprintf(stderr, "uzram serve: poll: %s\n", strerror(errno));
-			return;
-		}
-		if (p[0].revents) {
-			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				fprintf(stderr, "uzram serve: %s: shutting down\n",
-					strsignal((int)si.ssi_signo));
-			return;
-		}
-		if (p[1].revents) {
-			uint64_t v;
-			if (read(p[1].fd, &v, sizeof(v)) < 0) {
-				/* EAGAIN: someone else drained it */
-			}
-			if (stdio && nbd_server_connections(s) == 0)
-				return;
-		}
-		for (unsigned int i = 0; i < nl; i++)
-			if (p[2 + i].revents)
-				accept_one(s, &l[i], &sw);
-	}
-}
-
 /* Everything `uzram serve` holds, set up by serve_start, undone by serve_stop. */
 struct serve {
 	struct serve_opts o;
-	struct listener l[MAX_LISTENERS];
-	unsigned int nl;
+	struct listeners ls;
 	int activated;			/* sockets from socket activation */
 	int sfd;			/* the signalfd */
 	char mlock_warn[256];		/* --mlock's measures that failed */
@@ -731,18 +509,18 @@ static int start_listeners(struct serve *sv)
 	struct serve_opts *o = &sv->o;
 	char dir[PATH_MAX];
 
-	sv->activated = socket_activation(sv->l, &sv->nl);
+	sv->activated = listen_activated(&sv->ls);
 	if (sv->activated < 0)
 		return -1;
 	if (!o->socket && !o->listen && !o->stdio && !sv->activated) {
-		if (control_runtime_dir(dir, sizeof(dir)) || make_dir(dir))
+		if (control_runtime_dir(dir, sizeof(dir)) || listen_make_dir(dir))
 			return -1;
 		snprintf(sv->nbd_path, sizeof(sv->nbd_path), "%s/nbd.sock", dir);
 		o->socket = sv->nbd_path;
 	}
-	if (o->socket && listen_unix(o->socket, sv->l, &sv->nl))
+	if (o->socket && listen_unix(&sv->ls, o->socket))
 		return -1;
-	if (o->listen && listen_tcp(o->listen, sv->l, &sv->nl))
+	if (o->listen && listen_tcp(&sv->ls, o->listen))
 		return -1;
 	return 0;
 }
@@ -809,9 +587,7 @@ static void announce_fronts(const struct serve *sv)
 	if (o->socket)
 		fprintf(stderr, "uzram serve: NBD on unix socket %s (nbd+unix:///zram0?socket=%s)\n",
 			o->socket, o->socket);
-	for (unsigned int i = 0; i < sv->nl; i++)
-		if (sv->l[i].tcp)
-			print_tcp_address(sv->l[i].fd, o->tls);
+	listen_print_tcp(&sv->ls, o->tls);
 	if (sv->activated)
 		fprintf(stderr, "uzram serve: NBD on %d socket%s from socket activation\n",
 			sv->activated, sv->activated > 1 ? "s" : "");
@@ -873,6 +649,73 @@ static int serve_start(struct serve *sv)
 	return 0;
 }
 
+/* The poll set: the signalfd, the NBD server's eventfd, the listeners. */
+static nfds_t poll_set(const struct serve *sv, struct pollfd *p)
+{
+	p[0] = (struct pollfd){ .fd = sv->sfd, .events = POLLIN };
+	p[1] = (struct pollfd){ .fd = nbd_server_event_fd(sv->s), .events = POLLIN };
+	for (unsigned int i = 0; i < sv->ls.n; i++)
+		p[2 + i] = (struct pollfd){ .fd = sv->ls.l[i].fd, .events = POLLIN };
+	return 2 + sv->ls.n;
+}
+
+/* The sooner of the NBD server's next trim and the swap watch's next look. */
+static int poll_timeout(struct nbd_server *s, struct swapwatch *sw)
+{
+	int timeout = nbd_server_trim(s);
+	int watch = swapwatch_check(sw);
+
+	if (watch >= 0 && (timeout < 0 || watch < timeout))
+		timeout = watch;
+	return timeout;
+}
+
+static void say_signal(int sfd)
+{
+	struct signalfd_siginfo si;
+
+	if (read(sfd, &si, sizeof(si)) == sizeof(si))
+		fprintf(stderr, "uzram serve: %s: shutting down\n", strsignal((int)si.ssi_signo));
+}
+
+/* A connection ended: true when that was --stdio's. */
+static bool stdio_ended(const struct serve *sv, int efd)
+{
+	uint64_t v;
+
+	if (read(efd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: someone else drained it */
+	}
+	return sv->o.stdio && nbd_server_connections(sv->s) == 0;
+}
+
+/* The main loop: until a signal, or the --stdio connection ends. */
+static void serve_loop(struct serve *sv)
+{
+	struct pollfd p[MAX_LISTENERS + 2];
+	struct swapwatch sw = { .npeers = 0 };
+
+	for (;;) {
+		nfds_t n = poll_set(sv, p);
+
+		if (poll(p, n, poll_timeout(sv->s, &sw)) < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "uzram serve: poll: %s\n", strerror(errno));
+			return;
+		}
+		if (p[0].revents) {
+			say_signal(sv->sfd);
+			return;
+		}
+		if (p[1].revents && stdio_ended(sv, p[1].fd))
+			return;
+		for (unsigned int i = 0; i < sv->ls.n; i++)
+			if (p[2 + i].revents)
+				accept_one(sv->s, &sv->ls.l[i], &sw);
+	}
+}
+
 /* Let the connections finish the requests in flight; cut them after
  * DRAIN_SECONDS. */
 static void drain_nbd(struct nbd_server *s)
@@ -889,13 +732,7 @@ static void drain_nbd(struct nbd_server *s)
 static void serve_stop(struct serve *sv, int rc)
 {
 	/* Stop accepting and remove the socket files first. */
-	for (unsigned int i = 0; i < sv->nl; i++) {
-		close(sv->l[i].fd);
-		if (sv->l[i].path) {
-			unlink(sv->l[i].path);
-			free(sv->l[i].path);
-		}
-	}
+	listen_close(&sv->ls);
 	/* The block devices first: STOP_DEV drains their requests. */
 	ublk_front_stop(sv->uf);
 	if (sv->s)
@@ -924,7 +761,7 @@ int cmd_serve(int argc, char **argv)
 	if (block_signals(&sv))
 		return 1;
 	if (!serve_start(&sv)) {
-		serve_loop(sv.s, sv.l, sv.nl, sv.sfd, sv.o.stdio);
+		serve_loop(&sv);
 		rc = 0;
 	}
 	serve_stop(&sv, rc);
