@@ -50,17 +50,43 @@ static void say_exclusive(const struct opt_cmd *cmd, unsigned int group)
 	fputc('\n', stderr);
 }
 
-/* util-linux's err_exclusive_options(): one option of each group. */
+/* Where o comes among the members of group g, in table order. */
+static int group_pos(const struct opt *opts, const struct opt *o, int g)
+{
+	int pos = 0;
+
+	for (; opts != o; opts++)
+		if (opts->excl & (1u << g))
+			pos++;
+	return pos;
+}
+
+/*
+ * One option of each group. An option in several groups meets them in the
+ * order of its place in each (then in group order): the first place in
+ * every group, then the second..., as uzram ctl always checked zramctl's
+ * two groups; so the message names the group where it comes first.
+ */
 static int exclusive(struct parse *p, const struct opt *o)
 {
-	for (int g = 0; g < OPT_GROUPS; g++) {
-		if (!(o->excl & (1u << g)))
-			continue;
-		if (p->seen[g] && p->seen[g] != o) {
-			say_exclusive(p->cmd, 1u << g);
-			return OPT_ERR;
+	int pos[OPT_GROUPS], left = 0;
+
+	for (int g = 0; g < OPT_GROUPS; g++)
+		if (o->excl & (1u << g)) {
+			pos[g] = group_pos(p->cmd->opts, o, g);
+			left++;
 		}
-		p->seen[g] = o;
+	for (int at = 0; left; at++) {
+		for (int g = 0; g < OPT_GROUPS; g++) {
+			if (!(o->excl & (1u << g)) || pos[g] != at)
+				continue;
+			left--;
+			if (p->seen[g] && p->seen[g] != o) {
+				say_exclusive(p->cmd, 1u << g);
+				return OPT_ERR;
+			}
+			p->seen[g] = o;
+		}
 	}
 	return 0;
 }
