@@ -62,7 +62,8 @@ struct opt {
 /* Typed destinations: .kind and .off in one. */
 #define OPT_FLAG_AT(type, member)	.kind = OPT_FLAG, .off = offsetof(type, member)
 #define OPT_STRING_AT(type, member)	.kind = OPT_STRING, .off = offsetof(type, member)
-#define OPT_UINT_AT(type, member, m)	.kind = OPT_UINT, .off = offsetof(type, member), .max = (m)
+#define OPT_UINT_AT(type, member, m) \
+	.kind = OPT_UINT, .off = offsetof(type, member), .max = (m)
 
 /* struct opt_cmd's flags */
 #define OPT_GNU		1u	/* getopt_long's syntax */

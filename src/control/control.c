@@ -53,27 +53,38 @@ int control_unix_addr(const char *path, struct sockaddr_un *sa)
 	return 0;
 }
 
+/* A socket file at path that no server answers is removed; a live one is
+ * -EADDRINUSE, another kind of file -EEXIST. */
+static int remove_stale(const char *path, const struct sockaddr_un *sa)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (lstat(path, &st))
+		return 0;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	close(fd);
+	if (ret == 0)
+		return -EADDRINUSE;	/* a live server */
+	unlink(path);			/* stale */
+	return 0;
+}
+
 int control_unix_listen(const char *path)
 {
 	struct sockaddr_un sa;
-	struct stat st;
 	mode_t old;
 	int fd, ret = control_unix_addr(path, &sa);
 
+	if (!ret)
+		ret = remove_stale(path, &sa);
 	if (ret)
 		return ret;
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-		close(fd);
-		if (ret == 0)
-			return -EADDRINUSE;	/* a live server */
-		unlink(path);			/* stale */
-	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;

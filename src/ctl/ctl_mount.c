@@ -16,6 +16,22 @@
 #include "ctl.h"
 
 /* The mount point of the filesystem on block device "maj:min", or NULL. */
+/* mountinfo's octal escapes (\040 and friends) undone, malloc'd. */
+static char *unescape(const char *s)
+{
+	char *out = malloc(strlen(s) + 1), *d = out;
+
+	for (; out; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] && s[3]) {
+			*d++ = (char)(((s[1] - '0') << 6) | ((s[2] - '0') << 3) | (s[3] - '0'));
+			s += 3;
+		} else if (!(*d++ = *s)) {
+			break;
+		}
+	}
+	return out;
+}
+
 char *ctl_mount_of(const char *majmin)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
@@ -31,18 +47,9 @@ char *ctl_mount_of(const char *majmin)
 		if (sscanf(line, "%u %u %63s %*s %4095s", &a, &b, dev, mnt) != 4 ||
 		    strcmp(dev, majmin))
 			continue;
-		/* unescape \040 and friends */
-		found = malloc(strlen(mnt) + 1);
+		found = unescape(mnt);
 		if (!found)
 			break;
-		for (char *s = mnt, *d = found;; s++) {
-			if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] && s[3]) {
-				*d++ = (char)(((s[1] - '0') << 6) | ((s[2] - '0') << 3) | (s[3] - '0'));
-				s += 3;
-			} else if (!(*d++ = *s)) {
-				break;
-			}
-		}
 	}
 	free(line);
 	fclose(f);

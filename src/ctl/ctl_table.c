@@ -169,7 +169,8 @@ static void json_string(FILE *f, const char *s)
 
 /* ---- printing ---- */
 
-static const char *cell_at(const struct ctl_out *o, const struct table *t, size_t r, int i)
+static const char *cell_at(const struct ctl_out *o, const struct table *t,
+			   size_t r, int i)
 {
 	return t->cells[r * (size_t)o->ncolumns + (size_t)i];
 }
