@@ -21,7 +21,7 @@
  * MOUNTPOINT is found through the block devices that carry the device: a
  * loop device on DIR/zramN/disk of the FUSE tree (with --control: of every
  * mounted fuse.uzram tree), or /dev/zramN itself under /sys/block
- * (ctl_mount.c). The devices are reached through a transport, the control
+ * (ctl_sysfs.c). The devices are reached through a transport, the control
  * socket or the tree (ctl_transport.c). The options are one table
  * (ctl_options), parsed by opt.c with getopt_long, as zramctl's. STREAMS
  * shows max_comp_streams, which kernels since 6.15 and uzram lack: empty,

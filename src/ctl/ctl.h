@@ -4,7 +4,8 @@
  *   ctl_transport.c  where the devices are: the control socket of `uzram
  *                    serve`, or a sysfs-like tree (a FUSE tree, or the
  *                    kernel's /sys/block); one interface, two implementations
- *   ctl_mount.c      MOUNTPOINT: which filesystem is mounted on a device
+ *   ctl_sysfs.c      the kernel's files: whole attribute files, and for
+ *                    MOUNTPOINT which filesystem is mounted on a device
  *   ctl_table.c      the status table: zramctl's columns and layouts
  *   ctl_format.c     util-linux's number formats (parse_size, human sizes)
  *
@@ -64,12 +65,13 @@ int ctl_u64(struct ctl *c, const char *dev, const char *attr, uint64_t *v);
 bool ctl_dev_exists(struct ctl *c, int id);
 /* "zramN" (or "/dev/zramN") to N; -1 if it is not such a name. */
 int ctl_parse_name(const char *s);
+
+/* ---- ctl_sysfs.c ---- */
+
 /* A whole file (NUL-terminated, malloc'd); len may be NULL. */
 int ctl_read_file(const char *path, char **out, size_t *len);
 /* Remove trailing white space. */
 void ctl_trim(char *s);
-
-/* ---- ctl_mount.c ---- */
 
 /* The mount point of the filesystem on block device "maj:min", or NULL. */
 char *ctl_mount_of(const char *majmin);

@@ -16,7 +16,6 @@
  * (tree: DIR/zramN/dev, the kernel's /dev/zramN).
  */
 #define _GNU_SOURCE
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,66 +30,6 @@
 #include "uzram.h"
 
 /* ---- helpers ---- */
-
-/* buf grown to twice its capacity cap (plus a NUL); 0 or -ENOMEM. */
-static int grow(char **buf, size_t *cap)
-{
-	char *nb = realloc(*buf, *cap * 2 + 1);
-
-	if (!nb)
-		return -ENOMEM;
-	*buf = nb;
-	*cap *= 2;
-	return 0;
-}
-
-/* All of fd into a growing buffer. */
-static int read_all(int fd, char **buf, size_t *cap, size_t *len)
-{
-	for (;;) {
-		ssize_t n;
-
-		if (*len == *cap && grow(buf, cap))
-			return -ENOMEM;
-		n = read(fd, *buf + *len, *cap - *len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		*len += (size_t)n;
-	}
-}
-
-int ctl_read_file(const char *path, char **out, size_t *out_len)
-{
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap + 1);
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
-
-	*out = NULL;
-	ret = fd < 0 ? -errno : !buf ? -ENOMEM : read_all(fd, &buf, &cap, &len);
-	if (fd >= 0)
-		close(fd);
-	if (ret) {
-		free(buf);
-		return ret;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	if (out_len)
-		*out_len = len;
-	return 0;
-}
-
-void ctl_trim(char *s)
-{
-	size_t n = strlen(s);
-
-	while (n && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-}
 
 int ctl_parse_name(const char *s)
 {

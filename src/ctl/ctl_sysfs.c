@@ -1,19 +1,88 @@
 /*
- * ctl_mount.c - MOUNTPOINT for `uzram ctl`, as zramctl finds it for
- * /dev/zramN: the filesystem mounted on a block device, from
+ * ctl_sysfs.c - what `uzram ctl` reads of the kernel's files: a whole
+ * attribute file (sysfs, or a FUSE tree's), and MOUNTPOINT as zramctl finds
+ * it for /dev/zramN: the filesystem mounted on a block device, from
  * /proc/self/mountinfo. A uzram device has no block device of its own
  * unless a loop device carries its disk file (TREE/zramN/disk of a FUSE
  * tree, found through /sys/block/loopN/loop/backing_file), so the
  * transports (ctl_transport.c) ask for either.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl.h"
+
+/* ---- files ---- */
+
+/* buf grown to twice its capacity cap (plus a NUL); 0 or -ENOMEM. */
+static int grow(char **buf, size_t *cap)
+{
+	char *nb = realloc(*buf, *cap * 2 + 1);
+
+	if (!nb)
+		return -ENOMEM;
+	*buf = nb;
+	*cap *= 2;
+	return 0;
+}
+
+/* All of fd into a growing buffer. */
+static int read_all(int fd, char **buf, size_t *cap, size_t *len)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (*len == *cap && grow(buf, cap))
+			return -ENOMEM;
+		n = read(fd, *buf + *len, *cap - *len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		*len += (size_t)n;
+	}
+}
+
+int ctl_read_file(const char *path, char **out, size_t *out_len)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap + 1);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+
+	*out = NULL;
+	ret = fd < 0 ? -errno : !buf ? -ENOMEM : read_all(fd, &buf, &cap, &len);
+	if (fd >= 0)
+		close(fd);
+	if (ret) {
+		free(buf);
+		return ret;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	if (out_len)
+		*out_len = len;
+	return 0;
+}
+
+void ctl_trim(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+}
+
+/* ---- mount points ---- */
 
 /* The mount point of the filesystem on block device "maj:min", or NULL. */
 /* mountinfo's octal escapes (\040 and friends) undone, malloc'd. */
