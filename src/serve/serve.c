@@ -69,7 +69,7 @@ struct serve_opts {
 	bool stdio, read_only, mlock, ublk;
 	enum nbd_tls_mode tls;
 	struct nbd_tls_opts tls_opts;
-	bool tls_set;
+	bool tls_set;				/* --tls was given */
 	const char *allow[MAX_ALLOW];
 	unsigned int nallow;
 };
