@@ -8,8 +8,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define UZ_MIN(a, b)	((a) < (b) ? (a) : (b))
-
 int cmd_dump(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

@@ -1,26 +1,71 @@
 /*
  * main.c - the uzram program: one binary, one subcommand per front end.
+ * The commands are one table; the usage is made from it.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cmd.h"
+#include "util/common.h"
 #include "uzram.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *synopsis;	/* in the usage; NULL: an alias, not listed */
+	const char *help;
+};
+
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const struct command commands[] = {
+	{ "serve", cmd_serve, "serve [OPTIONS]",
+	  "serve devices over NBD (and FUSE, the control socket)" },
+	{ "ctl", cmd_ctl, "ctl [OPTIONS] ...",
+	  "zramctl's interface: list, configure, show and set attributes" },
+	{ "bench", cmd_bench, "bench FILE [--algorithm NAME] [--threads N] [--json]",
+	  "write a page file into a fresh device, read it back" },
+	{ "dump", cmd_dump, "dump --pid PID OUT",
+	  "the resident anonymous pages of a process, as a page file" },
+	{ "analyze", cmd_analyze, "analyze --pid PID | FILE [--json]",
+	  "per algorithm: ratio, mem_used_total, same/huge pages, speed" },
+	{ "version", cmd_version, "version", "print the version" },
+	{ "--version", cmd_version, NULL, NULL },
+	{ "help", cmd_help, NULL, NULL },
+	{ "--help", cmd_help, NULL, NULL },
+	{ "-h", cmd_help, NULL, NULL },
+};
+
+/* The help's column, after the indent; a synopsis that leaves no space
+ * before it takes a line of its own. */
+#define HELP_COL	19
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: uzram COMMAND [ARGS]\n"
-		"\n"
-		"commands:\n"
-		"  serve [OPTIONS]    serve devices over NBD (and FUSE, the control socket)\n"
-		"  ctl [OPTIONS] ...  zramctl's interface: list, configure, show and set attributes\n"
-		"  bench FILE [--algorithm NAME] [--threads N] [--json]\n"
-		"                     write a page file into a fresh device, read it back\n"
-		"  dump --pid PID OUT the resident anonymous pages of a process, as a page file\n"
-		"  analyze --pid PID | FILE [--json]\n"
-		"                     per algorithm: ratio, mem_used_total, same/huge pages, speed\n"
-		"  version            print the version\n");
+	fprintf(f, "usage: uzram COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < UZ_ARRAY_SIZE(commands); i++) {
+		const struct command *c = &commands[i];
+
+		if (!c->synopsis)
+			continue;
+		if (strlen(c->synopsis) < HELP_COL)
+			fprintf(f, "  %-*s%s\n", HELP_COL, c->synopsis, c->help);
+		else
+			fprintf(f, "  %s\n  %-*s%s\n", c->synopsis, HELP_COL, "", c->help);
+	}
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	printf("uzram %s\n", UZRAM_VERSION);
+	return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	usage(stdout);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -29,24 +74,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
-		printf("uzram %s\n", UZRAM_VERSION);
-		return 0;
-	}
-	if (!strcmp(argv[1], "bench"))
-		return cmd_bench(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "serve"))
-		return cmd_serve(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "ctl"))
-		return cmd_ctl(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "analyze"))
-		return cmd_analyze(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "dump"))
-		return cmd_dump(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		usage(stdout);
-		return 0;
-	}
+	for (size_t i = 0; i < UZ_ARRAY_SIZE(commands); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
 	fprintf(stderr, "uzram: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

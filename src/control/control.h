@@ -1,7 +1,9 @@
 /*
  * control.h - the control socket: a small line protocol over the library's
  * one attribute table, so everything the FUSE tree offers also works where
- * FUSE is not available (PRODUCT.md: --control PATH, mode 0600).
+ * FUSE is not available (`uzram serve --control PATH`, mode 0600). The
+ * server is control_server.c, the client control_client.c, what both use
+ * control.c.
  *
  * Protocol (unix stream socket; one request at a time per connection, any
  * number of connections):

@@ -43,35 +43,34 @@ static void report(int id, const char *step, int err)
 		fprintf(stderr, "uzram serve: zram%d: idle %s: %s\n", id, step, strerror(-err));
 }
 
+/* Mark the pages idle for age seconds, then store attr=val (the step
+ * reported). */
+static void idle_pass(struct uzram *z, int id, unsigned int age, const char *attr,
+		      const char *val)
+{
+	char s[16];
+	int err;
+
+	snprintf(s, sizeof(s), "%u", age);
+	err = store_str(z, id, "idle", s);
+	if (!err)
+		err = store_str(z, id, attr, val);
+	report(id, attr, err);
+}
+
 static void run_device(struct uzram *z, int id, unsigned int wb_idle,
 		       unsigned int rc_idle)
 {
-	char buf[256], age[16];
-	long n;
+	char buf[256];
+	long n = uzram_attr_show(z, id, "initstate", buf, sizeof(buf));
 
-	n = uzram_attr_show(z, id, "initstate", buf, sizeof(buf));
 	if (n <= 0 || buf[0] != '1')
 		return;
-	if (rc_idle) {
-		n = uzram_attr_show(z, id, "recomp_algorithm", buf, sizeof(buf));
-		if (n > 0) {
-			snprintf(age, sizeof(age), "%u", rc_idle);
-			int err = store_str(z, id, "idle", age);
-			if (!err)
-				err = store_str(z, id, "recompress", "type=idle");
-			report(id, "recompress", err);
-		}
-	}
-	if (wb_idle) {
-		n = uzram_attr_show(z, id, "backing_dev", buf, sizeof(buf));
-		if (n > 0 && strcmp(buf, "none\n")) {
-			snprintf(age, sizeof(age), "%u", wb_idle);
-			int err = store_str(z, id, "idle", age);
-			if (!err)
-				err = store_str(z, id, "writeback", "idle");
-			report(id, "writeback", err);
-		}
-	}
+	if (rc_idle && uzram_attr_show(z, id, "recomp_algorithm", buf, sizeof(buf)) > 0)
+		idle_pass(z, id, rc_idle, "recompress", "type=idle");
+	if (wb_idle && uzram_attr_show(z, id, "backing_dev", buf, sizeof(buf)) > 0 &&
+	    strcmp(buf, "none\n"))
+		idle_pass(z, id, wb_idle, "writeback", "idle");
 }
 
 void policy_run_once(struct uzram *z, unsigned int writeback_idle,
@@ -87,20 +86,28 @@ void policy_run_once(struct uzram *z, unsigned int writeback_idle,
 	free(ids);
 }
 
-static void *policy_thread(void *arg)
+/* A quarter of the shorter age (of those set), from 1 to 60 seconds. */
+static unsigned int period_of(const struct policy *p)
 {
-	struct policy *p = arg;
 	unsigned int shortest = p->wb_idle && p->rc_idle ?
 		(p->wb_idle < p->rc_idle ? p->wb_idle : p->rc_idle) :
 		(p->wb_idle ? p->wb_idle : p->rc_idle);
 	unsigned int period = shortest / 4;
 
-	pthread_setname_np(pthread_self(), "policy");
-
 	if (period < 1)
 		period = 1;
 	if (period > 60)
 		period = 60;
+	return period;
+}
+
+static void *policy_thread(void *arg)
+{
+	struct policy *p = arg;
+	unsigned int period = period_of(p);
+
+	pthread_setname_np(pthread_self(), "policy");
+
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
 		struct timespec ts;

@@ -4,12 +4,13 @@
  *
  * Set-up: a registry of --devices devices; zram0 gets --algorithm and then
  * --size through the attribute API, as `echo lz4 > comp_algorithm; echo 1G
- * > disksize` would. Listeners: a unix socket (0600; the default unless
- * --listen, --stdio or socket activation says otherwise), TCP (127.0.0.1
- * unless an address is given; TCP_NODELAY), systemd socket activation
- * (LISTEN_PID/LISTEN_FDS: descriptors 3...), and --stdio (one connection
- * on stdin/stdout, then exit). The default socket directory is made 0700
- * and must be ours; sockets are 0600.
+ * > disksize` would. Listeners (listen.c): a unix socket (0600; the default
+ * unless --listen, --stdio or socket activation says otherwise), TCP
+ * (127.0.0.1 unless an address is given; TCP_NODELAY), systemd socket
+ * activation (LISTEN_PID/LISTEN_FDS: descriptors 3...), and --stdio (one
+ * connection on stdin/stdout, then exit). The default socket directory is
+ * made 0700 and must be ours; sockets are 0600. Options: one table
+ * (serve_options), parsed by opt.c; the usage is made from it.
  *
  * Security (docs/security.md): TLS for NBD (--tls, nbd_tls.c), a path
  * allow-list for attributes that name files (always set: --allow-path
@@ -28,10 +29,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <netdb.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -39,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -50,6 +47,8 @@
 #include "cmd.h"
 #include "control/control.h"
 #include "nbd/nbd.h"
+#include "listen.h"
+#include "opt.h"
 #include "policy.h"
 #include "fuse/fuse.h"
 #include "swapsafe.h"
@@ -57,16 +56,10 @@
 #include "ublk/ublk.h"
 #include "uzram.h"
 
-#define MAX_LISTENERS	16
+#define PROG		"uzram serve"
 #define MAX_DEVICES	1024
 #define MAX_ALLOW	64		/* --allow-path directories */
 #define DRAIN_SECONDS	30.0
-
-struct listener {
-	int fd;
-	bool tcp;
-	char *path;		/* a unix socket file we created */
-};
 
 struct serve_opts {
 	const char *size, *algorithm, *socket, *listen, *control, *mount;
@@ -76,349 +69,180 @@ struct serve_opts {
 	bool stdio, read_only, mlock, ublk;
 	enum nbd_tls_mode tls;
 	struct nbd_tls_opts tls_opts;
+	bool tls_set;				/* --tls was given */
 	const char *allow[MAX_ALLOW];
 	unsigned int nallow;
 };
 
+/* ---- options ---- */
+
+static int set_devices(void *ctx, const char *val)
+{
+	struct serve_opts *o = ctx;
+
+	if (opt_uint(PROG, "devices", val, MAX_DEVICES, &o->devices))
+		return OPT_ERR;
+	if (!o->devices) {
+		fprintf(stderr, "uzram serve: --devices 0: at least one device is needed\n");
+		return OPT_ERR;
+	}
+	return 0;
+}
+
+static int set_max_connections(void *ctx, const char *val)
+{
+	struct serve_opts *o = ctx;
+
+	if (opt_uint(PROG, "max-connections", val, 1u << 20, &o->max_connections))
+		return OPT_ERR;
+	if (!o->max_connections) {
+		fprintf(stderr, "uzram serve: --max-connections 0: at least one is needed\n");
+		return OPT_ERR;
+	}
+	return 0;
+}
+
+static int set_allow_path(void *ctx, const char *val)
+{
+	struct serve_opts *o = ctx;
+
+	if (o->nallow == MAX_ALLOW) {
+		fprintf(stderr, "uzram serve: --allow-path: at most %d directories\n", MAX_ALLOW);
+		return OPT_ERR;
+	}
+	o->allow[o->nallow++] = val;
+	return 0;
+}
+
+static int set_tls(void *ctx, const char *val)
+{
+	struct serve_opts *o = ctx;
+
+	if (!strcmp(val, "off")) {
+		o->tls = NBD_TLS_OFF;
+	} else if (!strcmp(val, "on")) {
+		o->tls = NBD_TLS_ON;
+	} else if (!strcmp(val, "require")) {
+		o->tls = NBD_TLS_REQUIRE;
+	} else {
+		fprintf(stderr, "uzram serve: --tls=%s: one of off, on, require\n", val);
+		return OPT_ERR;
+	}
+	o->tls_set = true;
+	return 0;
+}
+
+#define STRING(member)	OPT_STRING_AT(struct serve_opts, member)
+#define FLAG(member)	OPT_FLAG_AT(struct serve_opts, member)
+#define UINT(member, max) OPT_UINT_AT(struct serve_opts, member, max)
+#define CALL(fn)	.kind = OPT_CALL, .call = fn
+
+/* "--name VALUE" or "--name=VALUE"; the usage lists them in this order. */
+static const struct opt serve_options[] = {
+	{ .name = "size", .arg = "SIZE", STRING(size),
+	  .help = "disksize of zram0 (default 1G; 0 = leave it uninitialised)" },
+	{ .name = "algorithm", .arg = "NAME", STRING(algorithm),
+	  .help = "comp_algorithm of zram0 (default lzo-rle)" },
+	{ .name = "devices", .arg = "N", CALL(set_devices),
+	  .help = "devices created at start (default 1)" },
+	{ .name = "socket", .arg = "PATH", STRING(socket),
+	  .help = "NBD on a unix socket (mode 0600; default DIR/nbd.sock,\n"
+		  "DIR = /run/uzram as root, else $XDG_RUNTIME_DIR/uzram or /tmp/uzram-UID)" },
+	{ .name = "listen", .arg = "[ADDR:]PORT", STRING(listen),
+	  .help = "NBD over TCP (ADDR defaults to 127.0.0.1)" },
+	{ .name = "stdio", FLAG(stdio),
+	  .help = "one NBD connection on stdin/stdout\n"
+		  "(systemd socket activation, LISTEN_FDS, is honoured too)" },
+	{ .name = "control", .arg = "PATH", STRING(control),
+	  .help = "the control socket (mode 0600; default control.sock beside\n"
+		  "the NBD unix socket)" },
+	{ .name = "mount", .arg = "DIR", STRING(mount),
+	  .help = "the FUSE tree" },
+	{ .name = "read-only", FLAG(read_only),
+	  .help = "exports and FUSE disks refuse writes (EPERM / EROFS)" },
+	{ .name = "threads", .arg = "N", UINT(threads, 1024),
+	  .help = "request workers (default: the number of CPUs)" },
+	{ .name = "max-connections", .arg = "N", CALL(set_max_connections),
+	  .help = "NBD connections at once (default 1024); more are closed" },
+	{ .name = "ublk", FLAG(ublk),
+	  .help = "every initialised device zramN is also the block device\n"
+		  "/dev/ublkbN (the kernel's ublk driver: modprobe ublk_drv)" },
+	{ .name = "mlock", FLAG(mlock),
+	  .help = "make the server safe to back swap on /dev/ublkbN: memory\n"
+		  "locked (mlockall), PR_SET_IO_FLUSHER on every thread,\n"
+		  "oom_score_adj -1000 (docs/swap.md). Swap over NBD is\n"
+		  "not safe with it or without it" },
+	{ .name = "reserve", .arg = "SIZE", STRING(reserve),
+	  .help = "each device initialised takes SIZE of pool memory at once,\n"
+		  "locked; writes past it fail as zram's do when zs_malloc\n"
+		  "fails. With --mlock and no --reserve: the device's\n"
+		  "mem_limit when one is set before disksize" },
+	{ .name = "pidfile", .arg = "FILE", STRING(pidfile),
+	  .help = "write the process id to FILE" },
+	{ .name = "writeback-idle", .arg = "S", UINT(writeback_idle, 1u << 30),
+	  .help = "every device with a backing_dev: write back the pages\n"
+		  "idle for S seconds (idle=S, then writeback=idle)" },
+	{ .name = "recompress-idle", .arg = "S", UINT(recompress_idle, 1u << 30),
+	  .help = "every device with a recomp_algorithm: recompress the\n"
+		  "pages idle for S seconds (idle=S, recompress=type=idle)" },
+	{ .name = "allow-path", .arg = "DIR", CALL(set_allow_path),
+	  .help = "attributes that name a file (backing_dev, algorithm_params\n"
+		  "dict=) may name files below DIR (repeatable); without it\n"
+		  "the control socket and the FUSE tree refuse every path" },
+	{ .name = "tls", .arg = "=off|on|require", CALL(set_tls),
+	  .help = "TLS for NBD (NBD_OPT_STARTTLS); require: TCP clients must\n"
+		  "use it (unix-socket clients may); on: clients may (default\n"
+		  "off; on when credentials are given)" },
+	{ .name = "tls-certificates", .arg = "DIR", STRING(tls_opts.certificates),
+	  .help = "server-cert.pem, server-key.pem (and ca-cert.pem)" },
+	{ .name = "tls-psk", .arg = "FILE", STRING(tls_opts.psk_file),
+	  .help = "pre-shared keys, as psktool writes them (identity:hexkey)" },
+	{ .name = "tls-verify-peer", FLAG(tls_opts.verify_peer),
+	  .help = "require a client certificate signed by DIR/ca-cert.pem" },
+	{ .name = "help", .key = 'h', .kind = OPT_SHOW_HELP },
+	{ .name = NULL }
+};
+_Static_assert(NBD_MAX_CONNECTIONS == 1024, "--max-connections' help names the default");
+
+static const struct opt_cmd serve_cmd = {
+	.prog = PROG,
+	.opts = serve_options,
+	.flags = OPT_SAY_UNKNOWN | OPT_SAY_MISSING,
+};
+
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: uzram serve [OPTIONS]\n"
+	fprintf(f, "usage: uzram serve [OPTIONS]\n"
 		"\n"
-		"Serve the devices over NBD (exports zram0, zram1, ...; the empty name is zram0).\n"
-		"  --size SIZE          disksize of zram0 (default 1G; 0 = leave it uninitialised)\n"
-		"  --algorithm NAME     comp_algorithm of zram0 (default lzo-rle)\n"
-		"  --devices N          devices created at start (default 1)\n"
-		"  --socket PATH        NBD on a unix socket (mode 0600; default DIR/nbd.sock,\n"
-		"                       DIR = /run/uzram as root, else $XDG_RUNTIME_DIR/uzram or /tmp/uzram-UID)\n"
-		"  --listen [ADDR:]PORT NBD over TCP (ADDR defaults to 127.0.0.1)\n"
-		"  --stdio              one NBD connection on stdin/stdout\n"
-		"                       (systemd socket activation, LISTEN_FDS, is honoured too)\n"
-		"  --control PATH       the control socket (mode 0600; default control.sock beside\n"
-		"                       the NBD unix socket)\n"
-		"  --mount DIR          the FUSE tree\n"
-		"  --read-only          exports and FUSE disks refuse writes (EPERM / EROFS)\n"
-		"  --threads N          request workers (default: the number of CPUs)\n"
-		"  --max-connections N  NBD connections at once (default %u); more are closed\n"
-		"  --ublk               every initialised device zramN is also the block device\n"
-		"                       /dev/ublkbN (the kernel's ublk driver: modprobe ublk_drv)\n"
-		"  --mlock              make the server safe to back swap on /dev/ublkbN: memory\n"
-		"                       locked (mlockall), PR_SET_IO_FLUSHER on every thread,\n"
-		"                       oom_score_adj -1000 (docs/swap.md). Swap over NBD is\n"
-		"                       not safe with it or without it\n"
-		"  --reserve SIZE       each device initialised takes SIZE of pool memory at once,\n"
-		"                       locked; writes past it fail as zram's do when zs_malloc\n"
-		"                       fails. With --mlock and no --reserve: the device's\n"
-		"                       mem_limit when one is set before disksize\n"
-		"  --pidfile FILE       write the process id to FILE\n"
-		"  --writeback-idle S   every device with a backing_dev: write back the pages\n"
-		"                       idle for S seconds (idle=S, then writeback=idle)\n"
-		"  --recompress-idle S  every device with a recomp_algorithm: recompress the\n"
-		"                       pages idle for S seconds (idle=S, recompress=type=idle)\n"
-		"  --allow-path DIR     attributes that name a file (backing_dev, algorithm_params\n"
-		"                       dict=) may name files below DIR (repeatable); without it\n"
-		"                       the control socket and the FUSE tree refuse every path\n"
-		"  --tls=off|on|require TLS for NBD (NBD_OPT_STARTTLS); require: TCP clients must\n"
-		"                       use it (unix-socket clients may); on: clients may (default\n"
-		"                       off; on when credentials are given)\n"
-		"  --tls-certificates DIR  server-cert.pem, server-key.pem (and ca-cert.pem)\n"
-		"  --tls-psk FILE       pre-shared keys, as psktool writes them (identity:hexkey)\n"
-		"  --tls-verify-peer    require a client certificate signed by DIR/ca-cert.pem\n",
-		NBD_MAX_CONNECTIONS);
+		"Serve the devices over NBD (exports zram0, zram1, ...; the empty name is zram0).\n");
+	opt_usage(f, serve_options, 23);
 }
 
-static int parse_uint(const char *opt, const char *s, unsigned int max,
-		      unsigned int *out)
+/* Credentials alone mean --tls=on; --tls=on|require needs them. */
+static int check_tls(struct serve_opts *o)
 {
-	char *end;
-	unsigned long v;
+	bool creds = o->tls_opts.certificates || o->tls_opts.psk_file;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (!*s || *end || errno || v > max || s[0] == '-') {
-		fprintf(stderr, "uzram serve: %s %s: not a number from 0 to %u\n", opt, s, max);
-		return -1;
-	}
-	*out = (unsigned int)v;
-	return 0;
-}
-
-/* Options as "--name VALUE" or "--name=VALUE"; 0, 1 (help) or -1. */
-static int parse_args(int argc, char **argv, struct serve_opts *o)
-{
-	static const char *const valued[] = {
-		"--size", "--algorithm", "--devices", "--socket", "--listen",
-		"--control", "--mount", "--threads", "--pidfile", "--tls",
-		"--tls-certificates", "--tls-psk", "--allow-path", "--max-connections",
-		"--writeback-idle", "--recompress-idle", "--reserve",
-	};
-	bool tls_set = false;
-
-	for (int i = 1; i < argc; i++) {
-		char *a = argv[i], *val = NULL, name[32];
-		size_t nl = strcspn(a, "=");
-
-		if (!strcmp(a, "--help") || !strcmp(a, "-h"))
-			return 1;
-		if (!strcmp(a, "--stdio")) {
-			o->stdio = true;
-			continue;
-		}
-		if (!strcmp(a, "--read-only")) {
-			o->read_only = true;
-			continue;
-		}
-		if (!strcmp(a, "--mlock")) {
-			o->mlock = true;
-			continue;
-		}
-		if (!strcmp(a, "--ublk")) {
-			o->ublk = true;
-			continue;
-		}
-		if (!strcmp(a, "--tls-verify-peer")) {
-			o->tls_opts.verify_peer = true;
-			continue;
-		}
-		if (nl >= sizeof(name))
-			goto unknown;
-		memcpy(name, a, nl);
-		name[nl] = '\0';
-		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++) {
-			if (strcmp(name, valued[k]))
-				continue;
-			if (a[nl] == '=')
-				val = a + nl + 1;
-			else if (i + 1 < argc)
-				val = argv[++i];
-			else {
-				fprintf(stderr, "uzram serve: %s needs a value\n", name);
-				return -1;
-			}
-			break;
-		}
-		if (!val)
-			goto unknown;
-		if (!strcmp(name, "--size"))
-			o->size = val;
-		else if (!strcmp(name, "--algorithm"))
-			o->algorithm = val;
-		else if (!strcmp(name, "--socket"))
-			o->socket = val;
-		else if (!strcmp(name, "--listen"))
-			o->listen = val;
-		else if (!strcmp(name, "--control"))
-			o->control = val;
-		else if (!strcmp(name, "--mount"))
-			o->mount = val;
-		else if (!strcmp(name, "--pidfile"))
-			o->pidfile = val;
-		else if (!strcmp(name, "--reserve"))
-			o->reserve = val;
-		else if (!strcmp(name, "--devices")) {
-			if (parse_uint(name, val, MAX_DEVICES, &o->devices))
-				return -1;
-			if (!o->devices) {
-				fprintf(stderr, "uzram serve: --devices 0: at least one device is needed\n");
-				return -1;
-			}
-		} else if (!strcmp(name, "--threads")) {
-			if (parse_uint(name, val, 1024, &o->threads))
-				return -1;
-		} else if (!strcmp(name, "--max-connections")) {
-			if (parse_uint(name, val, 1u << 20, &o->max_connections))
-				return -1;
-			if (!o->max_connections) {
-				fprintf(stderr, "uzram serve: --max-connections 0: at least one is needed\n");
-				return -1;
-			}
-		} else if (!strcmp(name, "--writeback-idle")) {
-			if (parse_uint(name, val, 1u << 30, &o->writeback_idle))
-				return -1;
-		} else if (!strcmp(name, "--recompress-idle")) {
-			if (parse_uint(name, val, 1u << 30, &o->recompress_idle))
-				return -1;
-		} else if (!strcmp(name, "--tls")) {
-			if (!strcmp(val, "off"))
-				o->tls = NBD_TLS_OFF;
-			else if (!strcmp(val, "on"))
-				o->tls = NBD_TLS_ON;
-			else if (!strcmp(val, "require"))
-				o->tls = NBD_TLS_REQUIRE;
-			else {
-				fprintf(stderr, "uzram serve: --tls=%s: one of off, on, require\n", val);
-				return -1;
-			}
-			tls_set = true;
-		} else if (!strcmp(name, "--tls-certificates")) {
-			o->tls_opts.certificates = val;
-		} else if (!strcmp(name, "--tls-psk")) {
-			o->tls_opts.psk_file = val;
-		} else if (!strcmp(name, "--allow-path")) {
-			if (o->nallow == MAX_ALLOW) {
-				fprintf(stderr, "uzram serve: --allow-path: at most %d directories\n",
-					MAX_ALLOW);
-				return -1;
-			}
-			o->allow[o->nallow++] = val;
-		}
-		continue;
-unknown:
-		fprintf(stderr, "uzram serve: unknown option '%s'\n", a);
-		return -1;
-	}
-	/* Credentials alone mean --tls=on; --tls=on|require needs them. */
-	if (!tls_set && (o->tls_opts.certificates || o->tls_opts.psk_file))
+	if (!o->tls_set && creds)
 		o->tls = NBD_TLS_ON;
-	if (o->tls != NBD_TLS_OFF && !o->tls_opts.certificates && !o->tls_opts.psk_file) {
+	if (o->tls != NBD_TLS_OFF && !creds) {
 		fprintf(stderr, "uzram serve: --tls=%s needs --tls-certificates DIR or --tls-psk FILE\n",
 			o->tls == NBD_TLS_ON ? "on" : "require");
-		return -1;
+		return OPT_ERR;
 	}
-	if (o->tls == NBD_TLS_OFF && (o->tls_opts.certificates || o->tls_opts.psk_file ||
-				      o->tls_opts.verify_peer)) {
+	if (o->tls == NBD_TLS_OFF && (creds || o->tls_opts.verify_peer)) {
 		fprintf(stderr, "uzram serve: --tls=off with TLS credentials: choose one\n");
-		return -1;
+		return OPT_ERR;
 	}
 	return 0;
 }
 
-/* ---- listeners ---- */
-
-static int add_listener(struct listener *l, unsigned int *n, int fd, bool tcp,
-			const char *path)
+/* 0, or OPT_HELP or OPT_ERR (said). */
+static int parse_args(int argc, char **argv, struct serve_opts *o)
 {
-	if (*n == MAX_LISTENERS) {
-		close(fd);
-		fprintf(stderr, "uzram serve: too many listening sockets\n");
-		return -1;
-	}
-	l[*n].fd = fd;
-	l[*n].tcp = tcp;
-	l[*n].path = path ? strdup(path) : NULL;
-	(*n)++;
-	return 0;
-}
+	int ret = opt_parse(&serve_cmd, argc, argv, o);
 
-static int listen_unix(const char *path, struct listener *l, unsigned int *n)
-{
-	int fd = control_unix_listen(path);
-
-	if (fd < 0) {
-		fprintf(stderr, "uzram serve: socket %s: %s\n", path,
-			fd == -EADDRINUSE ? "another server is listening there" :
-			fd == -EEXIST ? "exists and is not a socket" : strerror(-fd));
-		return -1;
-	}
-	return add_listener(l, n, fd, false, path);
-}
-
-/* "[ADDR:]PORT", ADDR may be [IPv6]; ADDR defaults to 127.0.0.1. */
-static int listen_tcp(const char *spec, struct listener *l, unsigned int *n)
-{
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICSERV | AI_PASSIVE };
-	struct addrinfo *res = NULL;
-	char host[256] = "127.0.0.1";
-	const char *port = spec, *colon = strrchr(spec, ':');
-	int fd = -1, one = 1, ret;
-
-	if (colon) {
-		size_t hl = (size_t)(colon - spec);
-		const char *h = spec;
-
-		if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-			h++;
-			hl -= 2;
-		}
-		if (hl >= sizeof(host)) {
-			fprintf(stderr, "uzram serve: --listen %s: address too long\n", spec);
-			return -1;
-		}
-		if (hl) {
-			memcpy(host, h, hl);
-			host[hl] = '\0';
-		}
-		port = colon + 1;
-	}
-	ret = getaddrinfo(host, port, &hints, &res);
-	if (ret) {
-		fprintf(stderr, "uzram serve: --listen %s: %s\n", spec, gai_strerror(ret));
-		return -1;
-	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 128)) {
-		fprintf(stderr, "uzram serve: --listen %s: %s\n", spec, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(res);
-		return -1;
-	}
-	freeaddrinfo(res);
-	return add_listener(l, n, fd, true, NULL);
-}
-
-static bool is_loopback(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
-	if (ss->ss_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-		return IN6_IS_ADDR_LOOPBACK(a) ||
-		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-	}
-	return true;
-}
-
-static void print_tcp_address(int fd, enum nbd_tls_mode tls)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char host[NI_MAXHOST], port[NI_MAXSERV];
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) ||
-	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
-			sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV))
-		return;
-	if (!is_loopback(&ss) && tls != NBD_TLS_REQUIRE)
-		fprintf(stderr, "uzram serve: warning: NBD on %s without --tls=require: anyone "
-			"who reaches this address can read and write the devices\n", host);
-	fprintf(stderr, "uzram serve: NBD on tcp %s%s%s:%s (nbd://%s%s%s:%s/zram0)\n",
-		ss.ss_family == AF_INET6 ? "[" : "", host,
-		ss.ss_family == AF_INET6 ? "]" : "", port,
-		ss.ss_family == AF_INET6 ? "[" : "", host,
-		ss.ss_family == AF_INET6 ? "]" : "", port);
-}
-
-/* systemd socket activation: descriptors 3 .. 3+LISTEN_FDS-1. */
-static int socket_activation(struct listener *l, unsigned int *n)
-{
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	long count;
-
-	if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid())
-		return 0;
-	count = strtol(fds, NULL, 10);
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	for (long i = 0; i < count && i < MAX_LISTENERS; i++) {
-		int fd = 3 + (int)i, type = 0;
-		socklen_t tl = sizeof(type);
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
-		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) || type != SOCK_STREAM) {
-			fprintf(stderr, "uzram serve: LISTEN_FDS: descriptor %d is not a stream socket\n", fd);
-			return -1;
-		}
-		getsockname(fd, (struct sockaddr *)&ss, &sl);
-		if (add_listener(l, n, fd, ss.ss_family != AF_UNIX, NULL))
-			return -1;
-	}
-	return (int)count;
+	return ret < 0 ? ret : check_tls(o);
 }
 
 /* ---- set-up ---- */
@@ -470,32 +294,6 @@ static int configure_zram0(struct uzram *z, const struct serve_opts *o)
 	if (ret) {
 		fprintf(stderr, "uzram serve: --size %s: %s\n", o->size,
 			ret == -EINVAL ? "not a size (e.g. 1G, 512M)" : strerror(-ret));
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * The default socket directory: made 0700, or, if it exists, it must be a
- * real directory of ours that nobody else can write (/tmp/uzram-UID could
- * have been made by someone else to catch our sockets).
- */
-static int make_dir(const char *dir)
-{
-	struct stat st;
-
-	if (mkdir(dir, 0700) && errno != EEXIST) {
-		fprintf(stderr, "uzram serve: %s: %s\n", dir, strerror(errno));
-		return -1;
-	}
-	if (lstat(dir, &st)) {
-		fprintf(stderr, "uzram serve: %s: %s\n", dir, strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0077)) {
-		fprintf(stderr, "uzram serve: %s: not a directory of ours with mode 0700 "
-			"(owner %u, mode %04o): refusing to put sockets there\n", dir,
-			(unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
 		return -1;
 	}
 	return 0;
@@ -568,287 +366,404 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* Everything `uzram serve` holds, set up by serve_start, undone by serve_stop. */
+struct serve {
+	struct serve_opts o;
+	struct listeners ls;
+	int activated;			/* sockets from socket activation */
+	int sfd;			/* the signalfd */
+	char mlock_warn[256];		/* --mlock's measures that failed */
+	char nbd_path[PATH_MAX + 16], ctl_path[PATH_MAX + 16];
+	const char *ctl;		/* the control socket's path, or NULL */
+	struct uzram *z;
+	struct nbd_tls *tls;
+	struct nbd_server *s;
+	struct control_server *cs;
+	struct fuse_front *ff;
+	struct policy *pol;
+	struct ublk_front *uf;
+};
+
+/* Signals first: every thread created later inherits the mask. */
+static int block_signals(struct serve *sv)
+{
+	sigset_t mask;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	sv->sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sv->sfd < 0) {
+		fprintf(stderr, "uzram serve: signalfd: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* --mlock (before any thread exists: they inherit IO_FLUSHER and the
+ * stacks), --reserve's syntax, the descriptor limit. */
+static int start_process(struct serve *sv)
+{
+	const struct serve_opts *o = &sv->o;
+	char msg[512];
+
+	if (o->mlock && swapsafe_apply(msg, sizeof(msg), sv->mlock_warn,
+				       sizeof(sv->mlock_warn))) {
+		fprintf(stderr, "uzram serve: --mlock: %s\n", msg);
+		return -1;
+	}
+	if (*sv->mlock_warn)
+		fprintf(stderr, "uzram serve: warning: --mlock: %s (CAP_SYS_RESOURCE is needed): "
+			"the server is not safe to back swap\n", sv->mlock_warn);
+	if (o->reserve && (!valid_size(o->reserve) || !size_bytes(o->reserve))) {
+		fprintf(stderr, "uzram serve: --reserve %s: not a size (e.g. 256M, 1G)\n",
+			o->reserve);
+		return -1;
+	}
+	raise_fd_limit();
+	return 0;
+}
+
+static int start_tls(struct serve *sv)
+{
+	char msg[512];
+	int ret;
+
+	if (sv->o.tls == NBD_TLS_OFF)
+		return 0;
+	ret = nbd_tls_load(&sv->o.tls_opts, &sv->tls, msg, sizeof(msg));
+	if (ret) {
+		fprintf(stderr, "uzram serve: TLS: %s\n", msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The registry, its path allow-list and reserve, zram0's attributes. */
+static int start_devices(struct serve *sv)
+{
+	const struct serve_opts *o = &sv->o;
+	int ret = uzram_new(&sv->z, o->devices);
+
+	if (ret) {
+		fprintf(stderr, "uzram serve: creating %u devices: %s\n", o->devices, strerror(-ret));
+		return -1;
+	}
+	/* Stores from the control socket and the FUSE tree name files only
+	 * below --allow-path directories (none: no file at all). */
+	ret = uzram_set_path_allowlist(sv->z, o->allow, o->nallow);
+	if (ret) {
+		allow_path_error(o, ret);
+		return -1;
+	}
+	if (o->reserve)
+		uzram_set_reserve(sv->z, size_bytes(o->reserve));
+	else if (o->mlock)
+		uzram_set_reserve(sv->z, UZRAM_RESERVE_MEM_LIMIT);
+	return configure_zram0(sv->z, o);
+}
+
+static int start_ublk(struct serve *sv)
+{
+	struct ublk_opts uo = { .queues = sv->o.threads, .read_only = sv->o.read_only };
+	const char *legacy = getenv("UZRAM_UBLK_LEGACY_OPCODES");
+	char msg[512];
+
+	if (!sv->o.ublk)
+		return 0;
+	uo.legacy_opcodes = legacy && *legacy && strcmp(legacy, "0");
+	if (ublk_front_start(sv->z, &uo, &sv->uf, msg, sizeof(msg))) {
+		fprintf(stderr, "uzram serve: --ublk: %s\n", msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int start_nbd(struct serve *sv)
+{
+	const struct serve_opts *o = &sv->o;
+	struct nbd_server_opts nopts = {
+		.threads = o->threads,
+		.read_only = o->read_only,
+		.max_connections = o->max_connections,
+		.tls = o->tls,
+		.tls_creds = sv->tls,
+		.tls_local_plain = true,
+		.keep_buffers = o->mlock,
+	};
+	int ret = nbd_server_new(sv->z, &nopts, &sv->s);
+
+	if (ret) {
+		fprintf(stderr, "uzram serve: starting the NBD server: %s\n", strerror(-ret));
+		return -1;
+	}
+	return 0;
+}
+
+/* Socket activation, else the default unix socket unless --listen or
+ * --stdio; then --socket and --listen. */
+static int start_listeners(struct serve *sv)
+{
+	struct serve_opts *o = &sv->o;
+	char dir[PATH_MAX];
+
+	sv->activated = listen_activated(&sv->ls);
+	if (sv->activated < 0)
+		return -1;
+	if (!o->socket && !o->listen && !o->stdio && !sv->activated) {
+		if (control_runtime_dir(dir, sizeof(dir)) || listen_make_dir(dir))
+			return -1;
+		snprintf(sv->nbd_path, sizeof(sv->nbd_path), "%s/nbd.sock", dir);
+		o->socket = sv->nbd_path;
+	}
+	if (o->socket && listen_unix(&sv->ls, o->socket))
+		return -1;
+	if (o->listen && listen_tcp(&sv->ls, o->listen))
+		return -1;
+	return 0;
+}
+
+/* --control, or control.sock beside the NBD socket: without --control, a
+ * failure leaves the server without one. */
+static int start_control(struct serve *sv)
+{
+	const struct serve_opts *o = &sv->o;
+	int ret;
+
+	sv->ctl = o->control;
+	if (!sv->ctl && o->socket) {
+		const char *slash = strrchr(o->socket, '/');
+		int n = slash ? (int)(slash - o->socket) : 1;
+
+		snprintf(sv->ctl_path, sizeof(sv->ctl_path), "%.*s/control.sock", n,
+			 slash ? o->socket : ".");
+		sv->ctl = sv->ctl_path;
+	}
+	if (!sv->ctl)
+		return 0;
+	ret = control_server_start(sv->z, sv->ctl, &sv->cs);
+	if (!ret)
+		return 0;
+	fprintf(stderr, "uzram serve: control socket %s: %s%s\n", sv->ctl,
+		ret == -EADDRINUSE ? "another server is listening there" :
+		ret == -EEXIST ? "exists and is not a socket" : strerror(-ret),
+		o->control ? "" : " (serving without one; choose a path with --control)");
+	sv->cs = NULL;
+	return o->control ? -1 : 0;
+}
+
+/* The FUSE tree, the idle policies, the pidfile. */
+static int start_rest(struct serve *sv)
+{
+	const struct serve_opts *o = &sv->o;
+	int ret;
+
+	if (o->mount) {
+		ret = fuse_front_start(sv->z, o->mount, o->read_only, &sv->ff);
+		if (ret) {
+			fprintf(stderr, "uzram serve: --mount %s: %s\n", o->mount,
+				ret == -ENOSYS ? "FUSE is not available in this build" :
+				strerror(-ret));
+			return -1;
+		}
+	}
+	if (o->writeback_idle || o->recompress_idle) {
+		ret = policy_start(sv->z, o->writeback_idle, o->recompress_idle, &sv->pol);
+		if (ret) {
+			fprintf(stderr, "uzram serve: idle policies: %s\n", strerror(-ret));
+			return -1;
+		}
+	}
+	return o->pidfile ? write_pidfile(o->pidfile) : 0;
+}
+
+/* Where the devices are served. */
+static void announce_fronts(const struct serve *sv)
+{
+	const struct serve_opts *o = &sv->o;
+
+	if (o->socket)
+		fprintf(stderr, "uzram serve: NBD on unix socket %s (nbd+unix:///zram0?socket=%s)\n",
+			o->socket, o->socket);
+	listen_print_tcp(&sv->ls, o->tls);
+	if (sv->activated)
+		fprintf(stderr, "uzram serve: NBD on %d socket%s from socket activation\n",
+			sv->activated, sv->activated > 1 ? "s" : "");
+	if (sv->cs)
+		fprintf(stderr, "uzram serve: control socket %s\n", sv->ctl);
+	if (sv->ff)
+		fprintf(stderr, "uzram serve: FUSE tree at %s\n", o->mount);
+	if (o->writeback_idle)
+		fprintf(stderr, "uzram serve: pages idle %u s are written back (devices with a "
+			"backing_dev)\n", o->writeback_idle);
+	if (o->recompress_idle)
+		fprintf(stderr, "uzram serve: pages idle %u s are recompressed (devices with a "
+			"recomp_algorithm)\n", o->recompress_idle);
+}
+
+/* The devices, ublk, and what --mlock and --reserve did. */
+static void announce_devices(const struct serve *sv)
+{
+	const struct serve_opts *o = &sv->o;
+	bool uninit = !strcmp(o->size, "0");
+	struct uzram_stats st;
+
+	fprintf(stderr, "uzram serve: %u device%s, zram0 %s%s, %s\n", o->devices,
+		o->devices > 1 ? "s" : "", o->size, uninit ? " (uninitialised)" : "",
+		o->algorithm);
+	if (sv->uf)
+		fprintf(stderr, "uzram serve: ublk (%s): zramN is /dev/ublkbN once initialised%s\n",
+			ublk_front_describe(sv->uf), uninit ? "" : ", /dev/ublkb0 now");
+	if (!o->mlock && !o->reserve)
+		return;
+	if (uzram_stats(sv->z, 0, &st) == 0 && st.initialised)
+		fprintf(stderr, "uzram serve: zram0: %s\n", st.reserve_bytes ?
+			"pool memory reserved and locked" :
+			"no reserve: its pool takes memory as it grows, which under "
+			"memory pressure can wait for reclaim; give --reserve SIZE for "
+			"swap (docs/swap.md)");
+	if (o->mlock && !*sv->mlock_warn)
+		fprintf(stderr, "uzram serve: memory locked, PR_SET_IO_FLUSHER, "
+			"oom_score_adj -1000\n");
+}
+
+/* Everything in order, stopping at the first failure (said): -1. */
+static int serve_start(struct serve *sv)
+{
+	int ret;
+
+	if (start_process(sv) || start_tls(sv) || start_devices(sv) || start_ublk(sv) ||
+	    start_nbd(sv) || start_listeners(sv) || start_control(sv) || start_rest(sv))
+		return -1;
+	announce_fronts(sv);
+	announce_devices(sv);
+	if (sv->o.stdio) {
+		ret = nbd_server_spawn(sv->s, STDIN_FILENO, STDOUT_FILENO);
+		if (ret) {
+			fprintf(stderr, "uzram serve: --stdio: %s\n", strerror(-ret));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The poll set: the signalfd, the NBD server's eventfd, the listeners. */
+static nfds_t poll_set(const struct serve *sv, struct pollfd *p)
+{
+	p[0] = (struct pollfd){ .fd = sv->sfd, .events = POLLIN };
+	p[1] = (struct pollfd){ .fd = nbd_server_event_fd(sv->s), .events = POLLIN };
+	for (unsigned int i = 0; i < sv->ls.n; i++)
+		p[2 + i] = (struct pollfd){ .fd = sv->ls.l[i].fd, .events = POLLIN };
+	return 2 + sv->ls.n;
+}
+
+/* The sooner of the NBD server's next trim and the swap watch's next look. */
+static int poll_timeout(struct nbd_server *s, struct swapwatch *sw)
+{
+	int timeout = nbd_server_trim(s);
+	int watch = swapwatch_check(sw);
+
+	if (watch >= 0 && (timeout < 0 || watch < timeout))
+		timeout = watch;
+	return timeout;
+}
+
+static void say_signal(int sfd)
+{
+	struct signalfd_siginfo si;
+
+	if (read(sfd, &si, sizeof(si)) == sizeof(si))
+		fprintf(stderr, "uzram serve: %s: shutting down\n", strsignal((int)si.ssi_signo));
+}
+
+/* A connection ended: true when that was --stdio's. */
+static bool stdio_ended(const struct serve *sv, int efd)
+{
+	uint64_t v;
+
+	if (read(efd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: someone else drained it */
+	}
+	return sv->o.stdio && nbd_server_connections(sv->s) == 0;
+}
+
 /* The main loop: until a signal, or the --stdio connection ends. */
-static void serve_loop(struct nbd_server *s, struct listener *l, unsigned int nl,
-		       int sfd, bool stdio)
+static void serve_loop(struct serve *sv)
 {
 	struct pollfd p[MAX_LISTENERS + 2];
 	struct swapwatch sw = { .npeers = 0 };
-	int timeout, watch;
 
 	for (;;) {
-		p[0].fd = sfd;
-		p[0].events = POLLIN;
-		p[1].fd = nbd_server_event_fd(s);
-		p[1].events = POLLIN;
-		for (unsigned int i = 0; i < nl; i++) {
-			p[2 + i].fd = l[i].fd;
-			p[2 + i].events = POLLIN;
-		}
-		timeout = nbd_server_trim(s);
-		watch = swapwatch_check(&sw);
-		if (watch >= 0 && (timeout < 0 || watch < timeout))
-			timeout = watch;
-		if (poll(p, 2 + nl, timeout) < 0) {
+		nfds_t n = poll_set(sv, p);
+
+		if (poll(p, n, poll_timeout(sv->s, &sw)) < 0) {
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "uzram serve: poll: %s\n", strerror(errno));
 			return;
 		}
 		if (p[0].revents) {
-			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				fprintf(stderr, "uzram serve: %s: shutting down\n",
-					strsignal((int)si.ssi_signo));
+			say_signal(sv->sfd);
 			return;
 		}
-		if (p[1].revents) {
-			uint64_t v;
-			if (read(p[1].fd, &v, sizeof(v)) < 0) {
-				/* EAGAIN: someone else drained it */
-			}
-			if (stdio && nbd_server_connections(s) == 0)
-				return;
-		}
-		for (unsigned int i = 0; i < nl; i++)
+		if (p[1].revents && stdio_ended(sv, p[1].fd))
+			return;
+		for (unsigned int i = 0; i < sv->ls.n; i++)
 			if (p[2 + i].revents)
-				accept_one(s, &l[i], &sw);
+				accept_one(sv->s, &sv->ls.l[i], &sw);
 	}
+}
+
+/* Let the connections finish the requests in flight; cut them after
+ * DRAIN_SECONDS. */
+static void drain_nbd(struct nbd_server *s)
+{
+	nbd_server_shutdown(s);
+	if (!nbd_server_wait(s, DRAIN_SECONDS)) {
+		fprintf(stderr, "uzram serve: connections still busy after %.0f s: cutting them\n",
+			DRAIN_SECONDS);
+		nbd_server_abort(s);
+		nbd_server_wait(s, 1e6);
+	}
+}
+
+static void serve_stop(struct serve *sv, int rc)
+{
+	/* Stop accepting and remove the socket files first. */
+	listen_close(&sv->ls);
+	/* The block devices first: STOP_DEV drains their requests. */
+	ublk_front_stop(sv->uf);
+	if (sv->s)
+		drain_nbd(sv->s);
+	policy_stop(sv->pol);
+	control_server_stop(sv->cs);
+	fuse_front_stop(sv->ff);
+	nbd_server_free(sv->s);
+	nbd_tls_free(sv->tls);
+	uzram_free(sv->z);
+	if (sv->o.pidfile && rc == 0)
+		unlink(sv->o.pidfile);
+	close(sv->sfd);
 }
 
 int cmd_serve(int argc, char **argv)
 {
-	struct serve_opts o = { .size = "1G", .algorithm = "lzo-rle", .devices = 1 };
-	struct listener l[MAX_LISTENERS];
-	unsigned int nl = 0;
-	char dir[PATH_MAX], nbd_path[PATH_MAX + 16], ctl_path[PATH_MAX + 16];
-	const char *ctl = NULL;
-	struct nbd_server_opts nopts = { 0 };
-	struct nbd_tls *tls = NULL;
-	char msg[512], mlock_warn[256] = "";
-	struct nbd_server *s = NULL;
-	struct control_server *cs = NULL;
-	struct fuse_front *ff = NULL;
-	struct policy *pol = NULL;
-	struct ublk_front *uf = NULL;
-	struct uzram *z = NULL;
-	sigset_t mask;
-	int sfd = -1, ret, activated, rc = 1;
+	struct serve sv = { .o = { .size = "1G", .algorithm = "lzo-rle", .devices = 1 } };
+	int ret, rc = 1;
 
-	ret = parse_args(argc, argv, &o);
+	ret = parse_args(argc, argv, &sv.o);
 	if (ret) {
-		usage(ret > 0 ? stdout : stderr);
-		return ret > 0 ? 0 : 2;
+		usage(ret == OPT_HELP ? stdout : stderr);
+		return ret == OPT_HELP ? 0 : 2;
 	}
-
-	/* Signals first: every thread created later inherits the mask. */
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &mask, NULL);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (sfd < 0) {
-		fprintf(stderr, "uzram serve: signalfd: %s\n", strerror(errno));
+	if (block_signals(&sv))
 		return 1;
+	if (!serve_start(&sv)) {
+		serve_loop(&sv);
+		rc = 0;
 	}
-	/* Before any thread exists: they inherit IO_FLUSHER and the stacks. */
-	if (o.mlock && swapsafe_apply(msg, sizeof(msg), mlock_warn, sizeof(mlock_warn))) {
-		fprintf(stderr, "uzram serve: --mlock: %s\n", msg);
-		goto out;
-	}
-	if (*mlock_warn)
-		fprintf(stderr, "uzram serve: warning: --mlock: %s (CAP_SYS_RESOURCE is needed): "
-			"the server is not safe to back swap\n", mlock_warn);
-	if (o.reserve && (!valid_size(o.reserve) || !size_bytes(o.reserve))) {
-		fprintf(stderr, "uzram serve: --reserve %s: not a size (e.g. 256M, 1G)\n",
-			o.reserve);
-		goto out;
-	}
-
-	raise_fd_limit();
-	if (o.tls != NBD_TLS_OFF) {
-		ret = nbd_tls_load(&o.tls_opts, &tls, msg, sizeof(msg));
-		if (ret) {
-			fprintf(stderr, "uzram serve: TLS: %s\n", msg);
-			goto out;
-		}
-	}
-
-	ret = uzram_new(&z, o.devices);
-	if (ret) {
-		fprintf(stderr, "uzram serve: creating %u devices: %s\n", o.devices, strerror(-ret));
-		goto out;
-	}
-	/* Stores from the control socket and the FUSE tree name files only
-	 * below --allow-path directories (none: no file at all). */
-	ret = uzram_set_path_allowlist(z, o.allow, o.nallow);
-	if (ret) {
-		allow_path_error(&o, ret);
-		goto out;
-	}
-	if (o.reserve)
-		uzram_set_reserve(z, size_bytes(o.reserve));
-	else if (o.mlock)
-		uzram_set_reserve(z, UZRAM_RESERVE_MEM_LIMIT);
-	if (configure_zram0(z, &o))
-		goto out;
-	if (o.ublk) {
-		struct ublk_opts uo = { .queues = o.threads, .read_only = o.read_only };
-		const char *legacy = getenv("UZRAM_UBLK_LEGACY_OPCODES");
-
-		uo.legacy_opcodes = legacy && *legacy && strcmp(legacy, "0");
-		ret = ublk_front_start(z, &uo, &uf, msg, sizeof(msg));
-		if (ret) {
-			fprintf(stderr, "uzram serve: --ublk: %s\n", msg);
-			goto out;
-		}
-	}
-	nopts.threads = o.threads;
-	nopts.read_only = o.read_only;
-	nopts.max_connections = o.max_connections;
-	nopts.tls = o.tls;
-	nopts.tls_creds = tls;
-	nopts.tls_local_plain = true;
-	nopts.keep_buffers = o.mlock;
-	ret = nbd_server_new(z, &nopts, &s);
-	if (ret) {
-		fprintf(stderr, "uzram serve: starting the NBD server: %s\n", strerror(-ret));
-		goto out;
-	}
-
-	/* Listeners. */
-	activated = socket_activation(l, &nl);
-	if (activated < 0)
-		goto out;
-	if (!o.socket && !o.listen && !o.stdio && !activated) {
-		if (control_runtime_dir(dir, sizeof(dir)) || make_dir(dir))
-			goto out;
-		snprintf(nbd_path, sizeof(nbd_path), "%s/nbd.sock", dir);
-		o.socket = nbd_path;
-	}
-	if (o.socket && listen_unix(o.socket, l, &nl))
-		goto out;
-	if (o.listen && listen_tcp(o.listen, l, &nl))
-		goto out;
-	ctl = o.control;
-	if (!ctl && o.socket) {		/* beside the NBD socket */
-		const char *slash = strrchr(o.socket, '/');
-		int n = slash ? (int)(slash - o.socket) : 1;
-
-		snprintf(ctl_path, sizeof(ctl_path), "%.*s/control.sock", n,
-			 slash ? o.socket : ".");
-		ctl = ctl_path;
-	}
-	if (ctl) {
-		ret = control_server_start(z, ctl, &cs);
-		if (ret) {
-			fprintf(stderr, "uzram serve: control socket %s: %s%s\n", ctl,
-				ret == -EADDRINUSE ? "another server is listening there" :
-				ret == -EEXIST ? "exists and is not a socket" : strerror(-ret),
-				o.control ? "" : " (serving without one; choose a path with --control)");
-			if (o.control)
-				goto out;
-			cs = NULL;
-		}
-	}
-	if (o.mount) {
-		ret = fuse_front_start(z, o.mount, o.read_only, &ff);
-		if (ret) {
-			fprintf(stderr, "uzram serve: --mount %s: %s\n", o.mount,
-				ret == -ENOSYS ? "FUSE is not available in this build" :
-				strerror(-ret));
-			goto out;
-		}
-	}
-	if (o.writeback_idle || o.recompress_idle) {
-		ret = policy_start(z, o.writeback_idle, o.recompress_idle, &pol);
-		if (ret) {
-			fprintf(stderr, "uzram serve: idle policies: %s\n", strerror(-ret));
-			goto out;
-		}
-	}
-	if (o.pidfile && write_pidfile(o.pidfile))
-		goto out;
-
-	if (o.socket)
-		fprintf(stderr, "uzram serve: NBD on unix socket %s (nbd+unix:///zram0?socket=%s)\n",
-			o.socket, o.socket);
-	for (unsigned int i = 0; i < nl; i++)
-		if (l[i].tcp)
-			print_tcp_address(l[i].fd, o.tls);
-	if (activated)
-		fprintf(stderr, "uzram serve: NBD on %d socket%s from socket activation\n",
-			activated, activated > 1 ? "s" : "");
-	if (cs)
-		fprintf(stderr, "uzram serve: control socket %s\n", ctl);
-	if (ff)
-		fprintf(stderr, "uzram serve: FUSE tree at %s\n", o.mount);
-	if (o.writeback_idle)
-		fprintf(stderr, "uzram serve: pages idle %u s are written back (devices with a "
-			"backing_dev)\n", o.writeback_idle);
-	if (o.recompress_idle)
-		fprintf(stderr, "uzram serve: pages idle %u s are recompressed (devices with a "
-			"recomp_algorithm)\n", o.recompress_idle);
-	fprintf(stderr, "uzram serve: %u device%s, zram0 %s%s, %s\n", o.devices,
-		o.devices > 1 ? "s" : "", o.size, strcmp(o.size, "0") ? "" : " (uninitialised)",
-		o.algorithm);
-	if (uf)
-		fprintf(stderr, "uzram serve: ublk (%s): zramN is /dev/ublkbN once initialised%s\n",
-			ublk_front_describe(uf), strcmp(o.size, "0") ? ", /dev/ublkb0 now" : "");
-	if (o.mlock || o.reserve) {
-		struct uzram_stats st;
-
-		if (uzram_stats(z, 0, &st) == 0 && st.initialised)
-			fprintf(stderr, "uzram serve: zram0: %s\n", st.reserve_bytes ?
-				"pool memory reserved and locked" :
-				"no reserve: its pool takes memory as it grows, which under "
-				"memory pressure can wait for reclaim; give --reserve SIZE for "
-				"swap (docs/swap.md)");
-		if (o.mlock && !*mlock_warn)
-			fprintf(stderr, "uzram serve: memory locked, PR_SET_IO_FLUSHER, "
-				"oom_score_adj -1000\n");
-	}
-
-	if (o.stdio) {
-		ret = nbd_server_spawn(s, STDIN_FILENO, STDOUT_FILENO);
-		if (ret) {
-			fprintf(stderr, "uzram serve: --stdio: %s\n", strerror(-ret));
-			goto out;
-		}
-	}
-	serve_loop(s, l, nl, sfd, o.stdio);
-	rc = 0;
-
-out:
-	/* Stop accepting and remove the socket files first. */
-	for (unsigned int i = 0; i < nl; i++) {
-		close(l[i].fd);
-		if (l[i].path) {
-			unlink(l[i].path);
-			free(l[i].path);
-		}
-	}
-	/* The block devices first: STOP_DEV drains their requests. */
-	ublk_front_stop(uf);
-	if (s) {
-		nbd_server_shutdown(s);
-		if (!nbd_server_wait(s, DRAIN_SECONDS)) {
-			fprintf(stderr, "uzram serve: connections still busy after %.0f s: cutting them\n",
-				DRAIN_SECONDS);
-			nbd_server_abort(s);
-			nbd_server_wait(s, 1e6);
-		}
-	}
-	policy_stop(pol);
-	control_server_stop(cs);
-	fuse_front_stop(ff);
-	nbd_server_free(s);
-	nbd_tls_free(tls);
-	uzram_free(z);
-	if (o.pidfile && rc == 0)
-		unlink(o.pidfile);
-	if (sfd >= 0)
-		close(sfd);
+	serve_stop(&sv, rc);
 	return rc;
 }

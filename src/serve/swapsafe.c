@@ -49,15 +49,12 @@ static void warn(char *warn, size_t size, const char *what, int err)
 	snprintf(warn + n, size - n, "%s%s: %s", n ? "; " : "", what, strerror(err));
 }
 
-int swapsafe_apply(char *msg, size_t size, char *warnings, size_t wsize)
+/* The two measures that need CAP_SYS_RESOURCE, which a container may
+ * lack: the server goes on, and says it is not safe to back swap. */
+static void flusher_and_oom(char *warnings, size_t wsize)
 {
-	pthread_attr_t attr, old;
-	pthread_t probe;
-	int fd, err;
+	int fd;
 
-	warnings[0] = '\0';
-	/* These two need CAP_SYS_RESOURCE, which a container may lack: the
-	 * server goes on, and says it is not safe to back swap. */
 	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0))
 		warn(warnings, wsize, "PR_SET_IO_FLUSHER", errno);
 	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
@@ -65,31 +62,49 @@ int swapsafe_apply(char *msg, size_t size, char *warnings, size_t wsize)
 		warn(warnings, wsize, "oom_score_adj -1000", errno);
 	if (fd >= 0)
 		close(fd);
+}
+
+/* THREAD_STACK as the threads' default stack; 0 or an error number. */
+static int small_stacks(void)
+{
+	pthread_attr_t attr, old;
+	pthread_t probe;
+	int err = pthread_getattr_default_np(&old);
+
+	if (err)
+		return err;
+	err = pthread_attr_init(&attr);
+	if (!err) {
+		err = pthread_attr_setstacksize(&attr, THREAD_STACK);
+		if (!err)
+			err = pthread_setattr_default_np(&attr);
+		pthread_attr_destroy(&attr);
+	}
+	/* ThreadSanitizer's pthread_create refuses a changed default
+	 * (EINVAL): then keep glibc's. */
+	if (!err && pthread_create(&probe, NULL, nothing, NULL) == 0)
+		pthread_join(probe, NULL);
+	else if (!err)
+		pthread_setattr_default_np(&old);
+	pthread_attr_destroy(&old);
+	return err;
+}
+
+int swapsafe_apply(char *msg, size_t size, char *warnings, size_t wsize)
+{
+	int err;
+
+	warnings[0] = '\0';
+	flusher_and_oom(warnings, wsize);
 	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)) {
 		snprintf(msg, size, "PR_SET_THP_DISABLE: %s", strerror(errno));
 		return -1;
 	}
-	err = pthread_getattr_default_np(&old);
-	if (!err) {
-		err = pthread_attr_init(&attr);
-		if (!err) {
-			err = pthread_attr_setstacksize(&attr, THREAD_STACK);
-			if (!err)
-				err = pthread_setattr_default_np(&attr);
-			pthread_attr_destroy(&attr);
-		}
-	}
+	err = small_stacks();
 	if (err) {
 		snprintf(msg, size, "setting the threads' stack size: %s", strerror(err));
 		return -1;
 	}
-	/* ThreadSanitizer's pthread_create refuses a changed default
-	 * (EINVAL): then keep glibc's. */
-	if (pthread_create(&probe, NULL, nothing, NULL) == 0)
-		pthread_join(probe, NULL);
-	else
-		pthread_setattr_default_np(&old);
-	pthread_attr_destroy(&old);
 	if (mlockall(MCL_CURRENT | MCL_FUTURE)) {
 		snprintf(msg, size, "mlockall: %s (raise the memlock limit, ulimit -l, or run "
 			 "with CAP_IPC_LOCK)", strerror(errno));

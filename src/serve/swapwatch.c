@@ -49,11 +49,32 @@ static bool warned(struct swapwatch *w, const char *dev)
 	return false;
 }
 
+/* A line of /proc/swaps: warn if it is /dev/nbdN of one of our clients. */
+static void check_swap(struct swapwatch *w, const char *line)
+{
+	char path[96], dev[32];
+	FILE *f;
+	int pid = 0;
+
+	if (sscanf(line, "/dev/%31s", dev) != 1 || strncmp(dev, "nbd", 3))
+		return;
+	snprintf(path, sizeof(path), "/sys/block/%s/pid", dev);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fscanf(f, "%d", &pid) == 1 && is_peer(w, pid) && !warned(w, dev))
+		fprintf(stderr, "uzram serve: warning: /dev/%s, set up by process %d, a "
+			"client of this server, is swap: swap over NBD can hang under "
+			"memory pressure whatever the server does (its replies need "
+			"socket memory that only reclaim can give); use --ublk and "
+			"/dev/ublkbN for swap (docs/swap.md)\n", dev, pid);
+	fclose(f);
+}
+
 int swapwatch_check(struct swapwatch *w)
 {
-	char line[512], path[96], dev[32];
+	char line[512];
 	FILE *swaps;
-
 	struct timespec ts;
 	long long now, due;
 
@@ -68,24 +89,8 @@ int swapwatch_check(struct swapwatch *w)
 	swaps = fopen("/proc/swaps", "re");
 	if (!swaps)
 		return SWAPWATCH_PERIOD_MS;
-	while (fgets(line, sizeof(line), swaps)) {
-		FILE *f;
-		int pid = 0;
-
-		if (sscanf(line, "/dev/%31s", dev) != 1 || strncmp(dev, "nbd", 3))
-			continue;
-		snprintf(path, sizeof(path), "/sys/block/%s/pid", dev);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		if (fscanf(f, "%d", &pid) == 1 && is_peer(w, pid) && !warned(w, dev))
-			fprintf(stderr, "uzram serve: warning: /dev/%s, set up by process %d, a "
-				"client of this server, is swap: swap over NBD can hang under "
-				"memory pressure whatever the server does (its replies need "
-				"socket memory that only reclaim can give); use --ublk and "
-				"/dev/ublkbN for swap (docs/swap.md)\n", dev, pid);
-		fclose(f);
-	}
+	while (fgets(line, sizeof(line), swaps))
+		check_swap(w, line);
 	fclose(swaps);
 	return SWAPWATCH_PERIOD_MS;
 }

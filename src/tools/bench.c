@@ -1,10 +1,11 @@
 /*
  * bench.c - `uzram bench FILE [--algorithm NAME] [--threads N] [--json]`:
  * write a page file into a fresh device sized to it, in 1 MiB requests, read
- * it back, verify it, and print throughput and mm_stat (PRODUCT.md).
+ * it back, verify it, and print throughput and mm_stat.
  *
  * Threads split the file into contiguous ranges. The read figure times reads
- * alone; verification is a second, untimed pass. MB = 10^6 bytes.
+ * alone; verification is a second, untimed pass. MB = 10^6 bytes. The
+ * options are a table parsed by opt.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,6 +15,8 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "opt.h"
+#include "util/common.h"
 #include "uzram.h"
 
 #define REQ_SIZE	(1u << 20)
@@ -33,7 +36,7 @@ struct worker {
 static void *worker_run(void *arg)
 {
 	struct worker *w = arg;
-	uint8_t *buf = aligned_alloc(4096, REQ_SIZE);
+	uint8_t *buf = aligned_alloc(UZRAM_PAGE_SIZE, REQ_SIZE);
 
 	if (!buf) {
 		w->err = -ENOMEM;
@@ -89,122 +92,198 @@ static double run_phase(struct worker *w, unsigned int n, int op, int *err)
 	return t1 - t0;
 }
 
+/* ---- options ---- */
+
+struct bench_args {
+	const char *file, *algorithm;
+	unsigned int threads;
+	bool json;
+};
+
+static int set_threads(void *ctx, const char *val)
+{
+	struct bench_args *a = ctx;
+
+	a->threads = (unsigned int)strtoul(val, NULL, 10);
+	return 0;
+}
+
+static int set_file(void *ctx, const char *arg)
+{
+	struct bench_args *a = ctx;
+
+	if (a->file)
+		return OPT_ERR;
+	a->file = arg;
+	return 0;
+}
+
+static const struct opt bench_options[] = {
+	{ .name = "algorithm", .arg = "NAME", OPT_STRING_AT(struct bench_args, algorithm) },
+	{ .name = "threads", .arg = "N", .kind = OPT_CALL, .call = set_threads },
+	{ .name = "json", OPT_FLAG_AT(struct bench_args, json) },
+	{ .name = NULL }
+};
+
+static const struct opt_cmd bench_cmd = {
+	.prog = "uzram bench",
+	.opts = bench_options,
+	.operand = set_file,
+};
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: uzram bench FILE [--algorithm NAME] [--threads N] [--json]\n");
 	return 2;
 }
 
-int cmd_bench(int argc, char **argv)
+/* ---- the run ---- */
+
+struct bench_result {
+	uint64_t pages;
+	double write_mbps, read_mbps;
+	bool verified;
+	struct uzram_stats st;		/* after the writes */
+};
+
+/* A device of len bytes with the algorithm; said and -errno on failure. */
+static int new_device(const char *alg, size_t len, struct uzram **z,
+		      struct uzram_dev **dev)
 {
-	const char *file = NULL, *alg = "lzo-rle";
-	unsigned int threads = 1;
-	bool json = false;
-	struct uzram_stats s;
+	char size[32];
+	int ret = uzram_new(z, 1);
+
+	if (!ret)
+		ret = uzram_attr_store(*z, 0, "comp_algorithm", alg, strlen(alg));
+	if (ret) {
+		fprintf(stderr, "uzram bench: algorithm '%s': %s\n", alg, strerror(-ret));
+		return ret;
+	}
+	snprintf(size, sizeof(size), "%zu", len);
+	ret = uzram_attr_store(*z, 0, "disksize", size, strlen(size));
+	if (!ret)
+		ret = uzram_open(*z, 0, dev);
+	if (ret)
+		fprintf(stderr, "uzram bench: device of %zu bytes: %s\n", len, strerror(-ret));
+	return ret;
+}
+
+/* Write, read, verify with n workers; 0, or -errno after a failed write. */
+static int measure(struct uzram *z, struct uzram_dev *dev, const uint8_t *data,
+		   size_t len, struct worker *w, unsigned int n, struct bench_result *r)
+{
+	uint64_t per = r->pages / n;
+	double tw, tr;
+	int err;
+
+	for (unsigned int i = 0; i < n; i++) {
+		w[i].dev = dev;
+		w[i].data = data;
+		w[i].start = i * per * UZRAM_PAGE_SIZE;
+		w[i].end = i + 1 == n ? len : (i + 1) * per * UZRAM_PAGE_SIZE;
+	}
+	tw = run_phase(w, n, 0, &err);
+	if (err) {
+		fprintf(stderr, "uzram bench: write: %s\n", strerror(-err));
+		return err;
+	}
+	uzram_stats(z, 0, &r->st);
+	tr = run_phase(w, n, 1, &err);
+	if (!err)
+		run_phase(w, n, 2, &err);
+	r->verified = !err;
+	for (unsigned int i = 0; i < n; i++)
+		r->verified = r->verified && !w[i].mismatch;
+	if (err)
+		fprintf(stderr, "uzram bench: read: %s\n", strerror(-err));
+	r->write_mbps = len / tw / 1e6;
+	r->read_mbps = len / tr / 1e6;
+	return 0;
+}
+
+static void print_json(const struct bench_args *a, const struct bench_result *r)
+{
+	const struct uzram_stats *s = &r->st;
+
+	printf("{\"algorithm\": \"%s\", \"threads\": %u, \"pages\": %" PRIu64
+	       ", \"write_mbps\": %.1f, \"read_mbps\": %.1f, \"verified\": %s, "
+	       "\"mm_stat\": {\"orig_data_size\": %" PRIu64
+	       ", \"compr_data_size\": %" PRIu64 ", \"mem_used_total\": %" PRIu64
+	       ", \"mem_limit\": %" PRIu64 ", \"mem_used_max\": %" PRIu64
+	       ", \"same_pages\": %" PRIu64 ", \"pages_compacted\": %" PRIu64
+	       ", \"huge_pages\": %" PRIu64 ", \"huge_pages_since\": %" PRIu64 "}}\n",
+	       s->algorithm, a->threads, r->pages, r->write_mbps, r->read_mbps,
+	       r->verified ? "true" : "false",
+	       s->orig_data_size, s->compr_data_size, s->mem_used_total, s->mem_limit,
+	       s->mem_used_max, s->same_pages, s->pages_compacted, s->huge_pages,
+	       s->huge_pages_since);
+}
+
+static void print_text(const struct bench_args *a, const struct bench_result *r,
+		       size_t len)
+{
+	const struct uzram_stats *s = &r->st;
+
+	printf("file        %s: %" PRIu64 " pages (%.1f MB)\n", a->file, r->pages, len / 1e6);
+	printf("algorithm   %s, %u thread%s\n", s->algorithm, a->threads,
+	       a->threads > 1 ? "s" : "");
+	printf("write       %.1f MB/s\n", r->write_mbps);
+	printf("read        %.1f MB/s\n", r->read_mbps);
+	printf("verified    %s\n", r->verified ? "yes" : "NO");
+	printf("ratio       %.3f (orig / mem_used_total)\n",
+	       s->mem_used_total ? (double)s->orig_data_size / s->mem_used_total : 0.0);
+	printf("mm_stat     orig_data_size %" PRIu64 " compr_data_size %" PRIu64
+	       " mem_used_total %" PRIu64 " same_pages %" PRIu64 " huge_pages %" PRIu64 "\n",
+	       s->orig_data_size, s->compr_data_size, s->mem_used_total, s->same_pages,
+	       s->huge_pages);
+}
+
+/* The device, the workers, the figures; 0 when the data came back. */
+static int bench(const struct bench_args *a, const uint8_t *data, size_t len)
+{
+	struct bench_result r = { .pages = len / UZRAM_PAGE_SIZE };
 	struct uzram *z = NULL;
 	struct uzram_dev *dev = NULL;
+	struct worker *w = NULL;
+	int ret = new_device(a->algorithm, len, &z, &dev);
+
+	if (!ret) {
+		w = calloc(a->threads, sizeof(*w));
+		ret = w ? measure(z, dev, data, len, w, a->threads, &r) : -ENOMEM;
+		if (!w)
+			fprintf(stderr, "uzram bench: %s\n", strerror(ENOMEM));
+	}
+	if (!ret) {
+		if (a->json)
+			print_json(a, &r);
+		else
+			print_text(a, &r, len);
+		ret = r.verified ? 0 : -EIO;
+	}
+	free(w);
+	uzram_close(dev);
+	uzram_free(z);
+	return ret;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+	struct bench_args a = { .algorithm = "lzo-rle", .threads = 1 };
 	uint8_t *data;
 	size_t len;
-	char size[32];
-	int ret, err;
+	int ret;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--algorithm") && i + 1 < argc)
-			alg = argv[++i];
-		else if (!strncmp(argv[i], "--algorithm=", 12))
-			alg = argv[i] + 12;
-		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
-			threads = (unsigned int)strtoul(argv[++i], NULL, 10);
-		else if (!strncmp(argv[i], "--threads=", 10))
-			threads = (unsigned int)strtoul(argv[i] + 10, NULL, 10);
-		else if (!strcmp(argv[i], "--json"))
-			json = true;
-		else if (argv[i][0] != '-' && !file)
-			file = argv[i];
-		else
-			return usage();
-	}
-	if (!file || threads == 0 || threads > 1024)
+	if (opt_parse(&bench_cmd, argc, argv, &a) < 0 || !a.file || a.threads == 0 ||
+	    a.threads > 1024)
 		return usage();
-	ret = read_page_file(file, &data, &len);
+	ret = read_page_file(a.file, &data, &len);
 	if (ret) {
-		fprintf(stderr, "uzram bench: %s: %s\n", file,
+		fprintf(stderr, "uzram bench: %s: %s\n", a.file,
 			ret == -EINVAL ? "not a page file (a non-empty multiple of 4096 bytes)"
 				       : strerror(-ret));
 		return 1;
 	}
-	ret = uzram_new(&z, 1);
-	if (!ret)
-		ret = uzram_attr_store(z, 0, "comp_algorithm", alg, strlen(alg));
-	if (ret) {
-		fprintf(stderr, "uzram bench: algorithm '%s': %s\n", alg, strerror(-ret));
-		goto out;
-	}
-	snprintf(size, sizeof(size), "%zu", len);
-	ret = uzram_attr_store(z, 0, "disksize", size, strlen(size));
-	if (!ret)
-		ret = uzram_open(z, 0, &dev);
-	if (ret) {
-		fprintf(stderr, "uzram bench: device of %zu bytes: %s\n", len, strerror(-ret));
-		goto out;
-	}
-
-	struct worker *w = calloc(threads, sizeof(*w));
-	uint64_t pages = len / 4096, per = pages / threads;
-	for (unsigned int i = 0; i < threads; i++) {
-		w[i].dev = dev;
-		w[i].data = data;
-		w[i].start = i * per * 4096;
-		w[i].end = i + 1 == threads ? len : (i + 1) * per * 4096;
-	}
-	double tw = run_phase(w, threads, 0, &err);
-	if (err) {
-		fprintf(stderr, "uzram bench: write: %s\n", strerror(-err));
-		ret = err;
-		free(w);
-		goto out;
-	}
-	uzram_stats(z, 0, &s);
-	double tr = run_phase(w, threads, 1, &err);
-	if (!err)
-		run_phase(w, threads, 2, &err);
-	bool verified = !err;
-	for (unsigned int i = 0; i < threads; i++)
-		verified = verified && !w[i].mismatch;
-	free(w);
-	if (err)
-		fprintf(stderr, "uzram bench: read: %s\n", strerror(-err));
-
-	double wm = len / tw / 1e6, rm = len / tr / 1e6;
-	if (json) {
-		printf("{\"algorithm\": \"%s\", \"threads\": %u, \"pages\": %" PRIu64
-		       ", \"write_mbps\": %.1f, \"read_mbps\": %.1f, \"verified\": %s, "
-		       "\"mm_stat\": {\"orig_data_size\": %" PRIu64
-		       ", \"compr_data_size\": %" PRIu64 ", \"mem_used_total\": %" PRIu64
-		       ", \"mem_limit\": %" PRIu64 ", \"mem_used_max\": %" PRIu64
-		       ", \"same_pages\": %" PRIu64 ", \"pages_compacted\": %" PRIu64
-		       ", \"huge_pages\": %" PRIu64 ", \"huge_pages_since\": %" PRIu64 "}}\n",
-		       s.algorithm, threads, pages, wm, rm, verified ? "true" : "false",
-		       s.orig_data_size, s.compr_data_size, s.mem_used_total, s.mem_limit,
-		       s.mem_used_max, s.same_pages, s.pages_compacted, s.huge_pages,
-		       s.huge_pages_since);
-	} else {
-		printf("file        %s: %" PRIu64 " pages (%.1f MB)\n", file, pages, len / 1e6);
-		printf("algorithm   %s, %u thread%s\n", s.algorithm, threads, threads > 1 ? "s" : "");
-		printf("write       %.1f MB/s\n", wm);
-		printf("read        %.1f MB/s\n", rm);
-		printf("verified    %s\n", verified ? "yes" : "NO");
-		printf("ratio       %.3f (orig / mem_used_total)\n",
-		       s.mem_used_total ? (double)s.orig_data_size / s.mem_used_total : 0.0);
-		printf("mm_stat     orig_data_size %" PRIu64 " compr_data_size %" PRIu64
-		       " mem_used_total %" PRIu64 " same_pages %" PRIu64 " huge_pages %" PRIu64 "\n",
-		       s.orig_data_size, s.compr_data_size, s.mem_used_total, s.same_pages,
-		       s.huge_pages);
-	}
-	ret = verified ? 0 : -EIO;
-out:
-	uzram_close(dev);
-	uzram_free(z);
+	ret = bench(&a, data, len);
 	free(data);
 	return ret ? 1 : 0;
 }

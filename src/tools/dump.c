@@ -6,7 +6,8 @@
  * swap. Mappings come from /proc/PID/maps (private, readable, no backing
  * file: the heap, the stack, anonymous and [anon:...] regions), residency
  * from /proc/PID/pagemap (present, not a file or shared-anonymous page), the
- * bytes from /proc/PID/mem.
+ * bytes from /proc/PID/mem. pagemap has an entry per page of the host: a
+ * host with pages of UZRAM_PAGE_SIZE (4 KiB) is assumed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,11 +18,14 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "opt.h"
+#include "util/common.h"
+#include "uzram.h"
 
 #define PM_PRESENT	(1ull << 63)
 #define PM_SWAPPED	(1ull << 62)
 #define PM_FILE_SHARED	(1ull << 61)
-#define DUMP_PAGE	4096u
+#define PAGES_AT_ONCE	512	/* pagemap entries, pages copied */
 
 static bool anonymous_private(const char *perms, const char *path)
 {
@@ -33,134 +37,207 @@ static bool anonymous_private(const char *perms, const char *path)
 	       !strncmp(path, "[anon:", 6);
 }
 
-/* Copy the resident pages of [start, end) to out, through buf (512 pages);
- * returns pages or -errno. */
+static bool resident(uint64_t pm)
+{
+	return (pm & PM_PRESENT) && !(pm & (PM_SWAPPED | PM_FILE_SHARED));
+}
+
+/* The resident ones of np pages at address a (their pagemap entries in
+ * pm), copied to out in runs through buf; returns pages or -EIO. */
+static long copy_resident(int mem, FILE *out, uint8_t *buf, const uint64_t *pm,
+			  size_t np, uint64_t a)
+{
+	long pages = 0;
+
+	for (size_t i = 0, j; i < np; i = j) {
+		size_t len, whole;
+		ssize_t got;
+
+		for (j = i; j < np && resident(pm[j]); j++)
+			;
+		if (j == i) {
+			j++;
+			continue;
+		}
+		len = (j - i) * UZRAM_PAGE_SIZE;
+		got = pread(mem, buf, len, (off_t)(a + i * UZRAM_PAGE_SIZE));
+		/* A page can vanish meanwhile: keep what came. */
+		if (got <= 0)
+			continue;
+		whole = (size_t)got / UZRAM_PAGE_SIZE * UZRAM_PAGE_SIZE;
+		if (fwrite(buf, 1, whole, out) != whole)
+			return -EIO;
+		pages += (long)(whole / UZRAM_PAGE_SIZE);
+	}
+	return pages;
+}
+
+/* Copy the resident pages of [start, end) to out, through buf
+ * (PAGES_AT_ONCE pages); returns pages or -errno. */
 static long dump_range(int pagemap, int mem, FILE *out, uint8_t *buf,
 		       uint64_t start, uint64_t end)
 {
-	uint64_t pm[512];
-	long pages = 0;
+	uint64_t pm[PAGES_AT_ONCE];
+	long pages = 0, n;
 
 	for (uint64_t a = start; a < end;) {
-		size_t n = (size_t)UZ_MIN((end - a) / DUMP_PAGE, 512);
-		ssize_t r = pread(pagemap, pm, n * 8, (off_t)(a / DUMP_PAGE * 8));
+		size_t np = (size_t)UZ_MIN((end - a) / UZRAM_PAGE_SIZE, PAGES_AT_ONCE);
+		ssize_t r = pread(pagemap, pm, np * 8, (off_t)(a / UZRAM_PAGE_SIZE * 8));
 
-		if (r != (ssize_t)(n * 8))
+		if (r != (ssize_t)(np * 8))
 			return -EIO;
-		for (size_t i = 0; i < n;) {
-			size_t j = i;
-			while (j < n && (pm[j] & PM_PRESENT) &&
-			       !(pm[j] & (PM_SWAPPED | PM_FILE_SHARED)))
-				j++;
-			if (j > i) {
-				size_t len = (j - i) * DUMP_PAGE;
-				ssize_t got = pread(mem, buf, len,
-						    (off_t)(a + i * DUMP_PAGE));
-				/* A page can vanish meanwhile: keep what came. */
-				if (got > 0) {
-					size_t whole = (size_t)got / DUMP_PAGE * DUMP_PAGE;
-					if (fwrite(buf, 1, whole, out) != whole)
-						return -EIO;
-					pages += (long)(whole / DUMP_PAGE);
-				}
-				i = j;
-			} else {
-				i++;
-			}
-		}
-		a += n * DUMP_PAGE;
+		n = copy_resident(mem, out, buf, pm, np, a);
+		if (n < 0)
+			return n;
+		pages += n;
+		a += np * UZRAM_PAGE_SIZE;
 	}
 	return pages;
+}
+
+/* What dump_process reads and writes. */
+struct dump_files {
+	FILE *maps, *out;
+	int pagemap, mem;
+	uint8_t *buf;		/* PAGES_AT_ONCE pages */
+};
+
+static void dump_close(struct dump_files *f)
+{
+	free(f->buf);
+	if (f->maps)
+		fclose(f->maps);
+	if (f->pagemap >= 0)
+		close(f->pagemap);
+	if (f->mem >= 0)
+		close(f->mem);
+}
+
+/* /proc/PID/{maps,pagemap,mem} and path ("-": stdout); 0 or -errno. */
+static int dump_open(struct dump_files *f, int pid, const char *path)
+{
+	char fname[64];
+	int err;
+
+	*f = (struct dump_files){ .pagemap = -1, .mem = -1 };
+	snprintf(fname, sizeof(fname), "/proc/%d/maps", pid);
+	f->maps = fopen(fname, "re");
+	if (!f->maps)
+		return -errno;
+	snprintf(fname, sizeof(fname), "/proc/%d/pagemap", pid);
+	f->pagemap = open(fname, O_RDONLY | O_CLOEXEC);
+	snprintf(fname, sizeof(fname), "/proc/%d/mem", pid);
+	f->mem = open(fname, O_RDONLY | O_CLOEXEC);
+	f->out = strcmp(path, "-") ? fopen(path, "we") : stdout;
+	/* On the heap, not static: 2 MiB of bss would be part of every
+	 * uzram process, a locked `serve --mlock` too. */
+	f->buf = malloc(PAGES_AT_ONCE * UZRAM_PAGE_SIZE);
+	if (f->pagemap < 0 || f->mem < 0 || !f->out || !f->buf) {
+		err = f->buf ? errno : ENOMEM;
+		if (f->out && f->out != stdout)
+			fclose(f->out);
+		dump_close(f);
+		return -err;
+	}
+	return 0;
+}
+
+/* A line of maps: the range, if it is private anonymous memory. */
+static bool anonymous_range(const char *line, uint64_t *start, uint64_t *end)
+{
+	char perms[8] = "", pathname[4096] = "";
+	const char *p = pathname;
+
+	if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %*s %*s %*s %4095[^\n]",
+		   start, end, perms, pathname) < 3)
+		return false;
+	while (*p == ' ')
+		p++;
+	return anonymous_private(perms, p);
 }
 
 /* Write the resident anonymous pages of pid to path; returns pages or -errno. */
 long dump_process(int pid, const char *path)
 {
-	char fname[64], line[4096];
-	int pagemap, mem;
-	FILE *maps, *out;
-	uint8_t *buf;
-	long total = 0;
+	struct dump_files f;
+	char line[4096];
+	long total = 0, n;
+	int ret = dump_open(&f, pid, path);
 
-	snprintf(fname, sizeof(fname), "/proc/%d/maps", pid);
-	maps = fopen(fname, "re");
-	if (!maps)
-		return -errno;
-	snprintf(fname, sizeof(fname), "/proc/%d/pagemap", pid);
-	pagemap = open(fname, O_RDONLY | O_CLOEXEC);
-	snprintf(fname, sizeof(fname), "/proc/%d/mem", pid);
-	mem = open(fname, O_RDONLY | O_CLOEXEC);
-	out = strcmp(path, "-") ? fopen(path, "we") : stdout;
-	/* On the heap, not static: 2 MiB of bss would be part of every
-	 * uzram process, a locked `serve --mlock` too. */
-	buf = malloc(512 * DUMP_PAGE);
-	if (pagemap < 0 || mem < 0 || !out || !buf) {
-		int err = buf ? errno : ENOMEM;
-		free(buf);
-		fclose(maps);
-		if (pagemap >= 0)
-			close(pagemap);
-		if (mem >= 0)
-			close(mem);
-		if (out && out != stdout)
-			fclose(out);
-		return -err;
-	}
-	while (fgets(line, sizeof(line), maps)) {
+	if (ret)
+		return ret;
+	while (fgets(line, sizeof(line), f.maps)) {
 		uint64_t start, end;
-		char perms[8] = "", pathname[4096] = "";
 
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %*s %*s %*s %4095[^\n]",
-			   &start, &end, perms, pathname) < 3)
+		if (!anonymous_range(line, &start, &end))
 			continue;
-		char *p = pathname;
-		while (*p == ' ')
-			p++;
-		if (!anonymous_private(perms, p))
-			continue;
-		long n = dump_range(pagemap, mem, out, buf, start, end);
+		n = dump_range(f.pagemap, f.mem, f.out, f.buf, start, end);
 		if (n < 0) {
 			total = n;
 			break;
 		}
 		total += n;
 	}
-	free(buf);
-	fclose(maps);
-	close(pagemap);
-	close(mem);
-	if (out != stdout && fclose(out) != 0 && total >= 0)
+	dump_close(&f);
+	if (f.out != stdout && fclose(f.out) != 0 && total >= 0)
 		total = -EIO;
 	return total;
 }
 
+/* ---- the command ---- */
+
+struct dump_args {
+	long pid;
+	const char *out;
+};
+
+static int set_pid(void *ctx, const char *val)
+{
+	struct dump_args *a = ctx;
+
+	a->pid = strtol(val, NULL, 10);
+	return 0;
+}
+
+/* OUT; the last one given counts. */
+static int set_out(void *ctx, const char *arg)
+{
+	struct dump_args *a = ctx;
+
+	a->out = arg;
+	return 0;
+}
+
+static const struct opt dump_options[] = {
+	{ .name = "pid", .arg = "PID", .kind = OPT_CALL, .call = set_pid },
+	{ .name = NULL }
+};
+
+/* "-" is an OUT: stdout. */
+static const struct opt_cmd dump_cmd = {
+	.prog = "uzram dump",
+	.opts = dump_options,
+	.flags = OPT_DASH | OPT_SAY_UNKNOWN,
+	.operand = set_out,
+};
+
 int cmd_dump(int argc, char **argv)
 {
-	const char *out = NULL;
-	long pid = -1;
+	struct dump_args a = { .pid = -1 };
+	long pages;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--pid") && i + 1 < argc) {
-			pid = strtol(argv[++i], NULL, 10);
-		} else if (!strncmp(argv[i], "--pid=", 6)) {
-			pid = strtol(argv[i] + 6, NULL, 10);
-		} else if (argv[i][0] != '-' || !strcmp(argv[i], "-")) {
-			out = argv[i];
-		} else {
-			fprintf(stderr, "uzram dump: unknown option '%s'\n", argv[i]);
-			return 2;
-		}
-	}
-	if (pid <= 0 || !out) {
+	if (opt_parse(&dump_cmd, argc, argv, &a) < 0)
+		return 2;
+	if (a.pid <= 0 || !a.out) {
 		fprintf(stderr, "usage: uzram dump --pid PID OUT\n");
 		return 2;
 	}
-	long pages = dump_process((int)pid, out);
+	pages = dump_process((int)a.pid, a.out);
 	if (pages < 0) {
-		fprintf(stderr, "uzram dump: process %ld: %s\n", pid, strerror((int)-pages));
+		fprintf(stderr, "uzram dump: process %ld: %s\n", a.pid, strerror((int)-pages));
 		return 1;
 	}
 	fprintf(stderr, "uzram dump: %ld pages (%.1f MiB) from process %ld to %s\n",
-		pages, pages * 4096.0 / (1 << 20), pid, out);
+		pages, pages * (double)UZRAM_PAGE_SIZE / (1 << 20), a.pid, a.out);
 	return 0;
 }

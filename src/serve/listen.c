@@ -1,0 +1,212 @@
+/*
+ * listen.c - the NBD listeners of `uzram serve` (listen.h).
+ *
+ * A unix socket (0600, in a 0700 directory of ours by default), TCP
+ * (127.0.0.1 unless an address is given; SO_REUSEADDR), and the sockets of
+ * systemd socket activation (LISTEN_PID/LISTEN_FDS: descriptors 3...).
+ * struct listeners is a fixed array owned by the main thread; a unix socket
+ * we created is remembered by its path, to be removed at the end.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "control/control.h"
+#include "listen.h"
+
+static int add_listener(struct listeners *ls, int fd, bool tcp, const char *path)
+{
+	struct listener *l;
+
+	if (ls->n == MAX_LISTENERS) {
+		close(fd);
+		fprintf(stderr, "uzram serve: too many listening sockets\n");
+		return -1;
+	}
+	l = &ls->l[ls->n];
+	l->fd = fd;
+	l->tcp = tcp;
+	l->path = path ? strdup(path) : NULL;
+	ls->n++;
+	return 0;
+}
+
+int listen_unix(struct listeners *ls, const char *path)
+{
+	int fd = control_unix_listen(path);
+
+	if (fd < 0) {
+		fprintf(stderr, "uzram serve: socket %s: %s\n", path,
+			fd == -EADDRINUSE ? "another server is listening there" :
+			fd == -EEXIST ? "exists and is not a socket" : strerror(-fd));
+		return -1;
+	}
+	return add_listener(ls, fd, false, path);
+}
+
+/* "[ADDR:]PORT" into host (kept at 127.0.0.1 without ADDR) and *port. */
+static int split_host_port(const char *spec, char *host, size_t size, const char **port)
+{
+	const char *colon = strrchr(spec, ':'), *h = spec;
+	size_t hl = colon ? (size_t)(colon - spec) : 0;
+
+	*port = colon ? colon + 1 : spec;
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	if (hl >= size) {
+		fprintf(stderr, "uzram serve: --listen %s: address too long\n", spec);
+		return -1;
+	}
+	if (hl) {
+		memcpy(host, h, hl);
+		host[hl] = '\0';
+	}
+	return 0;
+}
+
+int listen_tcp(struct listeners *ls, const char *spec)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV | AI_PASSIVE };
+	struct addrinfo *res = NULL;
+	char host[256] = "127.0.0.1";
+	const char *port;
+	int fd, one = 1, ret;
+
+	if (split_host_port(spec, host, sizeof(host), &port))
+		return -1;
+	ret = getaddrinfo(host, port, &hints, &res);
+	if (ret) {
+		fprintf(stderr, "uzram serve: --listen %s: %s\n", spec, gai_strerror(ret));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 128)) {
+		fprintf(stderr, "uzram serve: --listen %s: %s\n", spec, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	return add_listener(ls, fd, true, NULL);
+}
+
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return true;
+}
+
+static void print_tcp_address(int fd, enum nbd_tls_mode tls)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) ||
+	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
+			sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV))
+		return;
+	if (!is_loopback(&ss) && tls != NBD_TLS_REQUIRE)
+		fprintf(stderr, "uzram serve: warning: NBD on %s without --tls=require: anyone "
+			"who reaches this address can read and write the devices\n", host);
+	fprintf(stderr, "uzram serve: NBD on tcp %s%s%s:%s (nbd://%s%s%s:%s/zram0)\n",
+		ss.ss_family == AF_INET6 ? "[" : "", host,
+		ss.ss_family == AF_INET6 ? "]" : "", port,
+		ss.ss_family == AF_INET6 ? "[" : "", host,
+		ss.ss_family == AF_INET6 ? "]" : "", port);
+}
+
+void listen_print_tcp(const struct listeners *ls, enum nbd_tls_mode tls)
+{
+	for (unsigned int i = 0; i < ls->n; i++)
+		if (ls->l[i].tcp)
+			print_tcp_address(ls->l[i].fd, tls);
+}
+
+/* A passed descriptor: a stream socket, unix or TCP. */
+static int add_activated(struct listeners *ls, int fd)
+{
+	int type = 0;
+	socklen_t tl = sizeof(type);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) || type != SOCK_STREAM) {
+		fprintf(stderr, "uzram serve: LISTEN_FDS: descriptor %d is not a stream socket\n", fd);
+		return -1;
+	}
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	return add_listener(ls, fd, ss.ss_family != AF_UNIX, NULL);
+}
+
+int listen_activated(struct listeners *ls)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	long count;
+
+	if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid())
+		return 0;
+	count = strtol(fds, NULL, 10);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	for (long i = 0; i < count && i < MAX_LISTENERS; i++)
+		if (add_activated(ls, 3 + (int)i))
+			return -1;
+	return (int)count;
+}
+
+/* /tmp/uzram-UID could have been made by someone else to catch our sockets. */
+int listen_make_dir(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		fprintf(stderr, "uzram serve: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (lstat(dir, &st)) {
+		fprintf(stderr, "uzram serve: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0077)) {
+		fprintf(stderr, "uzram serve: %s: not a directory of ours with mode 0700 "
+			"(owner %u, mode %04o): refusing to put sockets there\n", dir,
+			(unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+void listen_close(struct listeners *ls)
+{
+	for (unsigned int i = 0; i < ls->n; i++) {
+		close(ls->l[i].fd);
+		if (ls->l[i].path) {
+			unlink(ls->l[i].path);
+			free(ls->l[i].path);
+		}
+	}
+	ls->n = 0;
+}
