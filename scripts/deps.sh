@@ -11,7 +11,7 @@ libfuse3-dev liburing-dev libgnutls28-dev"
 # tests: real NBD clients, a reference server, FUSE, filesystems, fuzzing, TLS tooling,
 # and Universal Ctags for the function lengths of tests/layers.py
 TEST_PKGS="clang libclang-rt-14-dev fuse3 libnbd-bin python3-libnbd nbdkit qemu-utils fio
-e2fsprogs util-linux gnutls-bin procps psmisc universal-ctags"
+e2fsprogs util-linux gnutls-bin procps psmisc universal-ctags mandoc"
 # VM tests: the emulator, the initramfs (busybox, cpio, modprobe, xz), the NBD client
 VM_PKGS="qemu-system-x86 busybox-static cpio nbd-client kmod xz-utils"
 

@@ -15,7 +15,7 @@
  * Security (docs/security.md): TLS for NBD (--tls, nbd_tls.c), a path
  * allow-list for attributes that name files (always set: --allow-path
  * directories, none by default), --max-connections, and the per-connection
- * limits of nbd.h. The descriptor limit is raised to its hard limit, as
+ * limits of nbd/nbd_proto.h. The descriptor limit is raised to its hard limit, as
  * every connection holds one.
  *
  * Threads and signals. SIGINT and SIGTERM are blocked in every thread and

@@ -18,7 +18,7 @@
  *     allocate 2 MiB at a time for our locked mappings);
  *   - oom_score_adj -1000: the OOM killer takes the program that filled
  *     memory, not the server that holds what it swapped out.
- * The rest is the I/O path's own: buffers made at start (ublk.c, nbd.c)
+ * The rest is the I/O path's own: buffers made at start (ublk.c, nbd_buf.c)
  * and the pool's reserve (uzram_set_reserve).
  */
 #define _GNU_SOURCE
