@@ -293,6 +293,15 @@ static void test_algorithm_params(struct uzram *z)
 	EXPECT_STORE(z, 0, "algorithm_params", arg, 0);
 	EXPECT_STORE(z, 0, "disksize", "1M", 0);
 	EXPECT_STORE(z, 0, "reset", "1", 0);
+
+	/* A FIFO as the dictionary is refused at once (issue 20): the store
+	 * never waits for a writer while it holds the device lock. */
+	unlink(path);
+	REQUIRE(mkfifo(path, 0600) == 0, "mkfifo");
+	alarm(20);	/* a hang fails the test instead of stalling it */
+	EXPECT_STORE(z, 0, "algorithm_params", arg, -EINVAL);
+	alarm(0);
+	CHECK(!strcmp(show(z, 0, "disksize"), "0\n"), "the device answers after it");
 	unlink(path);
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -356,12 +357,45 @@ static void test_idle_age(void)
 	teardown();
 }
 
+/*
+ * One regular file backs one device at a time (issue 20: two devices on one
+ * file overwrote each other's pages): a second device, in this process or
+ * another, gets -EBUSY while the first holds it; the holder may name it
+ * again; after the holder lets it go, another device may take it.
+ */
+static void test_shared_backing(void)
+{
+	struct uzram *z2;
+	int status;
+	pid_t pid;
+
+	REQUIRE(uzram_new(&z, 2) == 0, "new");
+	REQUIRE(store(z, 0, "backing_dev", bfile) == 0, "zram0 backing_dev");
+	CHECK_EQ(store(z, 1, "backing_dev", bfile), -EBUSY);
+	CHECK_EQ(store(z, 0, "backing_dev", bfile), 0);	/* the holder again */
+	CHECK_EQ(store(z, 1, "backing_dev", bfile), -EBUSY);
+	pid = fork();
+	REQUIRE(pid >= 0, "fork");
+	if (pid == 0) {
+		int r = uzram_new(&z2, 1) ? -1 : store(z2, 0, "backing_dev", bfile);
+		_exit(r == -EBUSY ? 0 : 1);
+	}
+	REQUIRE(waitpid(pid, &status, 0) == pid, "waitpid");
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "another process gets -EBUSY for a backing file in use");
+	uzram_free(z);
+	REQUIRE(uzram_new(&z2, 1) == 0, "new");
+	CHECK_EQ(store(z2, 0, "backing_dev", bfile), 0);	/* free again */
+	uzram_free(z2);
+}
+
 int main(void)
 {
 	REQUIRE(mkdtemp(dir), "mkdtemp");
 	snprintf(bfile, sizeof(bfile), "%s/backing", dir);
 	make_file(bfile, 1 << 20);
 	test_attributes_and_errors();
+	test_shared_backing();
 	test_modes(false);
 	test_modes(true);
 	test_limit_order_full();

@@ -40,7 +40,7 @@ int read_whole_file(const char *path, size_t max, size_t unit, void **data,
 	struct stat st;
 	uint8_t *p;
 	size_t size;
-	int ret, fd = open(path, O_RDONLY | O_CLOEXEC);
+	int ret, fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);	/* a FIFO: no wait */
 
 	if (fd < 0)
 		return -errno;

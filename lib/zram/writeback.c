@@ -139,33 +139,64 @@ long zram_backing_dev_show(struct zram *zram, char *buf, size_t size)
 	return n;
 }
 
+/*
+ * Open a backing store: a block device (O_EXCL: refused while mounted or
+ * claimed) or a regular file. Type and size come from the descriptor, not
+ * from the path, so a file swapped after a check is judged as opened.
+ * O_NONBLOCK: opening never waits (a FIFO put in its place).
+ */
 static int open_backing(const char *path, int *fdp, uint64_t *bytes)
 {
+	int flags = O_RDWR | O_CLOEXEC | O_LARGEFILE | O_EXCL | O_NONBLOCK;
 	struct stat st;
-	int fd;
+	int fd, err;
 
-	if (stat(path, &st) != 0)
-		return -errno;
-	if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode))
-		return -ENOTBLK;
-	/* O_EXCL on a block device: refused while mounted or in use. */
-	int flags = O_RDWR | O_CLOEXEC | O_LARGEFILE | (S_ISBLK(st.st_mode) ? O_EXCL : 0);
 	fd = open(path, flags | O_DIRECT);
 	if (fd < 0 && errno == EINVAL)	/* e.g. tmpfs: no O_DIRECT */
 		fd = open(path, flags);
 	if (fd < 0)
-		return -errno;
-	if (S_ISBLK(st.st_mode)) {
-		if (ioctl(fd, BLKGETSIZE64, bytes) != 0) {
-			int err = errno;
-			close(fd);
-			return -err;
-		}
-	} else {
-		*bytes = (uint64_t)st.st_size;
+		return errno == EISDIR ? -ENOTBLK : -errno;
+	err = fstat(fd, &st) ? -errno : 0;
+	if (!err && !S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode))
+		err = -ENOTBLK;
+	if (!err && S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, bytes))
+		err = -errno;
+	if (err) {
+		close(fd);
+		return err;
 	}
+	if (S_ISREG(st.st_mode))
+		*bytes = (uint64_t)st.st_size;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	*fdp = fd;
 	return 0;
+}
+
+/*
+ * A regular file backs one device at a time, in this process or any other:
+ * an open-file-description lock on the whole file, held while it is
+ * attached (dropped when backing_fd closes). -EBUSY when another holds it.
+ * A block device is exclusive through O_EXCL already.
+ */
+static int lock_backing(int fd)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct stat st;
+
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		return 0;
+	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+		return 0;
+	return (errno == EAGAIN || errno == EACCES) ? -EBUSY : -errno;
+}
+
+/* Is fd the file this device already uses as its backing store? */
+static bool same_backing(struct zram *zram, int fd)
+{
+	struct stat a, b;
+
+	return zram->backing_fd >= 0 && !fstat(zram->backing_fd, &a) &&
+	       !fstat(fd, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 int zram_backing_dev_store(struct zram *zram, char *buf, size_t len)
@@ -192,9 +223,11 @@ int zram_backing_dev_store(struct zram *zram, char *buf, size_t len)
 	if (ret)
 		goto out;
 	nr_pages = bytes >> UZ_PAGE_SHIFT;
-	if (!nr_pages) {
+	ret = nr_pages ? 0 : -EINVAL;
+	if (!ret && !same_backing(zram, fd))
+		ret = lock_backing(fd);
+	if (ret) {
 		close(fd);
-		ret = -EINVAL;
 		goto out;
 	}
 	bitmap = calloc(UZ_DIV_ROUND_UP(nr_pages, BITS_PER_LONG), sizeof(unsigned long));
@@ -205,6 +238,17 @@ int zram_backing_dev_store(struct zram *zram, char *buf, size_t len)
 		close(fd);
 		ret = -ENOMEM;
 		goto out;
+	}
+	if (same_backing(zram, fd)) {
+		/* The same file again: its lock goes with the old descriptor. */
+		zram_reset_bdev(zram);
+		ret = lock_backing(fd);
+		if (ret) {
+			free(bitmap);
+			free(path);
+			close(fd);
+			goto out;
+		}
 	}
 	zram_reset_bdev(zram);
 	zram->backing_fd = fd;
