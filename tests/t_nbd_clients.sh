@@ -163,6 +163,16 @@ echo "== SIGTERM: exit 0, sockets and pidfile removed"
 stop_server
 [ ! -e "$T/pid" ] || fail "pidfile left behind"
 
+echo "== SIGHUP, SIGQUIT: drain and clean up as SIGTERM does (issue 20)"
+for sig in HUP QUIT; do
+	start_server --size 16M --pidfile "$T/pid"
+	$NBDSH -u "$URI" -c 'h.pwrite(b"x" * 4096, 0)' || fail "write before SIG$sig"
+	kill -$sig "$SERVER_PID" || fail "server gone before SIG$sig"
+	server_exited "after SIG$sig"
+	[ ! -e "$T/pid" ] || fail "pidfile left behind after SIG$sig"
+	grep -q "shutting down" "$T/server.log" || fail "SIG$sig: no orderly shutdown"
+done
+
 echo "== --read-only"
 start_server --size 64M --read-only
 nbdinfo --json "$URI" >"$T/info.json" || fail "nbdinfo --json (read-only)"

@@ -18,9 +18,9 @@
  * limits of nbd/nbd_proto.h. The descriptor limit is raised to its hard limit, as
  * every connection holds one.
  *
- * Threads and signals. SIGINT and SIGTERM are blocked in every thread and
- * read from a signalfd by the main thread, which polls the listeners, the
- * signalfd and the NBD server's "a connection ended" eventfd; it accepts
+ * Threads and signals. SIGINT, SIGTERM, SIGHUP and SIGQUIT are blocked in
+ * every thread and read from a signalfd by the main thread, which polls the
+ * listeners, the signalfd and the NBD server's "a connection ended" eventfd; it accepts
  * and hands each connection to nbd_server_spawn(). SIGPIPE is ignored. On a
  * signal: stop accepting, remove the socket files, let connections finish
  * the requests in flight (nbd_server_shutdown; cut after DRAIN_SECONDS),
@@ -393,6 +393,8 @@ static int block_signals(struct serve *sv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);	/* a closed terminal: drain, not die */
+	sigaddset(&mask, SIGQUIT);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	sv->sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (sv->sfd < 0) {
