@@ -9,6 +9,8 @@
 #   - attributes that name a file (backing_dev, algorithm_params dict=) are
 #     refused (EPERM) from the control socket and the FUSE tree unless the
 #     file lies below an --allow-path directory, symlinks resolved;
+#   - --pidfile never follows a symlink (a planted link would make the
+#     server overwrite its target);
 #   - --read-only: exports answer writes, trims and zeroes with EPERM and
 #     advertise READ_ONLY; the FUSE disk refuses writes (EROFS); attribute
 #     stores are still the owner's (the control plane is not read-only).
@@ -20,6 +22,17 @@ start_server --size 16M --devices 2 --listen 127.0.0.1:0
 for s in "$SOCK" "$CTL"; do
 	[ "$(stat -c %a "$s")" = 600 ] || fail "$s has mode $(stat -c %a "$s")"
 done
+
+echo "== --pidfile: a symlink is refused, its target untouched"
+echo precious >"$T/target"
+ln -s "$T/target" "$T/pid.link"
+if out=$(timeout 10 "$UZRAM" serve --size 16M --socket "$T/p.sock" --control "$T/p.ctl" \
+		--pidfile "$T/pid.link" 2>&1); then
+	fail "serve started with a symlinked --pidfile"
+fi
+echo "$out" | grep -q "pidfile.*symbolic link" || fail "no message about the symlink: $out"
+[ "$(cat "$T/target")" = precious ] || fail "the symlink's target was overwritten"
+[ ! -e "$T/p.sock" ] || fail "socket left behind after the refused start"
 
 echo "== TCP: 127.0.0.1 unless an address is given"
 grep -q "NBD on tcp 127.0.0.1:" "$T/server.log" || fail "not on 127.0.0.1: $(cat "$T/server.log")"

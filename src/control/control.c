@@ -88,11 +88,11 @@ int control_unix_listen(const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* Created 0600 by the umask; no chmod() by path after the bind,
+	 * which a symlink swapped in would redirect. */
 	old = umask(0177);
 	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (ret == 0)
-		ret = chmod(path, 0600);
 	if (ret == 0)
 		ret = listen(fd, 128);
 	if (ret) {

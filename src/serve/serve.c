@@ -29,6 +29,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -299,12 +300,18 @@ static int configure_zram0(struct uzram *z, const struct serve_opts *o)
 	return 0;
 }
 
+/* Never through a symlink (O_NOFOLLOW): a link planted at the path would
+ * make the server overwrite whatever it points to. */
 static int write_pidfile(const char *path)
 {
-	FILE *f = fopen(path, "we");
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
 
 	if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f)) {
-		fprintf(stderr, "uzram serve: --pidfile %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "uzram serve: --pidfile %s: %s\n", path,
+			errno == ELOOP ? "is a symbolic link" : strerror(errno));
+		if (fd >= 0 && !f)
+			close(fd);
 		return -1;
 	}
 	return 0;
