@@ -11,6 +11,8 @@
 #     file lies below an --allow-path directory, symlinks resolved;
 #   - --pidfile never follows a symlink (a planted link would make the
 #     server overwrite its target);
+#   - uzram ctl spends on a reply what the server sends, not what its
+#     header claims (a "server" claiming 1 GiB and sending 10 bytes);
 #   - --read-only: exports answer writes, trims and zeroes with EPERM and
 #     advertise READ_ONLY; the FUSE disk refuses writes (EROFS); attribute
 #     stores are still the owner's (the control plane is not read-only).
@@ -33,6 +35,25 @@ fi
 echo "$out" | grep -q "pidfile.*symbolic link" || fail "no message about the symlink: $out"
 [ "$(cat "$T/target")" = precious ] || fail "the symlink's target was overwritten"
 [ ! -e "$T/p.sock" ] || fail "socket left behind after the refused start"
+
+echo "== ctl: a reply's claimed length is not allocated up front"
+if [ -z "${SAN:-}" ]; then
+	"$PY" - "$T/liar.sock" <<'PYEOF' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
+open(sys.argv[1] + ".ready", "w").close()
+c, _ = s.accept(); c.recv(4096)
+c.sendall(b"ok 1073741824\n" + b"x" * 10); c.close()
+PYEOF
+	liar=$!
+	for _ in $(seq 100); do [ -e "$T/liar.sock.ready" ] && break; sleep 0.05; done
+	out=$( (ulimit -v 262144; timeout 10 "$UZRAM" ctl --control "$T/liar.sock" zram0 mm_stat) 2>&1)
+	rc=$?
+	wait $liar
+	[ $rc != 0 ] || fail "ctl accepted a short reply: $out"
+	[[ $out != *"Cannot allocate memory"* ]] || fail "ctl allocated the claimed 1 GiB: $out"
+	echo "refused: $out"
+fi
 
 echo "== TCP: 127.0.0.1 unless an address is given"
 grep -q "NBD on tcp 127.0.0.1:" "$T/server.log" || fail "not on 127.0.0.1: $(cat "$T/server.log")"

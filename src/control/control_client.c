@@ -2,7 +2,8 @@
  * control_client.c - the client of the control socket (control.h's
  * control_request), for `uzram ctl --control`: one connection per request,
  * the request line and its payload, then the response line ("ok LEN" or
- * "err ERRNO message") and LEN bytes. A reply is bounded by
+ * "err ERRNO message") and LEN bytes, read into a buffer that grows as they
+ * arrive. A reply is bounded by
  * CONTROL_MAX_REPLY, a sanity bound of the client's (block_state of a large
  * device is the longest).
  */
@@ -17,6 +18,7 @@
 
 #include "control.h"
 #include "control_int.h"
+#include "util/common.h"
 
 #define CONTROL_MAX_REPLY	(1ul << 30)
 #define CONTROL_LINE_BUF	(CONTROL_MAX_LINE + 256)
@@ -105,14 +107,30 @@ static int parse_status(const char *line, size_t *len)
 	return *end || errno || *len > CONTROL_MAX_REPLY ? -EPROTO : 0;
 }
 
+/*
+ * The LEN bytes of a reply. The buffer grows with what arrives (from 64 KiB,
+ * doubling), so a server that claims a huge LEN and sends little makes the
+ * client spend little, not LEN up front.
+ */
 static int read_reply(int fd, size_t len, char **reply, size_t *reply_len)
 {
-	char *data = malloc(len + 1);
-	int ret;
+	size_t cap = UZ_MIN(len, (size_t)64 << 10), got = 0;
+	char *data = malloc(cap + 1), *bigger;
+	int ret = data ? 0 : -ENOMEM;
 
-	if (!data)
-		return -ENOMEM;
-	ret = read_full(fd, data, len);
+	while (!ret && got < len) {
+		if (got == cap) {
+			cap = UZ_MIN(len, cap * 2);
+			bigger = realloc(data, cap + 1);
+			if (!bigger) {
+				ret = -ENOMEM;
+				break;
+			}
+			data = bigger;
+		}
+		ret = read_full(fd, data + got, cap - got);
+		got = cap;
+	}
 	if (ret) {
 		free(data);
 		return ret;
