@@ -3,8 +3,12 @@
  * exact output and error of each (docs/attributes.md), and the
  * registry's hot_add / hot_remove rules.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -330,6 +334,74 @@ static void test_recomp_algorithm(struct uzram *z)
 }
 
 /* The path allow-list a server sets for backing_dev and dict=. */
+static _Atomic bool swapping;
+
+/* Swap the names in/sub (a real directory) and in/alt (a symlink to out)
+ * over and over, atomically (RENAME_EXCHANGE). */
+static void *swapper(void *arg)
+{
+	const char *in = arg;
+	char a[400], b[400];
+
+	snprintf(a, sizeof(a), "%s/sub", in);
+	snprintf(b, sizeof(b), "%s/alt", in);
+	while (swapping)
+		renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE);
+	return NULL;
+}
+
+/* Does this process hold a descriptor of the file at path? */
+static bool holds(const char *path)
+{
+	struct stat want, st;
+	char fdp[64];
+
+	if (stat(path, &want))
+		return false;
+	for (int fd = 3; fd < 1024; fd++) {
+		snprintf(fdp, sizeof(fdp), "/proc/self/fd/%d", fd);
+		if (!stat(fdp, &st) && st.st_ino == want.st_ino && st.st_dev == want.st_dev)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A component swapped for a symlink between the check and the open (issue
+ * 20: check-then-open race) is never followed out of the allowed directory:
+ * the store opens relative to it with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS), so it gets the file inside, or -EPERM / -ENOENT.
+ */
+static void test_path_race(struct uzram *z, const char *in, const char *out)
+{
+	char sub[320], path[340], target[340];
+	pthread_t t;
+	int breaches = 0, opened = 0;
+
+	snprintf(sub, sizeof(sub), "%s/sub", in);
+	REQUIRE(mkdir(sub, 0700) == 0, "mkdir sub");
+	snprintf(path, sizeof(path), "%s/store", sub);
+	int fd = open(path, O_RDWR | O_CREAT, 0600);
+	REQUIRE(fd >= 0 && ftruncate(fd, 1 << 20) == 0, "inner backing file");
+	close(fd);
+	snprintf(target, sizeof(target), "%s/alt", in);
+	REQUIRE(symlink(out, target) == 0, "symlink alt");
+	snprintf(target, sizeof(target), "%s/store", out);
+	swapping = true;
+	REQUIRE(pthread_create(&t, NULL, swapper, (void *)in) == 0, "thread");
+	for (int i = 0; i < 3000 && !breaches; i++) {
+		int r = store(z, 0, "backing_dev", path);
+		if (r == 0) {
+			opened++;
+			breaches += holds(target);
+		}
+	}
+	swapping = false;
+	pthread_join(t, NULL);
+	CHECK(breaches == 0, "backing_dev followed a swapped-in symlink out of the allowed directory");
+	CHECK(opened > 0, "the inner file was never opened (%d)", opened);
+}
+
 static void test_path_policy(void)
 {
 	char base[] = "/tmp/uzram-policy-XXXXXX", in[300], out[300], file[400], link[400], arg[500];
@@ -368,6 +440,7 @@ static void test_path_policy(void)
 	CHECK_EQ(store(z, 0, "algorithm_params", arg), -EPERM);
 	snprintf(arg, sizeof(arg), "algo=lzo-rle dict=%s/store", in);
 	CHECK_EQ(store(z, 0, "algorithm_params", arg), 0);
+	test_path_race(z, in, out);
 	/* an empty list refuses every path */
 	CHECK_EQ(uzram_set_path_allowlist(z, NULL, 0), 0);
 	CHECK_EQ(store(z, 0, "backing_dev", file), -EPERM);

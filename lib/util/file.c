@@ -34,36 +34,39 @@ static int read_all(int fd, uint8_t *p, size_t len)
 	return 0;
 }
 
-int read_whole_file(const char *path, size_t max, size_t unit, void **data,
-		    size_t *len)
+int read_whole_fd(int fd, size_t max, size_t unit, void **data, size_t *len)
 {
 	struct stat st;
 	uint8_t *p;
 	size_t size;
+	int ret;
+
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if (!size_ok(&st, max, unit))
+		return -EINVAL;
+	size = (size_t)st.st_size;
+	p = unit ? aligned_alloc(unit, size) : malloc(size ? size : 1);
+	if (!p)
+		return -ENOMEM;
+	ret = read_all(fd, p, size);
+	if (ret) {
+		free(p);
+		return ret;
+	}
+	*data = p;
+	*len = size;
+	return 0;
+}
+
+int read_whole_file(const char *path, size_t max, size_t unit, void **data,
+		    size_t *len)
+{
 	int ret, fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);	/* a FIFO: no wait */
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) != 0) {
-		ret = -errno;
-		goto out;
-	}
-	ret = -EINVAL;
-	if (!size_ok(&st, max, unit))
-		goto out;
-	size = (size_t)st.st_size;
-	p = unit ? aligned_alloc(unit, size) : malloc(size ? size : 1);
-	ret = -ENOMEM;
-	if (!p)
-		goto out;
-	ret = read_all(fd, p, size);
-	if (ret) {
-		free(p);
-		goto out;
-	}
-	*data = p;
-	*len = size;
-out:
+	ret = read_whole_fd(fd, max, unit, data, len);
 	close(fd);
 	return ret;
 }

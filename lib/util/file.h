@@ -17,4 +17,8 @@
 int read_whole_file(const char *path, size_t max, size_t unit, void **data,
 		    size_t *len);
 
+/* The same for a file already open (O_NONBLOCK, so that opening a FIFO did
+ * not wait): fd stays open. */
+int read_whole_fd(int fd, size_t max, size_t unit, void **data, size_t *len);
+
 #endif /* UZRAM_FILE_H */

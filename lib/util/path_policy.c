@@ -2,10 +2,17 @@
  * path_policy.c - the allow-list of directories for attribute paths (see
  * path_policy.h).
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "path_policy.h"
 
@@ -59,21 +66,71 @@ int path_policy_set(struct path_policy *p, const char *const *dirs, size_t n)
 	return 0;
 }
 
-int path_policy_check(struct path_policy *p, const char *path, char *resolved)
+/*
+ * Under the read lock: the allowed directory resolved lies in, copied into
+ * dir (PATH_MAX bytes); its length, or 0 when none holds it.
+ */
+static size_t allowed_dir(struct path_policy *p, const char *resolved, char *dir)
 {
-	int ret = -EPERM;
+	size_t found = 0;
 
-	if (!realpath(path, resolved))
-		return -errno;
-	pthread_rwlock_rdlock(&p->lock);
-	if (!p->restricted)
-		ret = 0;
-	for (size_t i = 0; i < p->nallow && ret; i++) {
+	for (size_t i = 0; i < p->nallow && !found; i++) {
 		size_t len = strlen(p->allow[i]);
 		if (!strncmp(resolved, p->allow[i], len) &&
-		    (resolved[len] == '/' || (len == 1 && p->allow[i][0] == '/')))
-			ret = 0;
+		    (resolved[len] == '/' || (len == 1 && p->allow[i][0] == '/'))) {
+			memcpy(dir, p->allow[i], len + 1);
+			found = len;
+		}
 	}
+	return found;
+}
+
+/*
+ * rel opened below dir, never leaving it and following no symlink, so a
+ * component swapped for a link after the check fails (-EPERM) instead of
+ * leading elsewhere. Kernels before 5.6 have no openat2: there only the
+ * last component is guarded (O_NOFOLLOW).
+ */
+static int open_beneath(const char *dir, const char *rel, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)flags,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), fd, err;
+
+	if (dfd < 0)
+		return -errno;
+	fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS)
+		fd = openat(dfd, rel, flags | O_NOFOLLOW);
+	err = errno;
+	close(dfd);
+	if (fd >= 0)
+		return fd;
+	return (err == ELOOP || err == EXDEV) ? -EPERM : -err;
+}
+
+int path_policy_open(struct path_policy *p, const char *path, int flags)
+{
+	char resolved[PATH_MAX], dir[PATH_MAX];
+	size_t len;
+	int fd;
+
+	flags |= O_CLOEXEC;
+	pthread_rwlock_rdlock(&p->lock);
+	if (!p->restricted) {
+		pthread_rwlock_unlock(&p->lock);
+		fd = open(path, flags);
+		return fd < 0 ? -errno : fd;
+	}
+	if (!realpath(path, resolved)) {
+		pthread_rwlock_unlock(&p->lock);
+		return -errno;
+	}
+	len = allowed_dir(p, resolved, dir);
 	pthread_rwlock_unlock(&p->lock);
-	return ret;
+	if (!len)
+		return -EPERM;
+	return open_beneath(dir, resolved + (len == 1 ? 1 : len + 1), flags);
 }

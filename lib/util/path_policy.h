@@ -31,9 +31,14 @@ void path_policy_destroy(struct path_policy *p);
  */
 int path_policy_set(struct path_policy *p, const char *const *dirs, size_t n);
 /*
- * Resolve path into resolved (PATH_MAX bytes): 0, -EPERM (outside the
- * allow-list), or realpath's error.
+ * Open path with open(2)'s flags (O_CLOEXEC added) as the policy allows: any
+ * path when open; when restricted, only a file whose real path (symlinks
+ * resolved) lies below an allowed directory, and then opened relative to
+ * that directory with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so
+ * that nothing swapped in after the check is followed. Returns the
+ * descriptor, -EPERM (outside the list, or a symlink met while opening),
+ * or the error of realpath or open.
  */
-int path_policy_check(struct path_policy *p, const char *path, char *resolved);
+int path_policy_open(struct path_policy *p, const char *path, int flags);
 
 #endif /* UZRAM_PATH_POLICY_H */

@@ -141,21 +141,24 @@ long zram_backing_dev_show(struct zram *zram, char *buf, size_t size)
 
 /*
  * Open a backing store: a block device (O_EXCL: refused while mounted or
- * claimed) or a regular file. Type and size come from the descriptor, not
- * from the path, so a file swapped after a check is judged as opened.
+ * claimed) or a regular file, as the device's path policy allows
+ * (path_policy_open: below an allowed directory, no symlink followed).
+ * Type and size come from the descriptor, not from the path, so a file
+ * swapped after a check is judged as opened.
  * O_NONBLOCK: opening never waits (a FIFO put in its place).
  */
-static int open_backing(const char *path, int *fdp, uint64_t *bytes)
+static int open_backing(struct zram *zram, const char *path, int *fdp,
+			uint64_t *bytes)
 {
-	int flags = O_RDWR | O_CLOEXEC | O_LARGEFILE | O_EXCL | O_NONBLOCK;
+	int flags = O_RDWR | O_LARGEFILE | O_EXCL | O_NONBLOCK;
 	struct stat st;
 	int fd, err;
 
-	fd = open(path, flags | O_DIRECT);
-	if (fd < 0 && errno == EINVAL)	/* e.g. tmpfs: no O_DIRECT */
-		fd = open(path, flags);
+	fd = path_policy_open(zram->paths, path, flags | O_DIRECT);
+	if (fd == -EINVAL)	/* e.g. tmpfs: no O_DIRECT */
+		fd = path_policy_open(zram->paths, path, flags);
 	if (fd < 0)
-		return errno == EISDIR ? -ENOTBLK : -errno;
+		return fd == -EISDIR ? -ENOTBLK : fd;
 	err = fstat(fd, &st) ? -errno : 0;
 	if (!err && !S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode))
 		err = -ENOTBLK;
@@ -216,10 +219,7 @@ int zram_backing_dev_store(struct zram *zram, char *buf, size_t len)
 		ret = -EBUSY;	/* "Can't setup backing device for initialized device" */
 		goto out;
 	}
-	char resolved[PATH_MAX];
-	ret = path_policy_check(zram->paths, buf, resolved);
-	if (!ret)
-		ret = open_backing(resolved, &fd, &bytes);
+	ret = open_backing(zram, buf, &fd, &bytes);
 	if (ret)
 		goto out;
 	nr_pages = bytes >> UZ_PAGE_SHIFT;

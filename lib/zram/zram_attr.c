@@ -6,6 +6,7 @@
  * socket, the FUSE tree and `uzram ctl` all go through this table.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -286,13 +287,16 @@ static int algorithm_params_store(struct zram *zram, char *buf, size_t len)
 	struct zcomp_params *p = &zram->params[prio];
 	zcomp_params_release(p);
 	if (dict_path) {
-		char resolved[PATH_MAX];
-		ret = path_policy_check(zram->paths, dict_path, resolved);
+		int fd = path_policy_open(zram->paths, dict_path,
+					  O_RDONLY | O_NONBLOCK);
+
+		ret = fd;
 		if (ret == -EPERM)
 			goto out;	/* refused by the server's policy */
-		if (!ret)	/* any regular file up to 2 GiB */
-			ret = read_whole_file(resolved, INT32_MAX, 0, &p->dict,
-					      &p->dict_sz);
+		if (fd >= 0) {	/* any regular file up to 2 GiB */
+			ret = read_whole_fd(fd, INT32_MAX, 0, &p->dict, &p->dict_sz);
+			close(fd);
+		}
 		if (ret) {
 			ret = -EINVAL;
 			goto out;
