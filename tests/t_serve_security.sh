@@ -11,6 +11,7 @@
 #     file lies below an --allow-path directory, symlinks resolved;
 #   - --pidfile never follows a symlink (a planted link would make the
 #     server overwrite its target);
+#   - uzram ctl refuses a default socket directory the server would refuse;
 #   - uzram ctl spends on a reply what the server sends, not what its
 #     header claims (a "server" claiming 1 GiB and sending 10 bytes);
 #   - --read-only: exports answer writes, trims and zeroes with EPERM and
@@ -181,6 +182,13 @@ chmod 0777 "$XDG/uzram"
 out=$(default_serve)
 [[ $out == *"refusing to put sockets there"* ]] || fail "a 0777 socket directory was used: $out"
 echo "$out" | grep refusing
+# uzram ctl trusts the default directory as the server does (issue 20):
+# a socket there, in a directory others may write, is not spoken to.
+"$PY" -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$XDG/uzram/control.sock"
+out=$(XDG_RUNTIME_DIR=$XDG "${runas[@]}" "$UZRAM" ctl 2>&1) && fail "ctl used a socket in a 0777 directory: $out"
+[[ $out == *"refusing to trust a control socket there"* ]] || fail "ctl in a 0777 directory: $out"
+echo "$out"
+rm -f "$XDG/uzram/control.sock"
 rmdir "$XDG/uzram"
 mkdir "$T/elsewhere/sockdir"
 [ ${#runas[@]} -gt 0 ] && chown 65534:65534 "$T/elsewhere/sockdir"

@@ -32,6 +32,15 @@ int control_runtime_dir(char *buf, size_t size)
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
+int control_dir_check(const char *dir, struct stat *st)
+{
+	if (lstat(dir, st))
+		return -errno;
+	if (!S_ISDIR(st->st_mode) || st->st_uid != geteuid() || (st->st_mode & 0077))
+		return -EPERM;
+	return 0;
+}
+
 int control_default_path(char *buf, size_t size)
 {
 	char dir[PATH_MAX];

@@ -58,6 +58,14 @@ int control_request(const char *path, const char *verb, const char *dev,
  */
 int control_runtime_dir(char *buf, size_t size);
 int control_default_path(char *buf, size_t size);
+/*
+ * Is dir (a runtime directory) safe for sockets: a directory, not a symlink,
+ * the effective user's, no access for others (the server makes it 0700)?
+ * 0, -EPERM (st says why), or lstat's error. Both ends check: the server
+ * before it puts its sockets there, ctl before it trusts the socket it finds.
+ */
+struct stat;
+int control_dir_check(const char *dir, struct stat *st);
 
 /*
  * A listening unix stream socket at path, mode 0600, close-on-exec. A stale

@@ -117,6 +117,24 @@ static const struct ctl_transport socket_transport = {
 	.mountpoint = sock_mountpoint,
 };
 
+/* The default directory is trusted as the server trusts it: ours, 0700. */
+static bool default_dir_unsafe(void)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	int ret;
+
+	if (control_runtime_dir(dir, sizeof(dir)))
+		return false;
+	ret = control_dir_check(dir, &st);
+	if (ret != -EPERM)
+		return false;	/* absent: the connect says so */
+	fprintf(stderr, "%s: %s: not a directory of ours with mode 0700 (owner %u, "
+		"mode %04o): refusing to trust a control socket there\n", PROG, dir,
+		(unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
+	return true;
+}
+
 int ctl_open_socket(struct ctl *c, const char *path)
 {
 	const char *env = getenv("UZRAM_CONTROL");
@@ -130,6 +148,8 @@ int ctl_open_socket(struct ctl *c, const char *path)
 			snprintf(c->defpath, sizeof(c->defpath), "%s", env);
 		else if (control_default_path(c->defpath, sizeof(c->defpath)))
 			c->defpath[0] = '\0';
+		else if (default_dir_unsafe())
+			return -1;
 		c->path = c->defpath;
 	}
 	ret = ctl_list(c, &ids);

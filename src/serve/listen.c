@@ -181,16 +181,18 @@ int listen_activated(struct listeners *ls)
 int listen_make_dir(const char *dir)
 {
 	struct stat st;
+	int ret;
 
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		fprintf(stderr, "uzram serve: %s: %s\n", dir, strerror(errno));
 		return -1;
 	}
-	if (lstat(dir, &st)) {
-		fprintf(stderr, "uzram serve: %s: %s\n", dir, strerror(errno));
+	ret = control_dir_check(dir, &st);
+	if (ret && ret != -EPERM) {
+		fprintf(stderr, "uzram serve: %s: %s\n", dir, strerror(-ret));
 		return -1;
 	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0077)) {
+	if (ret) {
 		fprintf(stderr, "uzram serve: %s: not a directory of ours with mode 0700 "
 			"(owner %u, mode %04o): refusing to put sockets there\n", dir,
 			(unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
