@@ -403,9 +403,33 @@ struct wb_ctl {
 	unsigned int inflight;
 #ifdef HAVE_LIBURING
 	struct io_uring ring;
-	bool ring_ok;
+	bool ring_ok;		/* the ring exists: completions come from it */
+	bool submit_ok;		/* and new writes may go through it */
 #endif
 };
+
+/*
+ * Fault injection for tests (zram_drv.h): the next n io_uring_submit calls
+ * fail with -EIO, the next m io_uring_wait_cqe calls with -EIO. Atomic, as
+ * tests set them from another thread than the writeback's.
+ */
+static _Atomic int inject_submit, inject_wait;
+
+void zram_wb_inject_faults(int submit_failures, int wait_failures)
+{
+	atomic_store(&inject_submit, submit_failures);
+	atomic_store(&inject_wait, wait_failures);
+}
+
+static bool injected(_Atomic int *n)
+{
+	int v = atomic_load(n);
+
+	while (v > 0)
+		if (atomic_compare_exchange_weak(n, &v, v - 1))
+			return true;
+	return false;
+}
 
 static bool limit_reached(struct zram *zram)
 {
@@ -460,26 +484,110 @@ static int wb_complete(struct wb_ctl *wb, struct wb_req *req, long res)
 	return 0;
 }
 
-/* Wait for one write to complete; returns its error (0 on success). */
+/*
+ * The ring cannot tell what became of the writes still in flight: each
+ * counts as failed, its slot stays in memory (nothing is lost), and its
+ * block stays taken until the backing device is reset - a write the kernel
+ * may still carry out must not land on a block given to another slot. The
+ * ring is torn down (which cancels or finishes what it holds) and no
+ * longer used.
+ */
+static void wb_abandon(struct wb_ctl *wb)
+{
+#ifdef HAVE_LIBURING
+	if (wb->ring_ok)
+		io_uring_queue_exit(&wb->ring);
+	wb->ring_ok = wb->submit_ok = false;
+#endif
+	for (unsigned int i = 0; i < wb->nr_reqs; i++) {
+		struct wb_req *req = &wb->reqs[i];
+
+		if (!req->busy)
+			continue;
+		req->busy = false;
+		wb->inflight--;
+		limit_adjust(wb->zram, +(int64_t)(UZ_PAGE_SIZE / 4096));
+		zram_pp_unmark(wb->zram, req->index);
+	}
+}
+
+#ifdef HAVE_LIBURING
+/*
+ * A completion, when io_uring_wait_cqe keeps failing: polled for up to 5 s
+ * (the writes in flight finish by then or the ring is broken). 0 and *cqe,
+ * or -ETIMEDOUT.
+ */
+static int wb_poll_cqe(struct wb_ctl *wb, struct io_uring_cqe **cqe)
+{
+	for (int ms = 0; ms < 5000; ms++) {
+		if (io_uring_peek_cqe(&wb->ring, cqe) == 0)
+			return 0;
+		usleep(1000);
+	}
+	return -ETIMEDOUT;
+}
+#endif
+
+/*
+ * Wait for one write to complete; returns its error (0 on success). After
+ * three failed waits (not EINTR) the completion is polled for; when none
+ * comes, everything in flight is abandoned, so the callers' loops end.
+ */
 static int wb_reap_one(struct wb_ctl *wb)
 {
 #ifdef HAVE_LIBURING
 	struct io_uring_cqe *cqe;
-	int ret;
+	int ret, errors = 0;
 
-	do {
-		ret = io_uring_wait_cqe(&wb->ring, &cqe);
-	} while (ret == -EINTR);
-	if (ret)
-		return ret;
+	if (!wb->ring_ok) {
+		wb_abandon(wb);
+		return -EIO;
+	}
+	for (;;) {
+		ret = injected(&inject_wait) ? -EIO :
+		      io_uring_wait_cqe(&wb->ring, &cqe);
+		if (!ret)
+			break;
+		if (ret != -EINTR && ++errors == 3) {
+			ret = wb_poll_cqe(wb, &cqe);
+			if (!ret)
+				break;
+			wb_abandon(wb);
+			return -EIO;
+		}
+	}
 	struct wb_req *req = io_uring_cqe_get_data(cqe);
 	long res = cqe->res;
 	io_uring_cqe_seen(&wb->ring, cqe);
 	return wb_complete(wb, req, res);
 #else
-	return 0;
+	wb_abandon(wb);
+	return -EIO;
 #endif
 }
+
+#ifdef HAVE_LIBURING
+/*
+ * Queue req's write on the ring: true when submitted. Once a submit fails,
+ * the SQE it made visible may still be taken by a later submit, so the
+ * ring takes no more writes (submit_ok): the SQE stays unsubmitted until
+ * the ring is torn down, and req is written with pwrite instead.
+ */
+static bool wb_ring_write(struct wb_ctl *wb, struct wb_req *req, off_t off)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!wb->submit_ok || !(sqe = io_uring_get_sqe(&wb->ring)))
+		return false;
+	io_uring_prep_write(sqe, wb->zram->backing_fd, req->page, UZ_PAGE_SIZE,
+			    (uint64_t)off);
+	io_uring_sqe_set_data(sqe, req);
+	if ((injected(&inject_submit) ? -EIO : io_uring_submit(&wb->ring)) == 1)
+		return true;
+	wb->submit_ok = false;
+	return false;
+}
+#endif
 
 static int wb_submit(struct wb_ctl *wb, struct wb_req *req)
 {
@@ -488,18 +596,8 @@ static int wb_submit(struct wb_ctl *wb, struct wb_req *req)
 	req->busy = true;
 	wb->inflight++;
 #ifdef HAVE_LIBURING
-	if (wb->ring_ok) {
-		struct io_uring_sqe *sqe = io_uring_get_sqe(&wb->ring);
-		if (sqe) {
-			io_uring_prep_write(sqe, wb->zram->backing_fd, req->page,
-					    UZ_PAGE_SIZE, (uint64_t)off);
-			io_uring_sqe_set_data(sqe, req);
-			int ret = io_uring_submit(&wb->ring);
-			if (ret == 1)
-				return 0;
-			/* nothing submitted: fall back to a plain write */
-		}
-	}
+	if (wb_ring_write(wb, req, off))
+		return 0;
 #endif
 	ssize_t n = pwrite(wb->zram->backing_fd, req->page, UZ_PAGE_SIZE, off);
 	return wb_complete(wb, req, n < 0 ? -errno : n);
@@ -542,6 +640,7 @@ static int wb_ctl_init(struct wb_ctl *wb, struct zram *zram)
 	}
 #ifdef HAVE_LIBURING
 	wb->ring_ok = io_uring_queue_init(wb->nr_reqs, &wb->ring, 0) == 0;
+	wb->submit_ok = wb->ring_ok;
 #endif
 	return 0;
 }

@@ -309,6 +309,9 @@ void zram_reset_bdev(struct zram *zram);
 long zram_backing_dev_show(struct zram *zram, char *buf, size_t size);
 int zram_backing_dev_store(struct zram *zram, char *buf, size_t len);
 int zram_writeback_store(struct zram *zram, char *buf, size_t len);
+/* Tests only: make the next submit_failures io_uring submits and the next
+ * wait_failures completion waits of writeback fail with -EIO (process-wide). */
+void zram_wb_inject_faults(int submit_failures, int wait_failures);
 long zram_writeback_limit_show(struct zram *zram, char *buf, size_t size);
 int zram_writeback_limit_store(struct zram *zram, char *buf, size_t len);
 long zram_writeback_limit_enable_show(struct zram *zram, char *buf, size_t size);
