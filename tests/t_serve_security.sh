@@ -11,6 +11,10 @@
 #     file lies below an --allow-path directory, symlinks resolved;
 #   - --pidfile never follows a symlink (a planted link would make the
 #     server overwrite its target);
+#   - at the end, the server removes its socket files only where they still
+#     are its sockets: a file put in a socket's place, or a directory put
+#     (renamed, symlinked) where the sockets' directory was, is left alone,
+#     and the sockets are removed where they really are;
 #   - uzram ctl refuses a default socket directory the server would refuse;
 #   - uzram ctl spends on a reply what the server sends, not what its
 #     header claims (a "server" claiming 1 GiB and sending 10 bytes);
@@ -36,6 +40,35 @@ fi
 echo "$out" | grep -q "pidfile.*symbolic link" || fail "no message about the symlink: $out"
 [ "$(cat "$T/target")" = precious ] || fail "the symlink's target was overwritten"
 [ ! -e "$T/p.sock" ] || fail "socket left behind after the refused start"
+
+echo "== sockets are removed where they are, and only if they are still ours"
+mkdir -p "$T/sd" "$T/victim"
+echo keep >"$T/victim/nbd.sock"
+echo keep >"$T/victim/ctl.sock"
+"$UZRAM" serve --size 16M --socket "$T/sd/nbd.sock" --control "$T/sd/ctl.sock" 2>"$T/sd.log" &
+sd_pid=$!
+for _ in $(seq 100); do [ -S "$T/sd/nbd.sock" ] && [ -S "$T/sd/ctl.sock" ] && break; sleep 0.05; done
+[ -S "$T/sd/ctl.sock" ] || fail "no sockets in $T/sd: $(cat "$T/sd.log")"
+mv "$T/sd" "$T/sd.moved"		# the directory renamed ...
+ln -s "$T/victim" "$T/sd"		# ... and a symlink to other files in its place
+kill -TERM $sd_pid
+wait $sd_pid || fail "serve exited $? after SIGTERM: $(cat "$T/sd.log")"
+[ "$(cat "$T/victim/nbd.sock" "$T/victim/ctl.sock")" = "keep
+keep" ] || fail "files behind a symlinked socket directory were removed"
+[ ! -e "$T/sd.moved/nbd.sock" ] && [ ! -e "$T/sd.moved/ctl.sock" ] ||
+	fail "the sockets in the renamed directory were left behind: $(ls "$T/sd.moved")"
+rm "$T/sd"
+mkdir "$T/sd"
+"$UZRAM" serve --size 16M --socket "$T/sd/nbd.sock" --control "$T/sd/ctl.sock" 2>"$T/sd.log" &
+sd_pid=$!
+for _ in $(seq 100); do [ -S "$T/sd/nbd.sock" ] && [ -S "$T/sd/ctl.sock" ] && break; sleep 0.05; done
+[ -S "$T/sd/ctl.sock" ] || fail "no sockets in $T/sd: $(cat "$T/sd.log")"
+rm "$T/sd/nbd.sock"; echo keep >"$T/sd/nbd.sock"	# another file in a socket's place
+kill -TERM $sd_pid
+wait $sd_pid || fail "serve exited $? after SIGTERM: $(cat "$T/sd.log")"
+[ "$(cat "$T/sd/nbd.sock")" = keep ] || fail "a file put in the NBD socket's place was removed"
+[ ! -e "$T/sd/ctl.sock" ] || fail "control socket left behind"
+rm -r "$T/sd" "$T/sd.moved" "$T/victim"
 
 echo "== ctl: a reply's claimed length is not allocated up front"
 if [ -z "${SAN:-}" ]; then

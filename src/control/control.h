@@ -24,6 +24,8 @@
 #ifndef UZRAM_CONTROL_H
 #define UZRAM_CONTROL_H
 
+#include <sys/types.h>
+
 #include "uzram.h"
 
 #define CONTROL_MAX_LINE	4096
@@ -68,10 +70,28 @@ struct stat;
 int control_dir_check(const char *dir, struct stat *st);
 
 /*
- * A listening unix stream socket at path, mode 0600, close-on-exec. A stale
- * socket file is replaced; a live one (another server answers) is -EADDRINUSE,
- * another kind of file -EEXIST. Returns the descriptor or -errno.
+ * A socket file we bound, to be removed at the end: its directory, held
+ * open (O_PATH), its name there, and its inode. The socket is bound, tested
+ * for staleness and removed through that descriptor, and removed only while
+ * the name is still our socket: a directory renamed or replaced by a
+ * symlink in the meantime, or another file put in the socket's place, is
+ * never what gets removed (docs/security.md).
  */
-int control_unix_listen(const char *path);
+struct sock_file {
+	int dir_fd;		/* the directory, or -1: nothing to remove */
+	char *name;		/* the socket's name in it */
+	dev_t dev;		/* the socket file we bound */
+	ino_t ino;
+};
+
+/*
+ * A listening unix stream socket at path, mode 0600, close-on-exec, and the
+ * file it made in *sf. A stale socket file is replaced; a live one (another
+ * server answers) is -EADDRINUSE, another kind of file -EEXIST. Returns the
+ * descriptor or -errno (and sf->dir_fd = -1).
+ */
+int control_unix_listen(const char *path, struct sock_file *sf);
+/* Remove sf's socket file if it is still the one we bound; close the rest. */
+void sock_file_remove(struct sock_file *sf);
 
 #endif /* UZRAM_CONTROL_H */

@@ -51,6 +51,7 @@ struct control_server {
 	struct uzram *z;
 	char *path;
 	int listen_fd;
+	struct sock_file file;		/* the socket file, removed at the stop */
 	int wake[2];
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -409,7 +410,7 @@ int control_server_start(struct uzram *z, const char *path,
 		ret = -errno;
 		goto out_free;
 	}
-	cs->listen_fd = control_unix_listen(path);
+	cs->listen_fd = control_unix_listen(path, &cs->file);
 	if (cs->listen_fd < 0) {
 		ret = cs->listen_fd;
 		goto out_pipe;
@@ -421,7 +422,7 @@ int control_server_start(struct uzram *z, const char *path,
 		pthread_mutex_destroy(&cs->lock);
 		pthread_cond_destroy(&cs->cond);
 		close(cs->listen_fd);
-		unlink(path);
+		sock_file_remove(&cs->file);
 		goto out_pipe;
 	}
 	*out = cs;
@@ -444,7 +445,7 @@ void control_server_stop(struct control_server *cs)
 	}
 	pthread_join(cs->thread, NULL);
 	close(cs->listen_fd);
-	unlink(cs->path);
+	sock_file_remove(&cs->file);
 	pthread_mutex_lock(&cs->lock);
 	for (struct control_conn *cc = cs->conns; cc; cc = cc->next)
 		shutdown(cc->fd, SHUT_RDWR);

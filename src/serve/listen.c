@@ -5,7 +5,8 @@
  * (127.0.0.1 unless an address is given; SO_REUSEADDR), and the sockets of
  * systemd socket activation (LISTEN_PID/LISTEN_FDS: descriptors 3...).
  * struct listeners is a fixed array owned by the main thread; a unix socket
- * we created is remembered by its path, to be removed at the end.
+ * we created is remembered by its directory's descriptor, name and inode,
+ * to be removed at the end only if it is still ours (control.h).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,34 +24,42 @@
 #include "control/control.h"
 #include "listen.h"
 
-static int add_listener(struct listeners *ls, int fd, bool tcp, const char *path)
+static int add_listener(struct listeners *ls, int fd, bool tcp,
+			const struct sock_file *file)
 {
 	struct listener *l;
 
 	if (ls->n == MAX_LISTENERS) {
 		close(fd);
+		if (file) {
+			struct sock_file f = *file;
+
+			sock_file_remove(&f);
+		}
 		fprintf(stderr, "uzram serve: too many listening sockets\n");
 		return -1;
 	}
 	l = &ls->l[ls->n];
 	l->fd = fd;
 	l->tcp = tcp;
-	l->path = path ? strdup(path) : NULL;
+	l->file = file ? *file : (struct sock_file){ .dir_fd = -1 };
 	ls->n++;
 	return 0;
 }
 
 int listen_unix(struct listeners *ls, const char *path)
 {
-	int fd = control_unix_listen(path);
+	struct sock_file file;
+	int fd = control_unix_listen(path, &file);
 
 	if (fd < 0) {
 		fprintf(stderr, "uzram serve: socket %s: %s\n", path,
 			fd == -EADDRINUSE ? "another server is listening there" :
-			fd == -EEXIST ? "exists and is not a socket" : strerror(-fd));
+			fd == -EEXIST ? "exists and is not a socket" :
+			fd == -ESTALE ? "the directory changed while binding" : strerror(-fd));
 		return -1;
 	}
-	return add_listener(ls, fd, false, path);
+	return add_listener(ls, fd, false, &file);
 }
 
 /* "[ADDR:]PORT" into host (kept at 127.0.0.1 without ADDR) and *port. */
@@ -205,10 +214,7 @@ void listen_close(struct listeners *ls)
 {
 	for (unsigned int i = 0; i < ls->n; i++) {
 		close(ls->l[i].fd);
-		if (ls->l[i].path) {
-			unlink(ls->l[i].path);
-			free(ls->l[i].path);
-		}
+		sock_file_remove(&ls->l[i].file);
 	}
 	ls->n = 0;
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 
+#include "control/control.h"
 #include "nbd/nbd.h"
 
 #define MAX_LISTENERS	16
@@ -16,7 +17,8 @@
 struct listener {
 	int fd;
 	bool tcp;
-	char *path;		/* a unix socket file we created */
+	struct sock_file file;	/* a unix socket file we created (dir_fd -1:
+				 * none), removed by listen_close */
 };
 
 struct listeners {

@@ -557,7 +557,8 @@ static int start_control(struct serve *sv)
 		return 0;
 	fprintf(stderr, "uzram serve: control socket %s: %s%s\n", sv->ctl,
 		ret == -EADDRINUSE ? "another server is listening there" :
-		ret == -EEXIST ? "exists and is not a socket" : strerror(-ret),
+		ret == -EEXIST ? "exists and is not a socket" :
+		ret == -ESTALE ? "the directory changed while binding" : strerror(-ret),
 		o->control ? "" : " (serving without one; choose a path with --control)");
 	sv->cs = NULL;
 	return o->control ? -1 : 0;
