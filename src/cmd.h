@@ -14,7 +14,25 @@ int cmd_serve(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 
-long dump_process(int pid, const char *path);
+/* Write the resident anonymous pages of pid to path; returns pages or -errno
+ * (-ESRCH: no such process), with *out_failed set when path was at fault. */
+long dump_process(int pid, const char *path, bool *out_failed);
+
+/* ---- src/tools/util.c ---- */
+
+/* "Try 'PROG --help' for more information." on stderr; returns 2, the exit
+ * code of a usage error. */
+int try_help(const char *prog);
+/* "PROG: MESSAGE", then try_help's line; returns 2. */
+int usage_error(const char *prog, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* val as a process id (a decimal from 1 to INT_MAX) into *pid, or said and
+ * OPT_ERR (opt.h). */
+int parse_pid(const char *prog, const char *val, long *pid);
+/* 0 if process pid exists, -ESRCH if not, -errno if it cannot be told. */
+int process_exists(long pid);
+/* "no such process" for -ESRCH, else strerror. */
+const char *process_error(int err);
 
 /* Monotonic time in seconds. */
 double now_seconds(void);

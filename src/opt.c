@@ -25,20 +25,27 @@ struct parse {
 	const struct opt *seen[OPT_GROUPS];	/* the group's first option */
 };
 
-int opt_uint(const char *prog, const char *name, const char *s, unsigned int max,
-	     unsigned int *out)
+int opt_uint_range(const char *prog, const char *name, const char *s,
+		   unsigned int min, unsigned int max, unsigned int *out)
 {
 	char *end;
 	unsigned long v;
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (!*s || *end || errno || v > max || s[0] == '-') {
-		fprintf(stderr, "%s: --%s %s: not a number from 0 to %u\n", prog, name, s, max);
+	if (!*s || *end || errno || v < min || v > max || s[0] == '-') {
+		fprintf(stderr, "%s: --%s %s: not a number from %u to %u\n", prog, name,
+			s, min, max);
 		return OPT_ERR;
 	}
 	*out = (unsigned int)v;
 	return 0;
+}
+
+int opt_uint(const char *prog, const char *name, const char *s, unsigned int max,
+	     unsigned int *out)
+{
+	return opt_uint_range(prog, name, s, 0, max, out);
 }
 
 static void say_exclusive(const struct opt_cmd *cmd, unsigned int group)

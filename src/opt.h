@@ -92,6 +92,9 @@ int opt_parse(const struct opt_cmd *cmd, int argc, char **argv, void *ctx);
  * MAX" on stderr and OPT_ERR. */
 int opt_uint(const char *prog, const char *name, const char *s, unsigned int max,
 	     unsigned int *out);
+/* The same from min to max. */
+int opt_uint_range(const char *prog, const char *name, const char *s,
+		   unsigned int min, unsigned int max, unsigned int *out);
 
 /*
  * The options' help, one per entry with help text: "  --name ARG" (ARG

@@ -31,7 +31,7 @@ echo "dump: $((size / 4096)) pages, marker found"
 
 # errors name the thing and the reason
 "$UZRAM" dump --pid 999999999 "$dir/x" 2>"$dir/err" && fail "dump of a missing process succeeded"
-grep -q "999999999" "$dir/err" || fail "dump error names the process: $(cat "$dir/err")"
+grep -q "process 999999999: no such process" "$dir/err" || fail "dump error names the process: $(cat "$dir/err")"
 "$UZRAM" dump 2>/dev/null; [ $? -eq 2 ] || fail "dump without arguments: usage, exit 2"
 
 for alg in lzo-rle lz4 zstd; do
@@ -78,7 +78,6 @@ assert a["compr_data_size"] == m["compr_data_size"]
 assert a["compress_mbps"] > 0 and a["decompress_mbps"] > 0
 PY
 done
-"$UZRAM" analyze "$dir/p.pages" --algorithm nope 2>&1 | grep -q "no algorithm 'nope'" || fail "analyze names an unknown algorithm"
 
 out=$("$UZRAM" bench "$dir/p.pages" --algorithm nope 2>&1) && fail "unknown algorithm accepted"
 echo "$out" | grep -q "nope" || fail "unknown algorithm error names it: $out"
@@ -87,4 +86,63 @@ out=$("$UZRAM" bench "$dir/bad" 2>&1) && fail "a non-page file accepted"
 echo "$out" | grep -q "page file" || fail "bad file error: $out"
 out=$("$UZRAM" bench "$dir/p.pages") || fail "bench text output"
 echo "$out" | grep -q "^verified    yes" || fail "text output: $out"
+
+# Usage (issue 21): --help prints the usage on stdout and exits 0; a usage
+# error names the argument and the rule, points to --help, exits 2, and does
+# nothing else (analyze reads no page first).
+for c in dump bench analyze; do
+	out=$("$UZRAM" $c --help 2>"$dir/err") || fail "$c --help exits $?"
+	[[ $out == "usage: uzram $c"* ]] && [ ! -s "$dir/err" ] || fail "$c --help: $out / $(cat "$dir/err")"
+done
+expect_usage() {	# EXPECTED-MESSAGE ARGS...
+	local want=$1 out rc
+	shift
+	out=$("$UZRAM" "$@" 2>&1 >"$dir/stdout"); rc=$?
+	[ $rc = 2 ] || fail "uzram $*: exit $rc, not 2: $out"
+	[[ $out == *"$want"* ]] || fail "uzram $*: no \"$want\" in: $out"
+	[[ $out == *"Try 'uzram $1 --help' for more information."* ]] || fail "uzram $*: no pointer to --help: $out"
+	[ "$(echo "$out" | wc -l)" -le 3 ] || fail "uzram $*: more than a message: $out"
+	[ ! -s "$dir/stdout" ] || fail "uzram $*: printed on stdout: $(cat "$dir/stdout")"
+	echo "uzram $*: ${out%%$'\n'*}"
+}
+expect_usage "--threads 0: not a number from 1 to 1024" bench "$dir/p.pages" --threads 0
+expect_usage "--threads abc: not a number from 1 to 1024" bench "$dir/p.pages" --threads abc
+expect_usage "--threads abc: not a number from 1 to 1024" bench "$dir/p.pages" --threads=abc
+expect_usage "unknown option '--bogus'" bench "$dir/p.pages" --bogus
+expect_usage "--threads needs a value" bench "$dir/p.pages" --threads
+expect_usage "FILE is missing" bench
+expect_usage "one FILE only" bench "$dir/p.pages" "$dir/p.pages"
+expect_usage "unknown option '--bogus'" dump --bogus
+expect_usage "--pid abc: not a process id" dump --pid abc "$dir/x"
+expect_usage "OUT is missing" dump --pid $$
+expect_usage "--algorithm nosuch: no such algorithm (one of: lzo-rle" analyze --pid $$ --algorithm nosuch
+expect_usage "--pid 0: not a process id" analyze --pid 0
+expect_usage "--pid PID or FILE is needed" analyze
+expect_usage "one or the other" analyze --pid $$ "$dir/p.pages"
+[ ! -e "$dir/x" ] || fail "dump made its output after a usage error"
+
+# Errors name what failed: the output file, not the process.
+out=$("$UZRAM" dump --pid $$ "$dir/no/such/dir" 2>&1) && fail "dump into a missing directory succeeded"
+[[ $out == "uzram dump: $dir/no/such/dir: No such file or directory" ]] || fail "dump names the output: $out"
+out=$("$UZRAM" analyze --pid 999999999 2>&1) && fail "analyze of a missing process succeeded"
+[[ $out == *"process 999999999: no such process"* ]] || fail "analyze --pid 999999999: $out"
+# The = form, as every other command takes it.
+"$UZRAM" analyze --pid=$$ --algorithm=lz4 >"$dir/an.txt" || fail "analyze --pid=PID --algorithm=lz4"
+grep -q '^lz4 ' "$dir/an.txt" || fail "analyze --pid=: $(cat "$dir/an.txt")"
+# ... and it ends with a recommendation.
+grep -q '^best ratio  lz4' "$dir/an.txt" && grep -q '^for swap    lz4: ' "$dir/an.txt" ||
+	fail "analyze recommends nothing: $(cat "$dir/an.txt")"
+
+# Same-filled pages are the best case: the ratio is "inf", not 0.
+head -c $((64 * 4096)) /dev/zero >"$dir/zero.pages"
+out=$("$UZRAM" bench "$dir/zero.pages") || fail "bench of zero pages: $out"
+echo "$out" | grep -q "^ratio       inf (every page is same-filled" || fail "bench ratio of zero pages: $out"
+out=$("$UZRAM" analyze "$dir/zero.pages" --algorithm lz4) || fail "analyze of zero pages: $out"
+echo "$out" | grep -Eq '^lz4 +inf +0 +0 +64 +0 +- +-$' || fail "analyze of zero pages: $out"
+echo "$out" | grep -q "^for swap    any: every page is same-filled" || fail "analyze of zero pages: $out"
+"$UZRAM" analyze "$dir/zero.pages" --algorithm lz4 --json | python3 -c '
+import json, sys
+r = json.load(sys.stdin)[0]
+assert r["ratio"] is None and r["compress_mbps"] is None and r["same_pages"] == 64, r
+' || fail "analyze --json of zero pages"
 exit 0

@@ -20,6 +20,7 @@
 #include "uzram.h"
 
 #define REQ_SIZE	(1u << 20)
+#define MAX_THREADS	1024u
 
 struct worker {
 	pthread_t tid;
@@ -104,37 +105,47 @@ static int set_threads(void *ctx, const char *val)
 {
 	struct bench_args *a = ctx;
 
-	a->threads = (unsigned int)strtoul(val, NULL, 10);
-	return 0;
+	return opt_uint_range("uzram bench", "threads", val, 1, MAX_THREADS,
+			      &a->threads);
 }
 
 static int set_file(void *ctx, const char *arg)
 {
 	struct bench_args *a = ctx;
 
-	if (a->file)
+	if (a->file) {
+		fprintf(stderr, "uzram bench: %s: one FILE only (%s was given first)\n",
+			arg, a->file);
 		return OPT_ERR;
+	}
 	a->file = arg;
 	return 0;
 }
 
 static const struct opt bench_options[] = {
-	{ .name = "algorithm", .arg = "NAME", OPT_STRING_AT(struct bench_args, algorithm) },
-	{ .name = "threads", .arg = "N", .kind = OPT_CALL, .call = set_threads },
-	{ .name = "json", OPT_FLAG_AT(struct bench_args, json) },
+	{ .name = "algorithm", .arg = "NAME", OPT_STRING_AT(struct bench_args, algorithm),
+	  .help = "the device's comp_algorithm (default lzo-rle)" },
+	{ .name = "threads", .arg = "N", .kind = OPT_CALL, .call = set_threads,
+	  .help = "threads writing and reading at once, 1 to 1024 (default 1)" },
+	{ .name = "json", OPT_FLAG_AT(struct bench_args, json),
+	  .help = "one JSON object instead of the text" },
+	{ .name = "help", .key = 'h', .kind = OPT_SHOW_HELP, .help = "this help" },
 	{ .name = NULL }
 };
 
 static const struct opt_cmd bench_cmd = {
 	.prog = "uzram bench",
 	.opts = bench_options,
+	.flags = OPT_SAY_UNKNOWN | OPT_SAY_MISSING,
 	.operand = set_file,
 };
 
-static int usage(void)
+static void usage(FILE *f)
 {
-	fprintf(stderr, "usage: uzram bench FILE [--algorithm NAME] [--threads N] [--json]\n");
-	return 2;
+	fprintf(f, "usage: uzram bench FILE [--algorithm NAME] [--threads N] [--json]\n"
+		"Write the page file FILE into a fresh device in this process, read it\n"
+		"back, verify it; print throughput (MB/s, 1 MB = 10^6 bytes) and mm_stat.\n");
+	opt_usage(f, bench_options, 22);
 }
 
 /* ---- the run ---- */
@@ -224,14 +235,18 @@ static void print_text(const struct bench_args *a, const struct bench_result *r,
 {
 	const struct uzram_stats *s = &r->st;
 
-	printf("file        %s: %" PRIu64 " pages (%.1f MB)\n", a->file, r->pages, len / 1e6);
+	printf("file        %s: %" PRIu64 " pages (%.1f MiB)\n", a->file, r->pages,
+	       len / 1048576.0);
 	printf("algorithm   %s, %u thread%s\n", s->algorithm, a->threads,
 	       a->threads > 1 ? "s" : "");
-	printf("write       %.1f MB/s\n", r->write_mbps);
+	printf("write       %.1f MB/s (1 MB = 10^6 bytes)\n", r->write_mbps);
 	printf("read        %.1f MB/s\n", r->read_mbps);
 	printf("verified    %s\n", r->verified ? "yes" : "NO");
-	printf("ratio       %.3f (orig / mem_used_total)\n",
-	       s->mem_used_total ? (double)s->orig_data_size / s->mem_used_total : 0.0);
+	if (s->mem_used_total)
+		printf("ratio       %.3f (orig_data_size / mem_used_total)\n",
+		       (double)s->orig_data_size / s->mem_used_total);
+	else
+		printf("ratio       inf (every page is same-filled: stored in no memory)\n");
 	printf("mm_stat     orig_data_size %" PRIu64 " compr_data_size %" PRIu64
 	       " mem_used_total %" PRIu64 " same_pages %" PRIu64 " huge_pages %" PRIu64 "\n",
 	       s->orig_data_size, s->compr_data_size, s->mem_used_total, s->same_pages,
@@ -273,9 +288,16 @@ int cmd_bench(int argc, char **argv)
 	size_t len;
 	int ret;
 
-	if (opt_parse(&bench_cmd, argc, argv, &a) < 0 || !a.file || a.threads == 0 ||
-	    a.threads > 1024)
-		return usage();
+	ret = opt_parse(&bench_cmd, argc, argv, &a);
+	if (ret == OPT_HELP) {
+		usage(stdout);
+		return 0;
+	}
+	if (ret < 0)
+		return try_help(bench_cmd.prog);
+	if (!a.file)
+		return usage_error(bench_cmd.prog, "FILE is missing (a page file, "
+				   "e.g. from uzram dump)");
 	ret = read_page_file(a.file, &data, &len);
 	if (ret) {
 		fprintf(stderr, "uzram bench: %s: %s\n", a.file,

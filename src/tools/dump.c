@@ -66,7 +66,7 @@ static long copy_resident(int mem, FILE *out, uint8_t *buf, const uint64_t *pm,
 			continue;
 		whole = (size_t)got / UZRAM_PAGE_SIZE * UZRAM_PAGE_SIZE;
 		if (fwrite(buf, 1, whole, out) != whole)
-			return -EIO;
+			return errno ? -errno : -EIO;
 		pages += (long)(whole / UZRAM_PAGE_SIZE);
 	}
 	return pages;
@@ -113,31 +113,39 @@ static void dump_close(struct dump_files *f)
 		close(f->mem);
 }
 
-/* /proc/PID/{maps,pagemap,mem} and path ("-": stdout); 0 or -errno. */
-static int dump_open(struct dump_files *f, int pid, const char *path)
+/* /proc/PID/{maps,pagemap,mem} and path ("-": stdout); 0 or -errno, and
+ * *out_failed when it was path that failed. */
+static int dump_open(struct dump_files *f, int pid, const char *path,
+		     bool *out_failed)
 {
 	char fname[64];
-	int err;
+	int err = process_exists(pid);
 
 	*f = (struct dump_files){ .pagemap = -1, .mem = -1 };
+	if (err)
+		return err;
 	snprintf(fname, sizeof(fname), "/proc/%d/maps", pid);
 	f->maps = fopen(fname, "re");
-	if (!f->maps)
-		return -errno;
 	snprintf(fname, sizeof(fname), "/proc/%d/pagemap", pid);
 	f->pagemap = open(fname, O_RDONLY | O_CLOEXEC);
 	snprintf(fname, sizeof(fname), "/proc/%d/mem", pid);
 	f->mem = open(fname, O_RDONLY | O_CLOEXEC);
-	f->out = strcmp(path, "-") ? fopen(path, "we") : stdout;
+	err = !f->maps || f->pagemap < 0 || f->mem < 0 ? errno : 0;
+	if (!err) {
+		f->out = strcmp(path, "-") ? fopen(path, "we") : stdout;
+		*out_failed = !f->out;
+		err = f->out ? 0 : errno;
+	}
 	/* On the heap, not static: 2 MiB of bss would be part of every
 	 * uzram process, a locked `serve --mlock` too. */
-	f->buf = malloc(PAGES_AT_ONCE * UZRAM_PAGE_SIZE);
-	if (f->pagemap < 0 || f->mem < 0 || !f->out || !f->buf) {
-		err = f->buf ? errno : ENOMEM;
+	f->buf = err ? NULL : malloc(PAGES_AT_ONCE * UZRAM_PAGE_SIZE);
+	if (!err && !f->buf)
+		err = ENOMEM;
+	if (err) {
 		if (f->out && f->out != stdout)
 			fclose(f->out);
 		dump_close(f);
-		return -err;
+		return err == ENOENT && !*out_failed ? -ESRCH : -err;
 	}
 	return 0;
 }
@@ -156,13 +164,15 @@ static bool anonymous_range(const char *line, uint64_t *start, uint64_t *end)
 	return anonymous_private(perms, p);
 }
 
-/* Write the resident anonymous pages of pid to path; returns pages or -errno. */
-long dump_process(int pid, const char *path)
+long dump_process(int pid, const char *path, bool *out_failed)
 {
 	struct dump_files f;
 	char line[4096];
 	long total = 0, n;
-	int ret = dump_open(&f, pid, path);
+	int ret;
+
+	*out_failed = false;
+	ret = dump_open(&f, pid, path, out_failed);
 
 	if (ret)
 		return ret;
@@ -174,13 +184,16 @@ long dump_process(int pid, const char *path)
 		n = dump_range(f.pagemap, f.mem, f.out, f.buf, start, end);
 		if (n < 0) {
 			total = n;
+			*out_failed = ferror(f.out);
 			break;
 		}
 		total += n;
 	}
 	dump_close(&f);
-	if (f.out != stdout && fclose(f.out) != 0 && total >= 0)
-		total = -EIO;
+	if (f.out != stdout && fclose(f.out) != 0 && total >= 0) {
+		total = -errno;
+		*out_failed = true;
+	}
 	return total;
 }
 
@@ -195,21 +208,27 @@ static int set_pid(void *ctx, const char *val)
 {
 	struct dump_args *a = ctx;
 
-	a->pid = strtol(val, NULL, 10);
-	return 0;
+	return parse_pid("uzram dump", val, &a->pid);
 }
 
-/* OUT; the last one given counts. */
+/* OUT: one only. */
 static int set_out(void *ctx, const char *arg)
 {
 	struct dump_args *a = ctx;
 
+	if (a->out) {
+		fprintf(stderr, "uzram dump: %s: one OUT only (%s was given first)\n",
+			arg, a->out);
+		return OPT_ERR;
+	}
 	a->out = arg;
 	return 0;
 }
 
 static const struct opt dump_options[] = {
-	{ .name = "pid", .arg = "PID", .kind = OPT_CALL, .call = set_pid },
+	{ .name = "pid", .arg = "PID", .kind = OPT_CALL, .call = set_pid,
+	  .help = "the process whose memory is copied" },
+	{ .name = "help", .key = 'h', .kind = OPT_SHOW_HELP, .help = "this help" },
 	{ .name = NULL }
 };
 
@@ -217,24 +236,53 @@ static const struct opt dump_options[] = {
 static const struct opt_cmd dump_cmd = {
 	.prog = "uzram dump",
 	.opts = dump_options,
-	.flags = OPT_DASH | OPT_SAY_UNKNOWN,
+	.flags = OPT_DASH | OPT_SAY_UNKNOWN | OPT_SAY_MISSING,
 	.operand = set_out,
 };
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: uzram dump --pid PID OUT\n"
+		"Copy the resident private anonymous pages of process PID (what swap\n"
+		"would push to zram) to the page file OUT (\"-\": standard output).\n");
+	opt_usage(f, dump_options, 16);
+}
+
+static int parse(int argc, char **argv, struct dump_args *a)
+{
+	int ret = opt_parse(&dump_cmd, argc, argv, a);
+
+	if (ret == OPT_HELP) {
+		usage(stdout);
+		return 0;
+	}
+	if (ret < 0)
+		return try_help(dump_cmd.prog);
+	if (a->pid <= 0)
+		return usage_error(dump_cmd.prog, "--pid PID is missing");
+	if (!a->out)
+		return usage_error(dump_cmd.prog, "OUT is missing (a file, or - for "
+				   "standard output)");
+	return -1;
+}
 
 int cmd_dump(int argc, char **argv)
 {
 	struct dump_args a = { .pid = -1 };
+	bool out_failed;
 	long pages;
+	int ret = parse(argc, argv, &a);
 
-	if (opt_parse(&dump_cmd, argc, argv, &a) < 0)
-		return 2;
-	if (a.pid <= 0 || !a.out) {
-		fprintf(stderr, "usage: uzram dump --pid PID OUT\n");
-		return 2;
+	if (ret >= 0)
+		return ret;
+	pages = dump_process((int)a.pid, a.out, &out_failed);
+	if (pages < 0 && out_failed) {
+		fprintf(stderr, "uzram dump: %s: %s\n", a.out, strerror((int)-pages));
+		return 1;
 	}
-	pages = dump_process((int)a.pid, a.out);
 	if (pages < 0) {
-		fprintf(stderr, "uzram dump: process %ld: %s\n", a.pid, strerror((int)-pages));
+		fprintf(stderr, "uzram dump: process %ld: %s\n", a.pid,
+			process_error((int)pages));
 		return 1;
 	}
 	fprintf(stderr, "uzram dump: %ld pages (%.1f MiB) from process %ld to %s\n",
