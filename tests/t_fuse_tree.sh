@@ -169,4 +169,14 @@ same "$(cat "$MNT/zram1/comp_algorithm")" "[lzo-rle] lzo lz4 lz4hc zstd deflate 
 	"reset restores the default algorithm"
 dd if=/dev/zero of="$D1" bs=4096 count=1 2>/dev/null && fail "writing an uninitialised device succeeded"
 
+# mem_limit reached: the disk file's write fails with EIO, as a write to the
+# kernel's /dev/zramN does (zram_write_page's -ENOMEM ends the bio with an
+# I/O error); NBD answers ENOSPC instead (t_nbd_serve.sh). docs/security.md.
+same "$(shell_write "$MNT/zram1" disksize 16M)" "rc=0" "zram1 disksize 16M again"
+same "$(shell_write "$MNT/zram1" mem_limit 256K)" "rc=0" "zram1 mem_limit 256K"
+same "$(dd if="$T/rand" of="$D1" bs=1M count=2 oflag=direct conv=notrunc 2>&1 | grep -c 'Input/output error')" "1" \
+	"a write beyond mem_limit: EIO"
+check '[ "$(awk "{print \$2}" "$MNT/zram1/io_stat")" -gt 0 ]' "failed_writes counts the refused write"
+same "$(shell_write "$MNT/zram1" reset 1)" "rc=0" "reset zram1"
+
 echo "t_fuse_tree: done"
