@@ -119,6 +119,17 @@ long uzram_attr_show(struct uzram *z, int id, const char *name, char *buf,
  */
 int uzram_attr_store(struct uzram *z, int id, const char *name,
 		     const char *buf, size_t len);
+/*
+ * Why the calling thread's last uzram_attr_store or uzram_control_store
+ * failed, in a few words, where the errno alone does not say: the kernel's
+ * own log text where its zram logs one (lower-cased, e.g. "cannot change
+ * disksize for initialized device", "can't change algorithm for initialized
+ * device"), else uzram's ("no such algorithm", "path outside the allowed
+ * directories", "device is open"). NULL after a store that succeeded or
+ * whose errno says all. A static string; like dlerror(3), per thread, and
+ * replaced by the next store. The errno returned is the same either way.
+ */
+const char *uzram_store_reason(void);
 
 /*
  * block_state, paged: formats lines for slots from *pos on into buf, as the

@@ -24,6 +24,7 @@
 
 #include "util/parse.h"
 #include "util/path_policy.h"
+#include "util/reason.h"
 #include "uzram.h"
 #include "zram/zram_drv.h"
 
@@ -144,14 +145,14 @@ static int release_for(struct uzram *z, struct zram *zram)
 		others++;
 	pthread_mutex_unlock(&zram->open_lock);
 	if (others)
-		return -EBUSY;
+		return uz_refuse(-EBUSY, "device is open");
 	if (!releasable)
 		return 0;
 	o = observer_get(z);
 	if (o.release)
 		ret = o.release(o.arg, zram->id);
 	observer_put(z);
-	return ret;
+	return ret == -EBUSY ? uz_refuse(ret, "its block device is open") : ret;
 }
 
 /* A reset or removal failed after release_for let the observer close its
@@ -193,7 +194,7 @@ int uzram_hot_remove(struct uzram *z, int id)
 		pthread_mutex_unlock(&z->lock);
 		release_undo(z, zram, id);
 		zram_put(zram);
-		return -EBUSY;
+		return uz_refuse(-EBUSY, "device is open");
 	}
 	zram->claim = true;
 	pthread_mutex_unlock(&zram->open_lock);
@@ -222,8 +223,9 @@ long uzram_control_show(struct uzram *z, const char *name, char *buf,
 	return snprintf(buf, size, "%d\n", id);
 }
 
-int uzram_control_store(struct uzram *z, const char *name, const char *buf,
-			size_t len)
+/* hot_remove's store, for uzram_control_store. */
+static int control_store(struct uzram *z, const char *name, const char *buf,
+			 size_t len)
 {
 	char *tmp;
 	int id, ret;
@@ -242,6 +244,23 @@ int uzram_control_store(struct uzram *z, const char *name, const char *buf,
 	if (ret)
 		return ret;
 	return uzram_hot_remove(z, id);
+}
+
+int uzram_control_store(struct uzram *z, const char *name, const char *buf,
+			size_t len)
+{
+	int ret;
+
+	uz_reason_clear();
+	ret = control_store(z, name, buf, len);
+	if (!ret)
+		uz_reason_clear();
+	return ret;
+}
+
+const char *uzram_store_reason(void)
+{
+	return uz_reason();
 }
 
 int uzram_new(struct uzram **out, unsigned int num_devices)
@@ -387,8 +406,9 @@ static bool resets(const char *buf, size_t len)
 	return kstrtou16(tmp, 10, &v) == 0 && v;
 }
 
-int uzram_attr_store(struct uzram *z, int id, const char *name,
-		     const char *buf, size_t len)
+/* The store, for uzram_attr_store: the facade's part around the device's. */
+static int attr_store(struct uzram *z, int id, const char *name,
+		      const char *buf, size_t len)
 {
 	struct zram *zram = lookup(z, id);
 	bool reset = !strcmp(name, "reset") && resets(buf, len);
@@ -414,6 +434,18 @@ int uzram_attr_store(struct uzram *z, int id, const char *name,
 		observer_put(z);
 	}
 	zram_put(zram);
+	return ret;
+}
+
+int uzram_attr_store(struct uzram *z, int id, const char *name,
+		     const char *buf, size_t len)
+{
+	int ret;
+
+	uz_reason_clear();
+	ret = attr_store(z, id, name, buf, len);
+	if (!ret)
+		uz_reason_clear();
 	return ret;
 }
 

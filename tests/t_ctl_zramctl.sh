@@ -221,5 +221,6 @@ rc=1" "$via: --reset of a mounted device"
 done
 same "$("$UZRAM" ctl --control "$T/nosuch.sock" 2>&1; echo "rc=$?")" \
 	"uzram ctl: $T/nosuch.sock: No such file or directory
+uzram ctl: no uzram serve answers at $T/nosuch.sock; start one, or point uzram ctl at it with --control PATH
 rc=1" "a missing control socket"
 echo "t_ctl_zramctl: done"

@@ -450,6 +450,84 @@ static void test_path_policy(void)
 	CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* A store refused for errno err with the reason why (NULL: none). */
+static void expect_reason(struct uzram *z, int id, const char *attr, const char *val,
+			  int err, const char *why)
+{
+	int ret = store(z, id, attr, val);
+	const char *got = uzram_store_reason();
+
+	CHECK(ret == err, "store '%s' > zram%d/%s: %d, want %d", val, id, attr, ret, err);
+	CHECK(why ? got && !strcmp(got, why) : !got, "store '%s' > %s: reason '%s', want '%s'",
+	      val, attr, got ? got : "(null)", why ? why : "(null)");
+}
+
+static void *other_thread_reason(void *arg)
+{
+	struct uzram *z = arg;
+	const char *before = uzram_store_reason();
+
+	/* a refusal of its own, seen here only */
+	store(z, 1, "comp_algorithm", "bogus");
+	CHECK(uzram_store_reason() && !strcmp(uzram_store_reason(), "no such algorithm"),
+	      "another thread's own reason");
+	return (void *)before;
+}
+
+/* uzram_store_reason: why a store was refused, the kernel's words where its
+ * zram logs some (drivers/block/zram/zram_drv.c), per thread. */
+static void test_reasons(void)
+{
+	char base[] = "/tmp/uzram-reason-XXXXXX", file[300], cmd[400];
+	struct uzram_dev *d;
+	struct uzram *z;
+	pthread_t t;
+	void *seen;
+
+	REQUIRE(mkdtemp(base), "mkdtemp");
+	snprintf(file, sizeof(file), "%s/store", base);
+	REQUIRE(uzram_new(&z, 2) == 0, "new");
+	expect_reason(z, 0, "comp_algorithm", "bogus", -EINVAL, "no such algorithm");
+	expect_reason(z, 0, "comp_algorithm", "lz4", 0, NULL);	/* success clears it */
+	expect_reason(z, 0, "disksize", "0", -EINVAL, "not a size above 0");
+	expect_reason(z, 0, "disksize", "16M", 0, NULL);
+	expect_reason(z, 0, "disksize", "32M", -EBUSY,
+		      "cannot change disksize for initialized device");
+	expect_reason(z, 0, "comp_algorithm", "zstd", -EBUSY,
+		      "can't change algorithm for initialized device");
+	expect_reason(z, 0, "backing_dev", file, -EBUSY,
+		      "can't setup backing device for initialized device");
+	expect_reason(z, 0, "writeback", "idle", -ENODEV, "no backing_dev set");
+	expect_reason(z, 1, "compact", "1", -EINVAL, "device is not initialized");
+	/* errnos that say it all: no reason, nor the last one */
+	expect_reason(z, 0, "initstate", "1", -EACCES, NULL);
+	expect_reason(z, 7, "disksize", "16M", -ENODEV, NULL);
+	expect_reason(z, 0, "nosuch", "1", -ENOENT, NULL);
+	/* open devices */
+	REQUIRE(uzram_open(z, 0, &d) == 0, "open");
+	expect_reason(z, 0, "reset", "1", -EBUSY, "device is open");
+	CHECK_EQ(uzram_control_store(z, "hot_remove", "0", 1), -EBUSY);
+	CHECK(uzram_store_reason() && !strcmp(uzram_store_reason(), "device is open"),
+	      "hot_remove of an open device: '%s'", uzram_store_reason());
+	uzram_close(d);
+	/* the path allow-list */
+	REQUIRE(uzram_set_path_allowlist(z, (const char *const[]){ "/proc" }, 1) == 0, "allow-list");
+	close(open(file, O_RDWR | O_CREAT, 0600));
+	expect_reason(z, 1, "backing_dev", file, -EPERM, "path outside the allowed directories");
+	/* per thread: another thread sees none of this one's, and keeps its own */
+	REQUIRE(pthread_create(&t, NULL, other_thread_reason, z) == 0, "thread");
+	pthread_join(t, &seen);
+	CHECK(seen == NULL, "another thread saw this one's reason '%s'", (const char *)seen);
+	CHECK(uzram_store_reason() && !strcmp(uzram_store_reason(),
+					      "path outside the allowed directories"),
+	      "this thread's reason changed by another's store");
+	CHECK_EQ(uzram_control_store(z, "hot_remove", "1", 1), 0);
+	CHECK(uzram_store_reason() == NULL, "a reason after hot_remove succeeded");
+	uzram_free(z);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
+	CHECK(system(cmd) == 0, "cleanup");
+}
+
 /* Device names as every front end reads them (uzram_name_id). */
 static void test_names(void)
 {
@@ -473,6 +551,7 @@ int main(void)
 	test_registry();
 	test_names();
 	test_path_policy();
+	test_reasons();
 	REQUIRE(uzram_new(&z, 1) == 0, "new");
 	test_initial(z);
 	test_disksize(z);

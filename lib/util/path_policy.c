@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "path_policy.h"
+#include "reason.h"
 
 void path_policy_init(struct path_policy *p)
 {
@@ -108,7 +109,9 @@ static int open_beneath(const char *dir, const char *rel, int flags)
 	close(dfd);
 	if (fd >= 0)
 		return fd;
-	return (err == ELOOP || err == EXDEV) ? -EPERM : -err;
+	if (err == ELOOP || err == EXDEV)
+		return uz_refuse(-EPERM, "a symbolic link on the path below the allowed directory");
+	return -err;
 }
 
 int path_policy_open(struct path_policy *p, const char *path, int flags)
@@ -131,6 +134,6 @@ int path_policy_open(struct path_policy *p, const char *path, int flags)
 	len = allowed_dir(p, resolved, dir);
 	pthread_rwlock_unlock(&p->lock);
 	if (!len)
-		return -EPERM;
+		return uz_refuse(-EPERM, "path outside the allowed directories");
 	return open_beneath(dir, resolved + (len == 1 ? 1 : len + 1), flags);
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "util/parse.h"
+#include "util/reason.h"
 #include "pp.h"
 #include "zram_drv.h"
 
@@ -154,12 +155,14 @@ static int recompress_priority(struct zram *zram,
 
 	/* The device's pool's huge_class_size (the kernel's is module-wide:
 	 * the same value, as every pool has the same classes). */
-	if (!init_done(zram) || a->threshold >= zram->huge_class_size)
-		return -EINVAL;
+	if (!init_done(zram))
+		return uz_refuse(-EINVAL, "device is not initialized");
+	if (a->threshold >= zram->huge_class_size)
+		return uz_refuse(-EINVAL, "threshold not below huge_class_size");
 	prio = zram_select_priority(zram, a->algo, a->prio_given, (int)a->prio,
 				    ZRAM_SECONDARY_COMP);
 	if (prio < 0 || !zram->comps[prio])
-		return -EINVAL;
+		return uz_refuse(-EINVAL, "no recompression algorithm at that priority or name");
 	return prio;
 }
 

@@ -36,6 +36,7 @@
 #endif
 
 #include "util/parse.h"
+#include "util/reason.h"
 #include "pp.h"
 #include "zram_drv.h"
 
@@ -157,11 +158,13 @@ static int open_backing(struct zram *zram, const char *path, int *fdp,
 	fd = path_policy_open(zram->paths, path, flags | O_DIRECT);
 	if (fd == -EINVAL)	/* e.g. tmpfs: no O_DIRECT */
 		fd = path_policy_open(zram->paths, path, flags);
+	if (fd == -EISDIR)
+		return uz_refuse(-ENOTBLK, "neither a block device nor a regular file");
 	if (fd < 0)
-		return fd == -EISDIR ? -ENOTBLK : fd;
+		return fd;
 	err = fstat(fd, &st) ? -errno : 0;
 	if (!err && !S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode))
-		err = -ENOTBLK;
+		err = uz_refuse(-ENOTBLK, "neither a block device nor a regular file");
 	if (!err && S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, bytes))
 		err = -errno;
 	if (err) {
@@ -190,7 +193,9 @@ static int lock_backing(int fd)
 		return 0;
 	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
 		return 0;
-	return (errno == EAGAIN || errno == EACCES) ? -EBUSY : -errno;
+	if (errno == EAGAIN || errno == EACCES)
+		return uz_refuse(-EBUSY, "the file backs another device");
+	return -errno;
 }
 
 /* Is fd the file this device already uses as its backing store? */
@@ -216,14 +221,15 @@ int zram_backing_dev_store(struct zram *zram, char *buf, size_t len)
 		return -ENAMETOOLONG;
 	pthread_rwlock_wrlock(&zram->dev_lock);
 	if (init_done(zram)) {
-		ret = -EBUSY;	/* "Can't setup backing device for initialized device" */
+		/* the kernel's backing_dev_store() */
+		ret = uz_refuse(-EBUSY, "can't setup backing device for initialized device");
 		goto out;
 	}
 	ret = open_backing(zram, buf, &fd, &bytes);
 	if (ret)
 		goto out;
 	nr_pages = bytes >> UZ_PAGE_SHIFT;
-	ret = nr_pages ? 0 : -EINVAL;
+	ret = nr_pages ? 0 : uz_refuse(-EINVAL, "smaller than a page");
 	if (!ret && !same_backing(zram, fd))
 		ret = lock_backing(fd);
 	if (ret) {
@@ -351,7 +357,7 @@ int zram_compressed_writeback_store(struct zram *zram, char *buf, size_t len)
 	pthread_rwlock_wrlock(&zram->dev_lock);
 	if (init_done(zram)) {
 		pthread_rwlock_unlock(&zram->dev_lock);
-		return -EBUSY;
+		return uz_refuse(-EBUSY, "can't change compressed_writeback for initialized device");
 	}
 	zram->compressed_wb = val;
 	pthread_rwlock_unlock(&zram->dev_lock);
@@ -710,12 +716,12 @@ static int zram_writeback_slots(struct zram *zram, struct pp_ctl *ctl)
 		unsigned long blk;
 
 		if (limit_reached(zram)) {
-			ret = -EIO;
+			ret = uz_refuse(-EIO, "writeback_limit reached");
 			goto stop;
 		}
 		req = wb_get_req(&wb, &ret);
 		if (!alloc_block(zram, &blk)) {
-			ret = -ENOSPC;
+			ret = uz_refuse(-ENOSPC, "the backing device is full");
 			goto stop;
 		}
 		if (!wb_prepare(zram, index, req, blk))
@@ -818,9 +824,9 @@ int zram_writeback_store(struct zram *zram, char *buf, size_t len)
 
 	pthread_rwlock_wrlock(&zram->dev_lock);
 	if (!init_done(zram)) {
-		ret = -EINVAL;
+		ret = uz_refuse(-EINVAL, "device is not initialized");
 	} else if (zram->backing_fd < 0) {
-		ret = -ENODEV;
+		ret = uz_refuse(-ENODEV, "no backing_dev set");
 	} else {
 		pp_init(&ctl);
 		ret = writeback_select(zram, &ctl, skip_spaces(buf));

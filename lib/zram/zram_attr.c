@@ -17,6 +17,7 @@
 
 #include "util/file.h"
 #include "util/parse.h"
+#include "util/reason.h"
 #include "zram_drv.h"
 
 struct zram_attr {
@@ -57,11 +58,12 @@ static int disksize_store(struct zram *zram, char *buf, size_t len)
 	int ret;
 
 	if (!disksize)
-		return -EINVAL;
+		return uz_refuse(-EINVAL, "not a size above 0");
 	WR(zram);
 	if (init_done(zram)) {
 		UNLOCK(zram);
-		return -EBUSY;	/* "Cannot change disksize for initialized device" */
+		/* the kernel's disksize_store() */
+		return uz_refuse(-EBUSY, "cannot change disksize for initialized device");
 	}
 	ret = zram_init_device(zram, UZ_PAGE_ALIGN(disksize));
 	UNLOCK(zram);
@@ -90,7 +92,7 @@ static int reset_store(struct zram *zram, char *buf, size_t len)
 	pthread_mutex_lock(&zram->open_lock);
 	if (zram->openers || zram->claim) {
 		pthread_mutex_unlock(&zram->open_lock);
-		return -EBUSY;
+		return uz_refuse(-EBUSY, "device is open");
 	}
 	zram->claim = true;
 	pthread_mutex_unlock(&zram->open_lock);
@@ -112,7 +114,7 @@ static int compact_store(struct zram *zram, char *buf, size_t len)
 	RD(zram);
 	if (!init_done(zram)) {
 		UNLOCK(zram);
-		return -EINVAL;
+		return uz_refuse(-EINVAL, "device is not initialized");
 	}
 	zs_compact(zram->mem_pool);
 	UNLOCK(zram);
@@ -187,7 +189,7 @@ static int idle_store(struct zram *zram, char *buf, size_t len)
 	RD(zram);
 	if (!init_done(zram)) {
 		UNLOCK(zram);
-		return -EINVAL;
+		return uz_refuse(-EINVAL, "device is not initialized");
 	}
 	mark_idle(zram, cutoff);
 	UNLOCK(zram);
@@ -215,17 +217,18 @@ static int comp_algorithm_store_prio(struct zram *zram, unsigned int prio,
 	size_t sz = strlen(buf);
 
 	if (sz >= ZRAM_MAX_ALGO_NAME_SZ)
-		return -E2BIG;
+		return uz_refuse(-E2BIG, "algorithm name too long");
 	memcpy(name, buf, sz + 1);
 	if (sz > 0 && name[sz - 1] == '\n')	/* ignore trailing newline */
 		name[sz - 1] = '\0';
 	ops = zcomp_lookup(name);
 	if (!ops)
-		return -EINVAL;
+		return uz_refuse(-EINVAL, "no such algorithm");
 	WR(zram);
 	if (init_done(zram)) {
 		UNLOCK(zram);
-		return -EBUSY;	/* "Can't change algorithm for initialized device" */
+		/* the kernel's __comp_algorithm_store() */
+		return uz_refuse(-EBUSY, "can't change algorithm for initialized device");
 	}
 	zram_comp_algorithm_set(zram, prio, ops->name);
 	UNLOCK(zram);
@@ -275,12 +278,12 @@ static int algorithm_params_store(struct zram *zram, char *buf, size_t len)
 
 	WR(zram);
 	if (init_done(zram)) {
-		ret = -EBUSY;
+		ret = uz_refuse(-EBUSY, "can't change algorithm parameters for initialized device");
 		goto out;
 	}
 	prio = zram_select_priority(zram, algo, prio_given, prio, ZRAM_PRIMARY_COMP);
 	if (prio < 0) {
-		ret = prio;
+		ret = uz_refuse(prio, "no such priority, or no such algorithm at it");
 		goto out;
 	}
 
@@ -298,7 +301,7 @@ static int algorithm_params_store(struct zram *zram, char *buf, size_t len)
 			close(fd);
 		}
 		if (ret) {
-			ret = -EINVAL;
+			ret = uz_refuse(-EINVAL, "dict= is not a readable regular file");
 			goto out;
 		}
 	}
@@ -347,9 +350,9 @@ static int recomp_algorithm_store(struct zram *zram, char *buf, size_t len)
 		}
 	}
 	if (!alg)
-		return -EINVAL;
+		return uz_refuse(-EINVAL, "no algo= given");
 	if (prio < ZRAM_SECONDARY_COMP || prio >= ZRAM_MAX_COMPS)
-		return -EINVAL;
+		return uz_refuse(-EINVAL, "priority out of range (1 to 3)");
 	return comp_algorithm_store_prio(zram, (unsigned int)prio, alg);
 }
 

@@ -34,6 +34,7 @@
 
 #include "control.h"
 #include "control_int.h"
+#include "refusal.h"
 #include "util/common.h"
 
 #define CONTROL_MAX_CONNS	64
@@ -216,6 +217,8 @@ static int do_store(struct control_conn *cc, const char *dev, const char *attr,
 		ret = uzram_control_store(z, attr, val, len);
 	else
 		ret = uzram_attr_store(z, id, attr, val, len);
+	if (ret)
+		refusal_log(id, attr, ret);
 	return ret ? reply_err(cc, ret, attr) : reply_ok(cc, NULL, 0);
 }
 

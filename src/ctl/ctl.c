@@ -203,6 +203,20 @@ static int find_free(struct ctl *c)
 	}
 }
 
+/*
+ * After a refused store: the fix, where there is one. uzram serve opens the
+ * files that backing_dev and algorithm_params' dict= name only below its
+ * --allow-path directories (docs/security.md), else EPERM.
+ */
+static void store_hint(const struct ctl *c, const char *attr, int err)
+{
+	if (err == -EPERM && ctl_is_uzram(c) &&
+	    (!strcmp(attr, "backing_dev") || !strcmp(attr, "algorithm_params")))
+		fprintf(stderr, "%s: uzram serve opens files only below its --allow-path "
+			"directories: start it with --allow-path DIR, DIR holding the file "
+			"(no symbolic link below DIR on the way)\n", PROG);
+}
+
 static int do_attr(struct ctl *c, int id, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
@@ -232,6 +246,8 @@ static int do_attr(struct ctl *c, int id, const char *arg)
 	}
 	if (ret) {
 		fprintf(stderr, "%s: %s: %s: %s\n", PROG, name, attr, strerror(-ret));
+		if (eq)
+			store_hint(c, attr, ret);
 		return 1;
 	}
 	return 0;

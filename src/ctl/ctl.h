@@ -56,6 +56,8 @@ struct ctl {
 int ctl_open_socket(struct ctl *c, const char *path);
 int ctl_open_tree(struct ctl *c, const char *dir);
 
+/* Are the devices uzram serve's (the socket, or a tree but /sys/block)? */
+bool ctl_is_uzram(const struct ctl *c);
 int ctl_show(struct ctl *c, const char *dev, const char *attr, char **out, size_t *len);
 int ctl_store(struct ctl *c, const char *dev, const char *attr, const char *val);
 /* The existing devices' ids, ascending: the count or -errno. */

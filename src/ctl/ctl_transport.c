@@ -155,6 +155,9 @@ int ctl_open_socket(struct ctl *c, const char *path)
 	ret = ctl_list(c, &ids);
 	if (ret < 0) {
 		fprintf(stderr, "%s: %s: %s\n", PROG, c->path, strerror((int)-ret));
+		if (ret == -ENOENT || ret == -ECONNREFUSED)
+			fprintf(stderr, "%s: no uzram serve answers at %s; start one, or point "
+				"%s at it with --control PATH\n", PROG, c->path, PROG);
 		return -1;
 	}
 	free(ids);
@@ -290,6 +293,11 @@ int ctl_open_tree(struct ctl *c, const char *dir)
 }
 
 /* ---- through the transport ---- */
+
+bool ctl_is_uzram(const struct ctl *c)
+{
+	return c->t == &socket_transport || strcmp(c->ctldir, "/sys/class/zram-control");
+}
 
 int ctl_show(struct ctl *c, const char *dev, const char *attr, char **out, size_t *len)
 {

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "fuse.h"
+#include "refusal.h"
 
 #ifdef HAVE_FUSE3
 
@@ -138,7 +139,8 @@ static void write_text(fuse_req_t req, struct handle *h, const char *buf,
 {
 	struct fuse_front *f = front_of(req);
 	size_t len = UZ_MIN(size, (size_t)ATTR_BUF);
-	int ret, busy_id = -1;
+	int ret, busy_id = -1, id = -1;
+	const char *name = "hot_remove";
 
 	if (h->node.kind == N_HOT_REMOVE) {
 		ret = uzram_control_store(f->z, "hot_remove", buf, len);
@@ -151,17 +153,19 @@ static void write_text(fuse_req_t req, struct handle *h, const char *buf,
 		if (busy_id >= 0 && fuse_wait_for_release(f, busy_id))
 			ret = uzram_control_store(f->z, "hot_remove", buf, len);
 	} else {
-		const char *name = h->node.attr->name;
-
-		ret = uzram_attr_store(f->z, h->node.id, name, buf, len);
+		name = h->node.attr->name;
+		id = h->node.id;
+		ret = uzram_attr_store(f->z, id, name, buf, len);
 		if (ret == -EBUSY && !strcmp(name, "reset") &&
-		    fuse_wait_for_release(f, h->node.id))
-			ret = uzram_attr_store(f->z, h->node.id, name, buf, len);
+		    fuse_wait_for_release(f, id))
+			ret = uzram_attr_store(f->z, id, name, buf, len);
 	}
-	if (ret)
+	if (ret) {
+		refusal_log(id, name, ret);
 		fuse_reply_err(req, -ret);
-	else
+	} else {
 		fuse_reply_write(req, len);
+	}
 }
 
 void fuse_attr_read(fuse_req_t req, struct handle *h, size_t size, off_t off)

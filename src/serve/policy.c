@@ -30,17 +30,20 @@ static int store_str(struct uzram *z, int id, const char *attr, const char *val)
 	return uzram_attr_store(z, id, attr, val, strlen(val));
 }
 
-/* Report an error of (device, step) once until it changes. */
+/* Report an error of (device, step) once until it changes, with the
+ * library's reason when it gives one (uzram_store_reason). */
 static void report(int id, const char *step, int err)
 {
 	static int last_err[2][64];
 	int k = step[0] == 'w';
+	const char *why = err ? uzram_store_reason() : NULL;
 
 	if (id < 0 || id >= 64 || last_err[k][id] == err)
 		return;
 	last_err[k][id] = err;
 	if (err)
-		fprintf(stderr, "uzram serve: zram%d: idle %s: %s\n", id, step, strerror(-err));
+		fprintf(stderr, "uzram serve: zram%d: idle %s: %s%s%s%s\n", id, step,
+			strerror(-err), why ? " (" : "", why ? why : "", why ? ")" : "");
 }
 
 /* Mark the pages idle for age seconds, then store attr=val (the step
