@@ -135,7 +135,14 @@ if [ "$KERNEL" = 1 ]; then
 	err_of() { "$@" 2>&1 >/dev/null | sed 's|^zramctl:|uzram ctl:|; s|/dev/zram|zram|g'; echo "rc=${PIPESTATUS[0]}"; }
 	same "$(err_of "${UCTL[@]}" -s abc zram0)" "$(err_of zramctl -s abc /dev/zram0)" "a bad size"
 	same "$(err_of "${UCTL[@]}" -o FOO)" "$(err_of zramctl -o FOO)" "an unknown column"
-	same "$(err_of "${UCTL[@]}" -a lz4)" "$(err_of zramctl -a lz4)" "--algorithm without --size"
+	# uzram ctl has newer zramctl's -p, and its words for this error
+	if zramctl --help | grep -q -- --algorithm-params; then
+		same "$(err_of "${UCTL[@]}" -a lz4)" "$(err_of zramctl -a lz4)" "--algorithm without --size"
+	else
+		same "$(err_of "${UCTL[@]}" -a lz4)" "$(err_of zramctl -a lz4 |
+			sed 's/--algorithm and --streams/--algorithm, --algorithm-params, and --streams/')" \
+			"--algorithm without --size (zramctl before -p, its message brought up to date)"
+	fi
 	same "$(err_of "${UCTL[@]}" zram7)" "$(err_of zramctl /dev/zram7)" "a missing device"
 	same "$(err_of "${UCTL[@]}" --reset zram7)" "$(err_of zramctl --reset /dev/zram7)" "reset of a missing device"
 	same "$(err_of "${UCTL[@]}" -f -r zram0)" "$(err_of zramctl -f -r /dev/zram0)" "--find with --reset"
@@ -218,6 +225,26 @@ rc=1" "$via: --reset of a mounted device"
 	same "$(ls "$MNT" | tr '\n' ' ')" "zram-control zram0 " "$via: --reset removed zram1"
 	same "$("${C[@]}" zram0 --size 32M -a lz4; "${C[@]}" -n -o NAME,ALGORITHM,DISKSIZE)" \
 		"zram0 lz4            32M" "$via: NAME --size --algorithm reconfigures"
+	# -t: max_comp_streams is gone (6.15+, uzram): ignored, as newer zramctl
+	# does; -p stores algorithm_params between the algorithm and disksize
+	same "$("${C[@]}" zram0 -t 4 -s 16M -a zstd -p level=9 2>&1; echo "rc=$?"; "${C[@]}" -n -o NAME,ALGORITHM,DISKSIZE)" \
+		"rc=0
+zram0 zstd           16M" "$via: -t ignored, -p level=9 stored"
+	same "$("${C[@]}" zram0 -s 16M -a lz4 -p level=0 2>&1; echo "rc=$?")" \
+		"uzram ctl: zram0: failed to set disksize (16777216 bytes): Invalid argument
+rc=1" "$via: -p level=0 for lz4 refused at disksize, as the kernel's backend does"
+	same "$("${C[@]}" zram0 -s 16M -p "dict=/etc/hostname" 2>&1; echo "rc=$?")" \
+		"uzram ctl: zram0: failed to set algorithm params: Operation not permitted
+uzram ctl: uzram serve opens files only below its --allow-path directories: start it with --allow-path DIR, DIR holding the file (no symbolic link below DIR on the way)
+rc=1" "$via: -p dict= outside --allow-path"
+	same "$("${C[@]}" zram0 -p level=3 2>&1; echo "rc=$?")" \
+		"uzram ctl: options --algorithm, --algorithm-params, and --streams must be combined with --size
+rc=1" "$via: -p without --size"
+	# hot_add and hot_remove=N alone, without zram-control
+	same "$("${C[@]}" hot_add)" "1" "$via: hot_add alone"
+	same "$("${C[@]}" hot_remove=1 2>&1; echo "rc=$?")" "rc=0" "$via: hot_remove=1 alone"
+	same "$(ls "$MNT" | tr '\n' ' ')" "zram-control zram0 " "$via: hot_remove=1 removed zram1"
+	"${C[@]}" zram0 -s 32M -a lz4 || fail "$via: zram0 back to lz4 32M"
 done
 same "$("$UZRAM" ctl --control "$T/nosuch.sock" 2>&1; echo "rc=$?")" \
 	"uzram ctl: $T/nosuch.sock: No such file or directory

@@ -25,7 +25,9 @@
  * socket or the tree (ctl_transport.c). The options are one table
  * (ctl_options), parsed by opt.c with getopt_long, as zramctl's. STREAMS
  * shows max_comp_streams, which kernels since 6.15 and uzram lack: empty,
- * as zramctl shows it on this kernel. Devices are listed in id order (zramctl
+ * as zramctl shows it on this kernel; --streams is accepted and, where the
+ * attribute is missing (ENOENT), ignored, as zramctl has done since
+ * util-linux's fix for 6.15. --algorithm-params is newer zramctl's -p. Devices are listed in id order (zramctl
  * lists them in readdir order of /dev).
  */
 #define _GNU_SOURCE
@@ -45,7 +47,7 @@
 
 struct ctl_args {
 	struct ctl_out out;
-	const char *algorithm, *control, *sysfs;
+	const char *algorithm, *params, *control, *sysfs;
 	uintmax_t size, streams;
 	bool find, reset, create;
 };
@@ -112,6 +114,7 @@ static int print_version(void *ctx, const char *val)
  */
 static const struct opt ctl_options[] = {
 	{ .name = "algorithm", .key = 'a', .arg = "<alg>", STRING(algorithm) },
+	{ .name = "algorithm-params", .key = 'p', .arg = "<params>", STRING(params) },
 	{ .name = "bytes", .key = 'b', FLAG(out.bytes) },
 	{ .name = "find", .key = 'f', FLAG(find), .excl = EXCL_A },
 	{ .name = "help", .key = 'h', .kind = OPT_SHOW_HELP },
@@ -147,6 +150,8 @@ static void usage(FILE *out)
 		"\nSet up and control uzram devices, as zramctl does zram's.\n"
 		"\nOptions:\n"
 		" -a, --algorithm <alg>     compression algorithm to use\n"
+		" -p, --algorithm-params <params>\n"
+		"                           algorithm parameters (algorithm_params), e.g. \"level=9\"\n"
 		" -b, --bytes               print sizes in bytes rather than in human readable format\n"
 		" -f, --find                find a free device\n"
 		" -n, --noheadings          don't print headings\n"
@@ -156,7 +161,8 @@ static void usage(FILE *out)
 		" -J, --json                use JSON output format\n"
 		" -r, --reset               reset all specified devices (and remove them)\n"
 		" -s, --size <size>         device size\n"
-		" -t, --streams <number>    number of compression streams\n"
+		" -t, --streams <number>    number of compression streams (ignored: kernels since\n"
+		"                           6.15 and uzram have no max_comp_streams)\n"
 		"     --control <path>      the control socket of `uzram serve`\n"
 		"     --sysfs <dir>         a FUSE tree (`uzram serve --mount`) or /sys/block\n"
 		"\n -h, --help                display this help\n"
@@ -164,7 +170,8 @@ static void usage(FILE *out)
 		"\nArguments:\n"
 		" <size> arguments may be followed by the suffixes for\n"
 		"   GiB, TiB, PiB, EiB, ZiB, and YiB (the \"iB\" is optional)\n"
-		" <device> is zramN (or /dev/zramN); zram-control names hot_add and hot_remove\n"
+		" <device> is zramN (or /dev/zramN); zram-control names hot_add and hot_remove,\n"
+		"   which may also be given alone: hot_add, hot_remove=<id>\n"
 		" <alg> specify algorithm, supported are:\n"
 		"   lzo-rle, lzo, lz4, lz4hc, zstd, deflate and 842\n"
 		"\nAvailable output columns:\n");
@@ -259,6 +266,8 @@ static int do_status(struct ctl *c, struct ctl_args *a, char **dev, int ndev)
 
 	if (!a->out.ncolumns)
 		ctl_default_columns(&a->out);
+	if (ndev && (!strcmp(dev[0], "hot_add") || !strncmp(dev[0], "hot_remove=", 11)))
+		return do_attr(c, -1, dev[0]);	/* zram-control's, given alone */
 	if (ndev) {
 		id = ctl_parse_name(dev[0]);
 		if (id < 0 || !ctl_dev_exists(c, id))
@@ -363,7 +372,7 @@ static int configure(struct ctl *c, const struct ctl_args *a, const char *name)
 	if (a->streams) {
 		snprintf(num, sizeof(num), "%ju", a->streams);
 		ret = ctl_store(c, name, "max_comp_streams", num);
-		if (ret) {
+		if (ret && ret != -ENOENT) {	/* gone since 6.15: ignored */
 			fprintf(stderr, "%s: %s: failed to set number of streams: %s\n",
 				PROG, name, strerror(-ret));
 			return -1;
@@ -374,6 +383,15 @@ static int configure(struct ctl *c, const struct ctl_args *a, const char *name)
 		if (ret) {
 			fprintf(stderr, "%s: %s: failed to set algorithm: %s\n", PROG, name,
 				strerror(-ret));
+			return -1;
+		}
+	}
+	if (a->params) {
+		ret = ctl_store(c, name, "algorithm_params", a->params);
+		if (ret) {
+			fprintf(stderr, "%s: %s: failed to set algorithm params: %s\n", PROG,
+				name, strerror(-ret));
+			store_hint(c, "algorithm_params", ret);
 			return -1;
 		}
 	}
@@ -421,9 +439,10 @@ static int action(const struct ctl_args *a, int ndev)
 		return -1;
 	}
 	if ((act == A_STATUS || act == A_FINDONLY || act == A_ATTR) &&
-	    (a->algorithm || a->streams)) {
-		fprintf(stderr, "%s: options --algorithm and --streams must be combined with --size\n",
-			PROG);
+	    (a->algorithm || a->params || a->streams)) {
+		/* newer zramctl's words (util-linux 2.41, with -p) */
+		fprintf(stderr, "%s: options --algorithm, --algorithm-params, and --streams "
+			"must be combined with --size\n", PROG);
 		return -1;
 	}
 	return act;
