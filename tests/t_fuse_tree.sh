@@ -179,4 +179,13 @@ same "$(dd if="$T/rand" of="$D1" bs=1M count=2 oflag=direct conv=notrunc 2>&1 | 
 check '[ "$(awk "{print \$2}" "$MNT/zram1/io_stat")" -gt 0 ]' "failed_writes counts the refused write"
 same "$(shell_write "$MNT/zram1" reset 1)" "rc=0" "reset zram1"
 
+# a second server does not mount over a live tree (its devices would vanish
+# from sight): it says so and exits, and the first tree keeps working
+out=$(timeout 20 "$UZRAM" serve --size 0 --mount "$MNT" --control "$T/c2.sock" \
+	--socket "$T/n2.sock" 2>&1 </dev/null); rc=$?
+same "$rc $(grep -c "uzram serve: --mount $MNT: another uzram serve's tree is mounted there" <<<"$out")" \
+	"1 1" "--mount over a live uzram tree is refused"
+[ ! -e "$T/c2.sock" ] && [ ! -e "$T/n2.sock" ] || fail "the refused server left its sockets"
+same "$(cat "$MNT/zram0/initstate")" "1" "the first tree still answers"
+
 echo "t_fuse_tree: done"

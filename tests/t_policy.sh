@@ -43,6 +43,21 @@ nbdcopy "$URI" "$T/back" || fail "nbdcopy out"
 cmp "$T/data" "$T/back" || fail "data read back from the backing file differs"
 stop_server
 
+# --- a refused idle writeback is reported, once, for any device id (the
+# report table was 64 ids: zram64 and up were never reported)
+start_server --size 0 --devices 70 --allow-path "$T/store" --writeback-idle 1
+rm -f "$T/store/backing"; truncate -s 64M "$T/store/backing"
+ctl zram69 backing_dev="$T/store/backing" || fail "zram69 backing_dev"
+ctl zram69 writeback_limit_enable=1 || fail "writeback_limit_enable"
+ctl zram69 disksize=16M || fail "zram69 disksize"
+nbdcopy "$T/data" "nbd+unix:///zram69?socket=$SOCK" || fail "nbdcopy in zram69"
+for _ in $(seq 40); do grep -q "zram69: idle writeback" "$T/server.log" && break; sleep 0.25; done
+sleep 2	# more passes: still one line
+grep "zram69: idle writeback" "$T/server.log"
+[ "$(grep -c "uzram serve: zram69: idle writeback: Input/output error (writeback_limit reached)" "$T/server.log")" = 1 ] ||
+	fail "zram69's refused writeback reported $(grep -c "zram69: idle" "$T/server.log") times, want once: $(cat "$T/server.log")"
+stop_server
+
 # --- recompression of pages idle 2 s with the secondary algorithm
 start_server --size 0 --recompress-idle 2
 ctl zram0 comp_algorithm=lz4 || fail "comp_algorithm"

@@ -112,8 +112,6 @@ void ctl_columns_help(FILE *f);
 
 /* ---- ctl_format.c ---- */
 
-/* size_to_human_string(SIZE_SUFFIX_1LETTER, bytes): "4.1M", "0B". */
-void ctl_human_size(uint64_t bytes, char *buf, size_t size);
 /* parse_size() of util-linux: "1G", "512MiB", "100MB", "1.5G", "0x1000". */
 int ctl_parse_size(const char *str, uintmax_t *res);
 

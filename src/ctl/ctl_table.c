@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include "ctl.h"
+#include "units.h"
 #include "util/common.h"
 
 #define FL_RIGHT	1
@@ -305,7 +306,7 @@ static char *size_cell(uint64_t v, bool bytes)
 	if (bytes)
 		snprintf(num, sizeof(num), "%" PRIu64, v);
 	else
-		ctl_human_size(v, num, sizeof(num));
+		human_size(v, num, sizeof(num));
 	return strdup(num);
 }
 

@@ -44,6 +44,7 @@ void fuse_front_stop(struct fuse_front *f)
 
 #else /* HAVE_FUSE3 */
 
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -195,6 +196,52 @@ static void front_free(struct fuse_front *f)
 }
 
 /* A mount point left by a server that died reads ENOTCONN: detach it. */
+/* mountinfo's escapes (\040 for a space, ...) undone in place. */
+static void unescape_mount(char *s)
+{
+	char *d = s;
+
+	for (; *s; s++, d++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*d = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*d = *s;
+		}
+	}
+	*d = '\0';
+}
+
+/* Is a uzram tree (fuse.uzram) mounted at the directory path resolves to? */
+static bool uzram_tree_at(const char *path)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char real[PATH_MAX], mnt[PATH_MAX], *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+
+	if (!f || !realpath(path, real)) {
+		if (f)
+			fclose(f);
+		return false;
+	}
+	while (!found && getline(&line, &cap, f) > 0) {
+		char *sep = strstr(line, " - ");
+
+		if (!sep || strncmp(sep + 3, "fuse.uzram ", 11) ||
+		    sscanf(line, "%*u %*u %*s %*s %4095s", mnt) != 1)
+			continue;
+		unescape_mount(mnt);
+		found = !strcmp(mnt, real);
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/* A directory, with no live uzram tree on it (-EBUSY: mounting over one
+ * would hide its devices); a stale mount of ours is detached (root). */
 static int check_mountpoint(const char *path)
 {
 	struct stat st;
@@ -206,7 +253,7 @@ static int check_mountpoint(const char *path)
 		return -errno;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
-	return 0;
+	return uzram_tree_at(path) ? -EBUSY : 0;
 }
 
 /* A front with its locks, mount point and stop eventfd, or NULL (*err). */

@@ -84,6 +84,23 @@ static int split_host_port(const char *spec, char *host, size_t size, const char
 	return 0;
 }
 
+/* PORT: a decimal from 0 (any free port: the one chosen is printed) to
+ * 65535. getaddrinfo takes larger numbers modulo 65536. */
+static int check_port(const char *spec, const char *port)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(port, &end, 10);
+	if (!*port || *end || errno || v > 65535 || port[0] == '-' || port[0] == '+') {
+		fprintf(stderr, "uzram serve: --listen %s: port %s is not a number from 1 "
+			"to 65535 (or 0: any free port)\n", spec, port);
+		return -1;
+	}
+	return 0;
+}
+
 int listen_tcp(struct listeners *ls, const char *spec)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -93,7 +110,7 @@ int listen_tcp(struct listeners *ls, const char *spec)
 	const char *port;
 	int fd, one = 1, ret;
 
-	if (split_host_port(spec, host, sizeof(host), &port))
+	if (split_host_port(spec, host, sizeof(host), &port) || check_port(spec, port))
 		return -1;
 	ret = getaddrinfo(host, port, &hints, &res);
 	if (ret) {

@@ -30,17 +30,41 @@ static int store_str(struct uzram *z, int id, const char *attr, const char *val)
 	return uzram_attr_store(z, id, attr, val, strlen(val));
 }
 
+/*
+ * The error last reported for each (device, step), by device id: it grows
+ * with the ids seen (hot_add sets no limit; a fixed 64 left zram64 and up
+ * unreported). Only the policy thread touches it.
+ */
+static int (*last_err)[2];
+static size_t last_cap;
+
+/* The entry of (id, k), or NULL when it cannot grow (then: report). */
+static int *last_entry(int id, int k)
+{
+	if ((size_t)id >= last_cap) {
+		size_t cap = (size_t)id + 64;
+		int (*p)[2] = realloc(last_err, cap * sizeof(*p));
+
+		if (!p)
+			return NULL;
+		memset(p + last_cap, 0, (cap - last_cap) * sizeof(*p));
+		last_err = p;
+		last_cap = cap;
+	}
+	return &last_err[id][k];
+}
+
 /* Report an error of (device, step) once until it changes, with the
  * library's reason when it gives one (uzram_store_reason). */
 static void report(int id, const char *step, int err)
 {
-	static int last_err[2][64];
-	int k = step[0] == 'w';
 	const char *why = err ? uzram_store_reason() : NULL;
+	int *last = id >= 0 ? last_entry(id, step[0] == 'w') : NULL;
 
-	if (id < 0 || id >= 64 || last_err[k][id] == err)
+	if (id < 0 || (last && *last == err))
 		return;
-	last_err[k][id] = err;
+	if (last)
+		*last = err;
 	if (err)
 		fprintf(stderr, "uzram serve: zram%d: idle %s: %s%s%s%s\n", id, step,
 			strerror(-err), why ? " (" : "", why ? why : "", why ? ")" : "");

@@ -55,6 +55,7 @@
 #include "swapsafe.h"
 #include "swapwatch.h"
 #include "ublk/ublk.h"
+#include "units.h"
 #include "uzram.h"
 
 #define PROG		"uzram serve"
@@ -81,26 +82,15 @@ static int set_devices(void *ctx, const char *val)
 {
 	struct serve_opts *o = ctx;
 
-	if (opt_uint(PROG, "devices", val, MAX_DEVICES, &o->devices))
-		return OPT_ERR;
-	if (!o->devices) {
-		fprintf(stderr, "uzram serve: --devices 0: at least one device is needed\n");
-		return OPT_ERR;
-	}
-	return 0;
+	return opt_uint_range(PROG, "devices", val, 1, MAX_DEVICES, &o->devices);
 }
 
 static int set_max_connections(void *ctx, const char *val)
 {
 	struct serve_opts *o = ctx;
 
-	if (opt_uint(PROG, "max-connections", val, 1u << 20, &o->max_connections))
-		return OPT_ERR;
-	if (!o->max_connections) {
-		fprintf(stderr, "uzram serve: --max-connections 0: at least one is needed\n");
-		return OPT_ERR;
-	}
-	return 0;
+	return opt_uint_range(PROG, "max-connections", val, 1, 1u << 20,
+			      &o->max_connections);
 }
 
 static int set_allow_path(void *ctx, const char *val)
@@ -150,7 +140,8 @@ static const struct opt serve_options[] = {
 	  .help = "NBD on a unix socket (mode 0600; default DIR/nbd.sock,\n"
 		  "DIR = /run/uzram as root, else $XDG_RUNTIME_DIR/uzram or /tmp/uzram-UID)" },
 	{ .name = "listen", .arg = "[ADDR:]PORT", STRING(listen),
-	  .help = "NBD over TCP (ADDR defaults to 127.0.0.1)" },
+	  .help = "NBD over TCP (ADDR defaults to 127.0.0.1; PORT 0: any\n"
+		  "free port, the one chosen is printed)" },
 	{ .name = "stdio", FLAG(stdio),
 	  .help = "one NBD connection on stdin/stdout\n"
 		  "(systemd socket activation, LISTEN_FDS, is honoured too)" },
@@ -229,6 +220,11 @@ static int check_tls(struct serve_opts *o)
 	if (o->tls != NBD_TLS_OFF && !creds) {
 		fprintf(stderr, "uzram serve: --tls=%s needs --tls-certificates DIR or --tls-psk FILE\n",
 			o->tls == NBD_TLS_ON ? "on" : "require");
+		return OPT_ERR;
+	}
+	if (o->tls_opts.verify_peer && !o->tls_opts.certificates) {
+		fprintf(stderr, "uzram serve: --tls-verify-peer needs --tls-certificates DIR "
+			"(DIR/ca-cert.pem signs the clients' certificates)\n");
 		return OPT_ERR;
 	}
 	if (o->tls == NBD_TLS_OFF && (creds || o->tls_opts.verify_peer)) {
@@ -575,6 +571,7 @@ static int start_rest(struct serve *sv)
 		if (ret) {
 			fprintf(stderr, "uzram serve: --mount %s: %s\n", o->mount,
 				ret == -ENOSYS ? "FUSE is not available in this build" :
+				ret == -EBUSY ? "another uzram serve's tree is mounted there" :
 				strerror(-ret));
 			return -1;
 		}
@@ -617,18 +614,20 @@ static void announce_fronts(const struct serve *sv)
 static void announce_devices(const struct serve *sv)
 {
 	const struct serve_opts *o = &sv->o;
-	bool uninit = !strcmp(o->size, "0");
 	struct uzram_stats st;
+	bool uninit = uzram_stats(sv->z, 0, &st) || !st.initialised;
+	char size[32] = "";
 
-	fprintf(stderr, "uzram serve: %u device%s, zram0 %s%s, %s\n", o->devices,
-		o->devices > 1 ? "s" : "", o->size, uninit ? " (uninitialised)" : "",
-		o->algorithm);
+	if (!uninit)	/* what disksize became, in zramctl's units */
+		human_size(st.disksize, size, sizeof(size));
+	fprintf(stderr, "uzram serve: %u device%s, zram0 %s, %s\n", o->devices,
+		o->devices > 1 ? "s" : "", uninit ? "uninitialised" : size, o->algorithm);
 	if (sv->uf)
 		fprintf(stderr, "uzram serve: ublk (%s): zramN is /dev/ublkbN once initialised%s\n",
 			ublk_front_describe(sv->uf), uninit ? "" : ", /dev/ublkb0 now");
 	if (!o->mlock && !o->reserve)
 		return;
-	if (uzram_stats(sv->z, 0, &st) == 0 && st.initialised)
+	if (!uninit)
 		fprintf(stderr, "uzram serve: zram0: %s\n", st.reserve_bytes ?
 			"pool memory reserved and locked" :
 			"no reserve: its pool takes memory as it grows, which under "
@@ -764,10 +763,12 @@ int cmd_serve(int argc, char **argv)
 	int ret, rc = 1;
 
 	ret = parse_args(argc, argv, &sv.o);
-	if (ret) {
-		usage(ret == OPT_HELP ? stdout : stderr);
-		return ret == OPT_HELP ? 0 : 2;
+	if (ret == OPT_HELP) {
+		usage(stdout);
+		return 0;
 	}
+	if (ret)	/* what is wrong was said */
+		return try_help(PROG);
 	if (block_signals(&sv))
 		return 1;
 	if (!serve_start(&sv)) {
