@@ -20,12 +20,6 @@ long dump_process(int pid, const char *path, bool *out_failed);
 
 /* ---- src/tools/util.c ---- */
 
-/* "Try 'PROG --help' for more information." on stderr; returns 2, the exit
- * code of a usage error. */
-int try_help(const char *prog);
-/* "PROG: MESSAGE", then try_help's line; returns 2. */
-int usage_error(const char *prog, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 /* val as a process id (a decimal from 1 to INT_MAX) into *pid, or said and
  * OPT_ERR (opt.h). */
 int parse_pid(const char *prog, const char *val, long *pid);

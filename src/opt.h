@@ -104,4 +104,11 @@ int opt_uint_range(const char *prog, const char *name, const char *s,
  */
 void opt_usage(FILE *f, const struct opt *opts, int col);
 
+/* "Try 'PROG --help' for more information." on stderr; returns 2, the exit
+ * code of a usage error. */
+int try_help(const char *prog);
+/* "PROG: MESSAGE", then try_help's line; returns 2. */
+int usage_error(const char *prog, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 #endif /* UZRAM_OPT_H */

@@ -3,7 +3,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,24 +13,6 @@
 #include "cmd.h"
 #include "opt.h"
 #include "util/file.h"
-
-int try_help(const char *prog)
-{
-	fprintf(stderr, "Try '%s --help' for more information.\n", prog);
-	return 2;
-}
-
-int usage_error(const char *prog, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return try_help(prog);
-}
 
 int parse_pid(const char *prog, const char *val, long *pid)
 {
