@@ -99,21 +99,27 @@ static ssize_t bd_fault(enum uz_fault_site fail, enum uz_fault_site shorten,
 	return n;
 }
 
-/* ---- reading a written-back slot (slot lock held) ---- */
+/* ---- reading a written-back slot ---- */
 
+/*
+ * Read a written-back slot (slot lock held). bd_reads counts every read
+ * issued, failed ones too, as the kernel's read_from_bdev() counts before
+ * it submits the bio; the failure itself goes to failed_reads (or
+ * failed_writes, in a partial write's read) in the caller.
+ */
 int zram_read_from_bdev(struct zram *zram, uint32_t index, void *page)
 {
 	uint8_t buf[UZ_PAGE_SIZE] __attribute__((aligned(UZ_PAGE_SIZE)));
 	unsigned long blk = zram->table[index].handle;
 	ssize_t n;
 
+	atomic_fetch_add(&zram->stats.bd_reads, 1);
 	if (zram->backing_fd < 0)
 		return -EIO;
 	n = pread(zram->backing_fd, buf, UZ_PAGE_SIZE, (off_t)blk << UZ_PAGE_SHIFT);
 	n = bd_fault(UZ_FAULT_BD_READ, UZ_FAULT_BD_READ_SHORT, n);
 	if (n != UZ_PAGE_SIZE)
 		return -EIO;
-	atomic_fetch_add(&zram->stats.bd_reads, 1);
 	if (!zram->compressed_wb || zram_test_flag(zram, index, ZRAM_HUGE)) {
 		memcpy(page, buf, UZ_PAGE_SIZE);
 		return 0;
