@@ -60,6 +60,10 @@ EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
 VM_TEST_SRC := $(sort $(wildcard tests/vm/*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# The library again with fault injection (lib/util/fault.h), for
+# tests/test_faults only: the shipped objects have no fault site.
+FAULT_OBJ := $(LIB_SRC:%.c=$(BUILD)/fault/%.o)
+FAULT_LIBA := $(BUILD)/fault/libuzram.a
 PROG_OBJ  := $(PROG_SRC:%.c=$(BUILD)/%.o)
 LIBA      := $(BUILD)/libuzram.a
 PROG      := $(BUILD)/uzram
@@ -104,6 +108,16 @@ $(LIBA): $(LIB_OBJ)
 	$(E) "  AR      $@"
 	$(Q)$(AR) rcs $@ $^
 
+$(BUILD)/fault/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(E) "  CC [FAULT] $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -DUZRAM_FAULT_INJECT -c -o $@ $<
+
+$(FAULT_LIBA): $(FAULT_OBJ)
+	@rm -f $@
+	$(E) "  AR      $@"
+	$(Q)$(AR) rcs $@ $^
+
 $(PROG): $(PROG_OBJ) $(LIBA)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(PROG_OBJ) $(LIBA) $(LDLIBS)
@@ -111,6 +125,11 @@ $(PROG): $(PROG_OBJ) $(LIBA)
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(LIBA)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
+# The write and read paths with faults injected (lib/util/fault.h).
+$(BUILD)/tests/test_faults: $(BUILD)/tests/test_faults.o $(FAULT_LIBA)
+	$(E) "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(FAULT_LIBA) $(LDLIBS)
 
 # ublk's request dispatch, tested without a kernel.
 $(BUILD)/tests/test_ublk_io: $(BUILD)/tests/test_ublk_io.o $(BUILD)/src/ublk/ublk_io.o $(LIBA)

@@ -354,7 +354,11 @@ static void test_ring_faults(void)
 	}
 }
 
-/* A short read: the backing file shrinks under a written-back page. */
+/*
+ * A short read: the backing file shrinks under a written-back page. The
+ * read fails (failed_reads) and still counts in bd_reads, as the kernel's
+ * read_from_bdev() counts the bio it submits.
+ */
 static void test_short_read(void)
 {
 	uint8_t p[PAGE];
@@ -366,7 +370,9 @@ static void test_short_read(void)
 	CHECK_EQ(store(z, 0, "writeback", "page_index=1"), 0);
 	CHECK_EQ(verify_pages(4), 0);
 	REQUIRE(truncate(bfile, 0) == 0, "truncate");
+	uint64_t reads = bd(1);
 	CHECK_EQ(uzram_read(d, p, 1 * PAGE, PAGE), -EIO);
+	CHECK_EQ(bd(1), reads + 1);
 	uzram_stats(z, 0, &s);
 	CHECK_EQ(s.failed_reads, 1);
 	CHECK_EQ(uzram_read(d, p, 0, PAGE), 0);	/* the others are fine */

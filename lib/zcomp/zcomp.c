@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/fault.h"
 #include "util/parse.h"
 #include "zcomp.h"
 
@@ -197,8 +198,13 @@ int zcomp_compress(struct zcomp *comp, struct zcomp_strm *zstrm,
 		.dst = zstrm->buffer,
 		.dst_len = 2 * UZ_PAGE_SIZE,
 	};
-	int ret = comp->ops->compress(comp->params, &zstrm->ctx, &req);
+	int ret;
 
+	/* Test builds: a backend's compress() failing, as the kernel's
+	 * zram_write_page() and recompress_slot() may see it. */
+	if (unlikely(uz_fault(UZ_FAULT_COMPRESS)))
+		return -EINVAL;
+	ret = comp->ops->compress(comp->params, &zstrm->ctx, &req);
 	if (likely(ret == 0))
 		*dst_len = (unsigned int)req.dst_len;
 	return ret;

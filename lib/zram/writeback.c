@@ -35,6 +35,7 @@
 #include <liburing.h>
 #endif
 
+#include "util/fault.h"
 #include "util/parse.h"
 #include "util/reason.h"
 #include "pp.h"
@@ -84,20 +85,42 @@ void zram_release_bdev_block(struct zram *zram, unsigned long blk)
 	atomic_fetch_sub(&zram->stats.bd_count, 1);
 }
 
-/* ---- reading a written-back slot (slot lock held) ---- */
+/*
+ * Test builds (util/fault.h): a backing read or write of a page that fails
+ * (-EIO) or stops half way, as a bio may end with an error status. n is
+ * what the read or write returned.
+ */
+static ssize_t bd_fault(enum uz_fault_site fail, enum uz_fault_site shorten,
+			ssize_t n)
+{
+	if (uz_fault(fail))
+		return -EIO;
+	if (n == UZ_PAGE_SIZE && uz_fault(shorten))
+		return UZ_PAGE_SIZE / 2;
+	return n;
+}
 
+/* ---- reading a written-back slot ---- */
+
+/*
+ * Read a written-back slot (slot lock held). bd_reads counts every read
+ * issued, failed ones too, as the kernel's read_from_bdev() counts before
+ * it submits the bio; the failure itself goes to failed_reads (or
+ * failed_writes, in a partial write's read) in the caller.
+ */
 int zram_read_from_bdev(struct zram *zram, uint32_t index, void *page)
 {
 	uint8_t buf[UZ_PAGE_SIZE] __attribute__((aligned(UZ_PAGE_SIZE)));
 	unsigned long blk = zram->table[index].handle;
 	ssize_t n;
 
+	atomic_fetch_add(&zram->stats.bd_reads, 1);
 	if (zram->backing_fd < 0)
 		return -EIO;
 	n = pread(zram->backing_fd, buf, UZ_PAGE_SIZE, (off_t)blk << UZ_PAGE_SHIFT);
+	n = bd_fault(UZ_FAULT_BD_READ, UZ_FAULT_BD_READ_SHORT, n);
 	if (n != UZ_PAGE_SIZE)
 		return -EIO;
-	atomic_fetch_add(&zram->stats.bd_reads, 1);
 	if (!zram->compressed_wb || zram_test_flag(zram, index, ZRAM_HUGE)) {
 		memcpy(page, buf, UZ_PAGE_SIZE);
 		return 0;
@@ -455,7 +478,10 @@ static void limit_adjust(struct zram *zram, int64_t delta)
 	pthread_mutex_unlock(&zram->wb_limit_lock);
 }
 
-/* A write finished with result res (bytes or -errno). */
+/*
+ * A write finished with result res (bytes or -errno): a pwrite's or an
+ * io_uring completion's. Anything but a whole page is a failure.
+ */
 static int wb_complete(struct wb_ctl *wb, struct wb_req *req, long res)
 {
 	struct zram *zram = wb->zram;
@@ -463,6 +489,7 @@ static int wb_complete(struct wb_ctl *wb, struct wb_req *req, long res)
 
 	req->busy = false;
 	wb->inflight--;
+	res = bd_fault(UZ_FAULT_BD_WRITE, UZ_FAULT_BD_WRITE_SHORT, res);
 	if (res != UZ_PAGE_SIZE) {
 		limit_adjust(zram, +(int64_t)(UZ_PAGE_SIZE / 4096));
 		zram_release_bdev_block(zram, req->blk);

@@ -527,7 +527,8 @@ int zram_io_discard(struct zram *zram, uint64_t offset, uint64_t len)
 /*
  * Write-zeroes: whole pages are freed as by discard (they then read as
  * zeros, as the kernel's); partial head and tail pages are zeroed by
- * read-modify-write, so the whole range reads as zeros.
+ * read-modify-write, so the whole range reads as zeros. A read-modify-write
+ * that fails counts in failed_writes, as a partial write's does.
  */
 int zram_io_write_zeroes(struct zram *zram, uint64_t offset, uint64_t len)
 {
@@ -539,9 +540,12 @@ int zram_io_write_zeroes(struct zram *zram, uint64_t offset, uint64_t len)
 	first = UZ_DIV_ROUND_UP(offset, UZ_PAGE_SIZE);
 	end = (offset + len) >> UZ_PAGE_SHIFT;
 	if (end < first) {	/* inside one page */
-		return zram_write_partial(zram, (uint32_t)(offset >> UZ_PAGE_SHIFT),
-					  offset & (UZ_PAGE_SIZE - 1), NULL,
-					  (unsigned int)len);
+		ret = zram_write_partial(zram, (uint32_t)(offset >> UZ_PAGE_SHIFT),
+					 offset & (UZ_PAGE_SIZE - 1), NULL,
+					 (unsigned int)len);
+		if (ret)
+			goto fail;
+		return 0;
 	}
 	if (offset & (UZ_PAGE_SIZE - 1)) {
 		unsigned int off = offset & (UZ_PAGE_SIZE - 1);

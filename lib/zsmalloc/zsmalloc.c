@@ -102,6 +102,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "util/fault.h"
 #include "zsmalloc_internal.h"
 
 /* ---- geometry ---- */
@@ -494,6 +495,9 @@ static inline unsigned long malloc_copy(struct zs_pool *pool, size_t size,
 		return (unsigned long)-EINVAL;
 	if (unlikely(size > ZS_MAX_ALLOC_SIZE))
 		return (unsigned long)-ENOSPC;
+	/* Test builds: the kernel's zs_malloc() failing with -ENOMEM. */
+	if (unlikely(uz_fault(UZ_FAULT_POOL_ALLOC)))
+		return (unsigned long)-ENOMEM;
 	shard = tls_shard < pool->nr_shards ? tls_shard : 0;
 	class = pool->size_class[shard][size_index(size + ZS_HANDLE_SIZE)];
 

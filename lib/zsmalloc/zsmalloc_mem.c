@@ -58,6 +58,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "util/fault.h"
 #include "zsmalloc_internal.h"
 
 #ifndef MADV_POPULATE_WRITE
@@ -502,6 +503,10 @@ static struct zspage *zspage_map(struct zs_pool *pool, unsigned int pages)
 	size_t pop_len = 0;
 	int ret = -ENOMEM;
 
+	/* Test builds: the system has no memory for a new zspage (the
+	 * kernel's alloc_zspage() returning NULL). */
+	if (unlikely(uz_fault(UZ_FAULT_ZSPAGE)))
+		return NULL;
 	pthread_mutex_lock(&pool->mem_lock);
 	zspage = zd_get(pool);
 	if (zspage) {
