@@ -95,10 +95,23 @@ int uzram_set_path_allowlist(struct uzram *z, const char *const *dirs,
 
 /* ---- attributes (/sys/block/zramN/...) ---- */
 
+/*
+ * Names are those of the files in /sys/block/zramN: zram's attributes, then
+ * the block layer's (stat, size, dev, ro, ...) and its queue directory's as
+ * "queue/NAME" (docs/attributes.md).
+ */
 struct uzram_attr_info {
 	const char *name;
 	unsigned int mode;	/* 0444, 0200, 0644 (0400 for block_state) */
 };
+
+/*
+ * The major number the dev attribute shows ("MAJOR:ID\n"). The kernel's zram
+ * major is dynamic; a block major is below 512 (include/linux/blkdev.h:
+ * BLKDEV_MAJOR_MAX) and an anonymous device's is 0, so this one names no
+ * block device and matches no mount.
+ */
+#define UZRAM_DEV_MAJOR	512
 
 /* The attribute table in the kernel's order. */
 size_t uzram_attr_count(void);

@@ -5,7 +5,10 @@
 # errors diffed. It covers every zram attribute this kernel has: each one's
 # mode, reads before and after init and after identical data went into both
 # devices (through /dev/zram0 and through DIR/zram0/disk), and writes of
-# accepted and rejected values. Skipped where there is no kernel zram or the
+# accepted and rejected values. The block layer's files beside them (size, dev,
+# ro, removable, ..., stat) and queue/ are compared too: their modes, their
+# text on a reset device, an initialised one and after the same I/O, and
+# stat's counters moving alike. Skipped where there is no kernel zram or the
 # kernel's zram0 is in use; the kernel's device is reset in the EXIT trap.
 #
 # Known differences are listed in KNOWN below, each checked both ways: uzram
@@ -52,6 +55,7 @@ EINVAL="echo: write error: Invalid argument
 rc=1"
 EBUSY="echo: write error: Device or resource busy
 rc=1"
+eacces() { printf '%s: Permission denied\nrc=1' "$1"; }
 ENOTSUP="echo: write error: Operation not supported
 rc=1"
 
@@ -110,12 +114,69 @@ for a in hot_add hot_remove; do
 	same "$(stat -c %a "$UC/$a")" "$(stat -c %a "$KC/$a")" "mode of zram-control/$a"
 done
 echo "compared attributes: ${COMMON[*]}"
+
+# ---- the block layer's files [block/genhd.c disk_attrs] and queue/ [block/blk-sysfs.c] ----
+BLK=(size dev ro removable alignment_offset discard_alignment)
+for a in add_random dax discard_granularity discard_max_bytes discard_max_hw_bytes \
+	discard_zeroes_data hw_sector_size logical_block_size max_discard_segments \
+	max_hw_sectors_kb max_sectors_kb max_segment_size max_segments minimum_io_size \
+	nomerges optimal_io_size physical_block_size read_ahead_kb rotational \
+	stable_writes write_cache write_same_max_bytes write_zeroes_max_bytes zoned; do
+	BLK+=("queue/$a")
+done
+BLK_COMMON=()
+for a in "${BLK[@]}"; do
+	if [ ! -e "$U/$a" ]; then
+		fail "the kernel's zram0 has $a, uzram does not"
+		continue
+	elif [ ! -e "$K/$a" ]; then
+		echo "uzram only (not in this kernel): $a"
+		continue
+	fi
+	BLK_COMMON+=("$a")
+	same "$(stat -c %s "$U/$a")" "$(stat -c %s "$K/$a")" "size of $a"
+	u=$(stat -c %a "$U/$a") k=$(stat -c %a "$K/$a")
+	if [ "$u" = 444 ] && [ "$k" = 644 ] && [ "${a#queue/}" != "$a" ]; then
+		# the kernel's queue takes tuning stores; uzram has no request queue
+		KNOWN_SEEN+=("mode of $a: uzram 444, kernel 644 (uzram's queue values are fixed)")
+	else
+		same "$u" "$k" "mode of $a"
+	fi
+done
+echo "compared block-layer files: ${BLK_COMMON[*]}"
+# every one the same text; dev is MAJOR:MINOR, the kernel's major dynamic and
+# uzram's UZRAM_DEV_MAJOR (include/uzram.h), the minor the device's id in both
+cmp_blk() {
+	local a
+	for a in "${BLK_COMMON[@]}"; do
+		[ "$a" = dev ] || cmp_r "$a"
+	done
+	same "$(cat "$U/dev")" "512:0" "uzram's dev: its major 512, zram0's minor"
+	check 'grep -qxE "[0-9]+:0" "$K/dev"' "the kernel's dev: MAJOR:0"
+}
+# stat: the block layer's 17 fields of %8 [block/genhd.c part_stat_show];
+# merges, in_flight, discards and flushes (2, 6, 9, 12-17) are the same, the
+# I/O counts and sectors compared by the callers, times (4, 8, 10, 11) not
+stat_fmt() { awk '{ s = ""; for (i = 1; i <= NF; i++) s = s sprintf("%s%8s", i > 1 ? " " : "", $i); print NF, ($0 == s) }' "$1"; }
+stat_rest() { awk '{ print $2, $6, $9, $12, $13, $14, $15, $16, $17 }' "$1"; }
+cmp_stat() {
+	same "$(stat_fmt "$U/stat")" "$(stat_fmt "$K/stat")" "stat's format: 17 fields of %8 ($1)"
+	same "$(stat_rest "$U/stat")" "$(stat_rest "$K/stat")" "stat: merges, in_flight, discards, flushes ($1)"
+}
 [ -e /sys/kernel/debug/zram/zram0/block_state ] ||
 	echo "uzram only here: block_state (the kernel's is in debugfs, not mounted or not built)"
 
 # ---- uninitialised ----
 for a in disksize initstate mm_stat io_stat debug_stat stat; do cmp_r "$a"; done
 cmp_alg
+cmp_blk
+cmp_w size 1
+cmp_w dev 1:0
+cmp_w ro 1
+cmp_w queue/logical_block_size 512
+cmp_w queue/zoned none
+known queue/rotational "$(cat "$K/queue/rotational")" "$(eacces queue/rotational)" "$OK" \
+	"uzram has no request queue to tune: 0444 (the value stored is the kernel's own)"
 for a in reset compact mem_limit mem_used_max idle algorithm_params; do cmp_r "$a"; done
 for a in initstate mm_stat io_stat debug_stat stat; do cmp_w "$a" 1; done
 cmp_w compact 1
@@ -165,6 +226,7 @@ for v in 4097 0x1000 010 64k "1Mxyz" 1G; do
 	cmp_w disksize "$v"
 	cmp_r disksize
 	cmp_r initstate
+	cmp_r size
 	kernel_reset
 	echo 1 > "$U/reset"
 done
@@ -174,6 +236,8 @@ cmp_w comp_algorithm lzo
 cmp_w disksize 64M
 for a in disksize initstate mm_stat io_stat debug_stat; do cmp_r "$a"; done
 cmp_alg
+cmp_blk
+same "$(cat "$U/size")" 131072 "size: 64M in 512-byte sectors"
 cmp_w disksize 32M
 cmp_w comp_algorithm lz4
 cmp_w comp_algorithm foo
@@ -201,11 +265,26 @@ dd if="$T/mix" of="$U/disk" bs=1M oflag=direct conv=notrunc status=none || fail 
 same "$(head -c "$MIXLEN" "$U/disk" | md5sum)" "$(head -c "$MIXLEN" /dev/zram0 | md5sum)" \
 	"the data read back"
 for a in mm_stat io_stat debug_stat; do cmp_r "$a"; done
-# the block layer's stat: same format; the sectors written are the same, the
-# I/O counts are not (the kernel splits bios, udev reads) and times are the kernel's
-stat_fmt() { awk '{ s = ""; for (i = 1; i <= NF; i++) s = s sprintf("%s%8s", i > 1 ? " " : "", $i); print NF, ($0 == s) }' "$1"; }
-same "$(stat_fmt "$U/stat")" "$(stat_fmt "$K/stat")" "stat's format: 17 fields of %8"
+# the block layer's stat: the sectors written are the same, the I/O counts are
+# not (requests split differently, udev reads the kernel's device)
+cmp_stat "after the writes"
 same "$(awk '{print $7}' "$U/stat")" "$(awk '{print $7}' "$K/stat")" "stat: sectors written"
+check '[ "$(awk "{print \$5}" "$U/stat")" -gt 0 ] && [ "$(awk "{print \$5}" "$K/stat")" -gt 0 ]' \
+	"stat: write I/Os counted on both"
+# a read of 4 MiB moves the read counters alike and the write counters not at all
+settle
+read -ra u0 < "$U/stat"
+read -ra k0 < "$K/stat"
+dd if=/dev/zram0 of=/dev/null bs=1M count=4 iflag=direct status=none || fail "read /dev/zram0"
+dd if="$U/disk" of=/dev/null bs=1M count=4 iflag=direct status=none || fail "read $U/disk"
+read -ra u1 < "$U/stat"
+read -ra k1 < "$K/stat"
+same "$((u1[2] - u0[2])) $((u1[4] - u0[4])) $((u1[6] - u0[6]))" \
+	"$((k1[2] - k0[2])) $((k1[4] - k0[4])) $((k1[6] - k0[6]))" \
+	"stat: sectors read, write I/Os, sectors written across a 4 MiB read"
+check '[ $((u1[2] - u0[2])) = 8192 ]' "stat: a 4 MiB read is 8192 sectors"
+check '[ $((u1[0] - u0[0])) -gt 0 ] && [ $((k1[0] - k0[0])) -gt 0 ]' "stat: read I/Os counted on both"
+cmp_blk
 cmp_w mem_used_max 0
 cmp_r mm_stat
 cmp_w compact 1
@@ -213,6 +292,7 @@ cmp_r mm_stat
 blkdiscard -o 1048576 -l 1048576 /dev/zram0 || fail "blkdiscard /dev/zram0"
 fallocate -p -o 1048576 -l 1048576 "$U/disk" || fail "fallocate -p $U/disk"
 for a in mm_stat io_stat; do cmp_r "$a"; done
+cmp_stat "after a discard (not accounted)"
 same "$(head -c "$MIXLEN" "$U/disk" | md5sum)" "$(head -c "$MIXLEN" /dev/zram0 | md5sum)" \
 	"the data after a discard"
 cmp_w idle all
@@ -229,6 +309,7 @@ settle
 cmp_w reset 1
 for a in disksize initstate mm_stat io_stat debug_stat stat; do cmp_r "$a"; done
 cmp_alg
+cmp_blk
 
 # ---- mem_limit: writes beyond it fail with EIO ----
 cmp_w disksize 16M

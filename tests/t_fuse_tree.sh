@@ -22,6 +22,8 @@ declare -A MODE=(
 	[bd_stat]=444 [backing_dev]=644 [writeback]=200 [writeback_limit]=644
 	[writeback_limit_enable]=644 [writeback_batch_size]=644 [compressed_writeback]=644
 	[stat]=444 [block_state]=400 [disk]=600
+	[size]=444 [dev]=444 [ro]=444 [removable]=444 [alignment_offset]=444
+	[discard_alignment]=444 [queue]=755
 )
 for f in "$MNT"/zram0/*; do
 	n=${f##*/}
@@ -30,8 +32,25 @@ for f in "$MNT"/zram0/*; do
 		continue
 	fi
 	same "$(stat -c %a "$f")" "${MODE[$n]}" "mode of zram0/$n"
-	[ "$n" = disk ] || same "$(stat -c %s "$f")" "4096" "size of zram0/$n (sysfs's 4096)"
+	[ "$n" = disk ] || [ "$n" = queue ] ||
+		same "$(stat -c %s "$f")" "4096" "size of zram0/$n (sysfs's 4096)"
 done
+# queue/: the block layer's queue files, read-only (docs/attributes.md)
+same "$(ls "$MNT/zram0/queue" | wc -l)" 24 "zram0/queue has 24 files"
+same "$(stat -c '%a %s' "$MNT"/zram0/queue/* | sort -u)" "444 4096" "queue/ files: 0444, 4096"
+same "$(stat -c %h "$MNT/zram0" "$MNT/zram0/queue" | tr '\n' ' ')" "3 2 " "links: zram0 has queue/"
+same "$(cat "$MNT/zram0/queue/logical_block_size" "$MNT/zram0/queue/rotational" \
+	"$MNT/zram0/queue/write_cache")" "4096
+0
+write through" "queue/ values"
+same "$(shell_write "$MNT/zram0" queue/rotational 1)" "queue/rotational: Permission denied
+rc=1" "a queue file takes no store"
+[ ! -e "$MNT/zram0/queue/disk" ] && [ ! -e "$MNT/zram0/rotational" ] ||
+	fail "queue/ and zram0/ keep their own files"
+same "$(cat "$MNT/zram0/size" "$MNT/zram1/size" | tr '\n' ' ')" "131072 0 " \
+	"size: disksize in 512-byte sectors"
+same "$(cat "$MNT/zram0/dev" "$MNT/zram1/dev" | tr '\n' ' ')" "512:0 512:1 " \
+	"dev: UZRAM_DEV_MAJOR and the id"
 same "$(stat -c '%a %s' "$MNT/zram0/disk")" "600 67108864" "zram0/disk: 0600, disksize bytes"
 same "$(stat -c '%s' "$MNT/zram1/disk")" "0" "zram1/disk of an uninitialised device: 0 bytes"
 for a in disksize initstate comp_algorithm algorithm_params mm_stat io_stat debug_stat reset stat; do
@@ -72,7 +91,8 @@ rm "$MNT/zram0/disksize" 2>/dev/null && fail "removing an attribute succeeded"
 same "$(dd if="$MNT/zram0/disksize" bs=1 skip=2 count=4 2>/dev/null)" "1088" "a read at an offset"
 
 # ---- the control socket shows the same ----
-for a in disksize initstate comp_algorithm mm_stat io_stat debug_stat stat; do
+for a in disksize initstate comp_algorithm mm_stat io_stat debug_stat stat size dev \
+	queue/logical_block_size queue/zoned; do
 	same "$("$UZRAM" ctl --control "$CTL" zram0 "$a")" "$(cat "$MNT/zram0/$a")" \
 		"uzram ctl zram0 $a (socket) vs the tree"
 	same "$("$UZRAM" ctl --sysfs "$MNT" zram0 "$a")" "$(cat "$MNT/zram0/$a")" \

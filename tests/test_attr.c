@@ -544,6 +544,36 @@ static void test_names(void)
 	CHECK_EQ(uzram_name_id("zram12", 5), 1);	/* only len bytes count */
 }
 
+/* The block layer's files beside the attributes: size follows disksize,
+ * dev names the id, queue/ is fixed text, and none of them takes a store. */
+static void test_block_files(struct uzram *z)
+{
+	static const char *const ro[] = {
+		"size", "dev", "ro", "removable", "queue/logical_block_size",
+		"queue/rotational", "queue/write_cache",
+	};
+
+	expect_show(z, 0, "size", "0\n");
+	expect_show(z, 0, "dev", "512:0\n");
+	expect_show(z, 0, "ro", "0\n");
+	expect_show(z, 0, "queue/logical_block_size", "4096\n");
+	expect_show(z, 0, "queue/discard_max_bytes", "2199023255040\n");
+	expect_show(z, 0, "queue/write_cache", "write through\n");
+	expect_show(z, 0, "queue/zoned", "none\n");
+	CHECK(uzram_attr_find("queue/nope") == NULL, "no queue/nope");
+	CHECK(uzram_attr_find("rotational") == NULL, "rotational is queue/'s");
+	for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++) {
+		CHECK_EQ(uzram_attr_find(ro[i])->mode, 0444);
+		EXPECT_STORE(z, 0, ro[i], "1", -EACCES);
+	}
+	EXPECT_STORE(z, 0, "disksize", "1M", 0);
+	expect_show(z, 0, "size", "2048\n");
+	EXPECT_STORE(z, 0, "disksize", "1M", -EBUSY);
+	expect_show(z, 0, "size", "2048\n");
+	EXPECT_STORE(z, 0, "reset", "1", 0);
+	expect_show(z, 0, "size", "0\n");
+}
+
 int main(void)
 {
 	struct uzram *z;
@@ -560,6 +590,7 @@ int main(void)
 	test_compact_limits_idle(z);
 	test_algorithm_params(z);
 	test_recomp_algorithm(z);
+	test_block_files(z);
 	uzram_free(z);
 	return check_summary();
 }

@@ -25,6 +25,8 @@ struct zram_attr {
 	long (*show)(struct zram *zram, char *buf, size_t size);
 	/* buf is a NUL-terminated copy of what was written. */
 	int (*store)(struct zram *zram, char *buf, size_t len);
+	/* a file whose text never changes: shown as it is, without show */
+	const char *text;
 };
 
 #define RD(z)	pthread_rwlock_rdlock(&(z)->dev_lock)
@@ -460,6 +462,23 @@ static long stat_show(struct zram *zram, char *buf, size_t size)
 		    0, 0, 0, 0, (uint64_t)0, 0, (uint64_t)0, 0, 0, 0);
 }
 
+/* /sys/block/zramN/size: the capacity in 512-byte sectors, which the
+ * kernel's disksize_store() sets (set_capacity_and_notify) and zram_reset_device()
+ * zeroes [block/genhd.c: part_size_show()]. */
+static long size_show(struct zram *zram, char *buf, size_t size)
+{
+	return emit(buf, size, "%" PRIu64 "\n",
+		    atomic_load(&zram->disksize) >> UZ_SECTOR_SHIFT);
+}
+
+/* /sys/block/zramN/dev: "MAJOR:MINOR" [block/genhd.c: disk_devt(),
+ * drivers/base/core.c: dev_show()]. The minor is the id, as zram_add()'s
+ * first_minor; the major is UZRAM_DEV_MAJOR, which names no block device. */
+static long dev_show(struct zram *zram, char *buf, size_t size)
+{
+	return emit(buf, size, "%u:%d\n", UZRAM_DEV_MAJOR, zram->id);
+}
+
 /* ---- block_state (the kernel's read_block_state(), in debugfs) ---- */
 
 long zram_block_state_show(struct zram *zram, uint64_t *pos, char *buf,
@@ -517,35 +536,78 @@ static long block_state_show(struct zram *zram, char *buf, size_t size)
 #define RO	0444
 #define WO	0200
 #define RW	0644
+#define FIXED(name, text)	{ { name, RO }, NULL, NULL, text }
 
 static const struct zram_attr zram_attrs[] = {
-	{ { "disksize", RW }, disksize_show, disksize_store },
-	{ { "initstate", RO }, initstate_show, NULL },
-	{ { "reset", WO }, NULL, reset_store },
-	{ { "compact", WO }, NULL, compact_store },
-	{ { "mem_limit", WO }, NULL, mem_limit_store },
-	{ { "mem_used_max", WO }, NULL, mem_used_max_store },
-	{ { "idle", WO }, NULL, idle_store },
-	{ { "comp_algorithm", RW }, comp_algorithm_show, comp_algorithm_store },
-	{ { "bd_stat", RO }, bd_stat_show, NULL },
-	{ { "backing_dev", RW }, zram_backing_dev_show, zram_backing_dev_store },
-	{ { "writeback", WO }, NULL, zram_writeback_store },
-	{ { "writeback_limit", RW }, zram_writeback_limit_show, zram_writeback_limit_store },
+	{ { "disksize", RW }, disksize_show, disksize_store, NULL },
+	{ { "initstate", RO }, initstate_show, NULL, NULL },
+	{ { "reset", WO }, NULL, reset_store, NULL },
+	{ { "compact", WO }, NULL, compact_store, NULL },
+	{ { "mem_limit", WO }, NULL, mem_limit_store, NULL },
+	{ { "mem_used_max", WO }, NULL, mem_used_max_store, NULL },
+	{ { "idle", WO }, NULL, idle_store, NULL },
+	{ { "comp_algorithm", RW }, comp_algorithm_show, comp_algorithm_store, NULL },
+	{ { "bd_stat", RO }, bd_stat_show, NULL, NULL },
+	{ { "backing_dev", RW }, zram_backing_dev_show, zram_backing_dev_store, NULL },
+	{ { "writeback", WO }, NULL, zram_writeback_store, NULL },
+	{ { "writeback_limit", RW }, zram_writeback_limit_show, zram_writeback_limit_store, NULL },
 	{ { "writeback_limit_enable", RW }, zram_writeback_limit_enable_show,
-	  zram_writeback_limit_enable_store },
+	  zram_writeback_limit_enable_store, NULL },
 	{ { "writeback_batch_size", RW }, zram_writeback_batch_size_show,
-	  zram_writeback_batch_size_store },
+	  zram_writeback_batch_size_store, NULL },
 	{ { "compressed_writeback", RW }, zram_compressed_writeback_show,
-	  zram_compressed_writeback_store },
-	{ { "io_stat", RO }, io_stat_show, NULL },
-	{ { "mm_stat", RO }, mm_stat_show, NULL },
-	{ { "debug_stat", RO }, debug_stat_show, NULL },
-	{ { "recomp_algorithm", RW }, recomp_algorithm_show, recomp_algorithm_store },
-	{ { "recompress", WO }, NULL, zram_recompress_store },
-	{ { "algorithm_params", WO }, NULL, algorithm_params_store },
+	  zram_compressed_writeback_store, NULL },
+	{ { "io_stat", RO }, io_stat_show, NULL, NULL },
+	{ { "mm_stat", RO }, mm_stat_show, NULL, NULL },
+	{ { "debug_stat", RO }, debug_stat_show, NULL, NULL },
+	{ { "recomp_algorithm", RW }, recomp_algorithm_show, recomp_algorithm_store, NULL },
+	{ { "recompress", WO }, NULL, zram_recompress_store, NULL },
+	{ { "algorithm_params", WO }, NULL, algorithm_params_store, NULL },
 	/* not zram's group, but beside it in the device's directory */
-	{ { "stat", RO }, stat_show, NULL },
-	{ { "block_state", 0400 }, block_state_show, NULL },
+	{ { "stat", RO }, stat_show, NULL, NULL },
+	{ { "block_state", 0400 }, block_state_show, NULL, NULL },
+	/*
+	 * The block layer's files of a disk [block/genhd.c: disk_attrs]: a zram
+	 * disk has no partitions, is never read-only or removable (zram_add()
+	 * sets neither) and its partition 0 starts at 0.
+	 */
+	{ { "size", RO }, size_show, NULL, NULL },
+	{ { "dev", RO }, dev_show, NULL, NULL },
+	FIXED("ro", "0\n"),
+	FIXED("removable", "0\n"),
+	FIXED("alignment_offset", "0\n"),
+	FIXED("discard_alignment", "0\n"),
+	/*
+	 * queue/ [block/blk-sysfs.c: queue_attrs], with what zram_add()'s
+	 * queue_limits give once blk_validate_limits() (block/blk-settings.c)
+	 * has filled in the rest; docs/attributes.md says which is which. uzram
+	 * has no request queue: these never change, and a store is refused
+	 * (0444) where the kernel's sysfs takes one.
+	 */
+	FIXED("queue/add_random", "0\n"),
+	FIXED("queue/dax", "0\n"),
+	FIXED("queue/discard_granularity", "4096\n"),
+	FIXED("queue/discard_max_bytes", "2199023255040\n"),
+	FIXED("queue/discard_max_hw_bytes", "2199023255040\n"),
+	FIXED("queue/discard_zeroes_data", "0\n"),
+	FIXED("queue/hw_sector_size", "4096\n"),
+	FIXED("queue/logical_block_size", "4096\n"),
+	FIXED("queue/max_discard_segments", "1\n"),
+	FIXED("queue/max_hw_sectors_kb", "124\n"),
+	FIXED("queue/max_sectors_kb", "124\n"),
+	FIXED("queue/max_segment_size", "65536\n"),
+	FIXED("queue/max_segments", "128\n"),
+	FIXED("queue/minimum_io_size", "4096\n"),
+	FIXED("queue/nomerges", "0\n"),
+	FIXED("queue/optimal_io_size", "4096\n"),
+	FIXED("queue/physical_block_size", "4096\n"),
+	FIXED("queue/read_ahead_kb", "128\n"),
+	FIXED("queue/rotational", "0\n"),
+	FIXED("queue/stable_writes", "1\n"),
+	FIXED("queue/write_cache", "write through\n"),
+	FIXED("queue/write_same_max_bytes", "0\n"),
+	FIXED("queue/write_zeroes_max_bytes", "2199023255040\n"),
+	FIXED("queue/zoned", "none\n"),
 };
 
 size_t zram_attr_count(void)
@@ -580,6 +642,8 @@ long zram_attr_show(struct zram *zram, const char *name, char *buf,
 
 	if (!a)
 		return -ENOENT;
+	if (a->text)
+		return emit(buf, size, "%s", a->text);
 	if (!a->show)
 		return -EACCES;
 	long n = a->show(zram, buf, size);

@@ -9,7 +9,7 @@
  *	uzram ctl --find [--size SIZE [--algorithm ALG]]
  *	uzram ctl NAME --size SIZE [--algorithm ALG]
  *	uzram ctl --reset NAME...
- *	uzram ctl NAME ATTR			print an attribute (block_state too)
+ *	uzram ctl NAME ATTR			print an attribute (block_state, queue/NAME too)
  *	uzram ctl NAME ATTR=VALUE		store it; exit 1 with the errno's message
  *
  * Everything follows zramctl 2.38 (sys-utils/zramctl.c): the options, the
@@ -224,6 +224,22 @@ static void store_hint(const struct ctl *c, const char *attr, int err)
 			"(no symbolic link below DIR on the way)\n", PROG);
 }
 
+/*
+ * An attribute's name: a file of the device's directory or of its queue/
+ * (/sys/block/zramN/queue/NAME, the library's "queue/NAME"), no other path.
+ */
+static bool attr_name_ok(int id, const char *arg, size_t len)
+{
+	static const char queue[] = "queue/";
+	size_t qlen = sizeof(queue) - 1;
+
+	if (id >= 0 && len > qlen && !strncmp(arg, queue, qlen)) {
+		arg += qlen;
+		len -= qlen;
+	}
+	return len && !memchr(arg, '/', len);
+}
+
 static int do_attr(struct ctl *c, int id, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
@@ -236,7 +252,7 @@ static int do_attr(struct ctl *c, int id, const char *arg)
 	else
 		snprintf(name, sizeof(name), "zram%d", id);
 	len = eq ? (size_t)(eq - arg) : strlen(arg);
-	if (!len || len >= sizeof(attr) || memchr(arg, '/', len)) {
+	if (len >= sizeof(attr) || !attr_name_ok(id, arg, len)) {
 		fprintf(stderr, "%s: %s: %.*s: not an attribute name\n", PROG, name, (int)len, arg);
 		return 1;
 	}

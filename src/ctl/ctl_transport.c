@@ -242,7 +242,8 @@ static long tree_list(struct ctl *c, int **out)
 }
 
 /* The device's own block device (DIR/zramN/dev: the kernel's /dev/zramN
- * under /sys/block), else a loop device on DIR/zramN/disk. */
+ * under /sys/block; a uzram tree's dev, UZRAM_DEV_MAJOR's, matches no
+ * mount), else a loop device on DIR/zramN/disk. */
 static char *tree_mountpoint(struct ctl *c, int id)
 {
 	char path[PATH_MAX + 64], *s, *mp = NULL, *tree;

@@ -345,8 +345,8 @@ int fuse_front_start(struct uzram *z, const char *mountpoint, bool read_only,
 	int ret;
 
 	*out = NULL;
-	if (uzram_attr_count() + 1 >= SLOT_DISK)
-		return -E2BIG;	/* the inode layout has room for 62 attributes */
+	if (uzram_attr_count() + 1 >= SLOT_QUEUE)
+		return -E2BIG;	/* the inode layout has room for 125 attributes */
 	if (access("/dev/fuse", F_OK))
 		return -ENODEV;
 	ret = check_mountpoint(mountpoint);

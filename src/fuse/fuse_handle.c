@@ -74,6 +74,7 @@ void fuse_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	case N_ROOT:
 	case N_CONTROL:
 	case N_DEV:
+	case N_QUEUE:
 		fuse_reply_err(req, EISDIR);
 		return;
 	case N_HOT_ADD:

@@ -35,14 +35,22 @@
 #define INO_HOT_ADD	3
 #define INO_HOT_REMOVE	4
 #define INO_DEV_BASE	64
-#define INO_PER_DEV	64	/* slot 0 the directory, 1..n attributes, 63 disk */
+/*
+ * A device's slots: 0 its directory, 1..n the attributes in the table's
+ * order (those named "queue/NAME" live in queue/), 126 queue/, 127 disk.
+ */
+#define INO_PER_DEV	128
+#define SLOT_QUEUE	(INO_PER_DEV - 2)
 #define SLOT_DISK	(INO_PER_DEV - 1)
+#define QUEUE_PREFIX	"queue/"
 
-enum node_kind { N_ROOT, N_CONTROL, N_HOT_ADD, N_HOT_REMOVE, N_DEV, N_ATTR, N_DISK };
+enum node_kind {
+	N_ROOT, N_CONTROL, N_HOT_ADD, N_HOT_REMOVE, N_DEV, N_QUEUE, N_ATTR, N_DISK
+};
 
 struct node {
 	enum node_kind kind;
-	int id;					/* N_DEV, N_ATTR, N_DISK */
+	int id;					/* N_DEV, N_QUEUE, N_ATTR, N_DISK */
 	const struct uzram_attr_info *attr;	/* N_ATTR */
 };
 

@@ -1,9 +1,9 @@
 /*
- * fuse_tree.c - the FUSE tree's inodes and directories: DIR, DIR/zram-control
- * and DIR/zramN, laid out like sysfs. Inode numbers are fixed by position
- * (fuse_internal.h), so nothing is allocated per inode and a number names
- * the same file for as long as its device exists. Nothing may be created,
- * removed or renamed, and nothing is cached: devices come and go.
+ * fuse_tree.c - the FUSE tree's inodes and directories: DIR, DIR/zram-control,
+ * DIR/zramN and DIR/zramN/queue, laid out like sysfs. Inode numbers are fixed
+ * by position (fuse_internal.h), so nothing is allocated per inode and a
+ * number names the same file for as long as its device exists. Nothing may
+ * be created, removed or renamed, and nothing is cached: devices come and go.
  */
 #include <errno.h>
 #include <limits.h>
@@ -24,6 +24,33 @@
 static fuse_ino_t dev_ino(int id, unsigned int slot)
 {
 	return INO_DEV_BASE + (fuse_ino_t)id * INO_PER_DEV + slot;
+}
+
+/*
+ * The file name of attribute i in directory dir (N_DEV or N_QUEUE), or NULL
+ * when it lives in the other one: "queue/NAME" is NAME in queue/.
+ */
+static const char *attr_name_in(size_t i, enum node_kind dir)
+{
+	const char *name = uzram_attr_at(i)->name;
+	size_t plen = strlen(QUEUE_PREFIX);
+
+	if (!strncmp(name, QUEUE_PREFIX, plen))
+		return dir == N_QUEUE ? name + plen : NULL;
+	return dir == N_DEV ? name : NULL;
+}
+
+/* The inode of the attribute file called name in directory p, or 0. */
+static fuse_ino_t attr_ino(struct fuse_front *f, const struct node *p,
+			   const char *name)
+{
+	for (size_t i = 0; i < f->nr_attrs; i++) {
+		const char *n = attr_name_in(i, p->kind);
+
+		if (n && !strcmp(n, name))
+			return dev_ino(p->id, (unsigned int)i + 1);
+	}
+	return 0;
 }
 
 bool fuse_node_of(struct fuse_front *f, fuse_ino_t ino, struct node *n)
@@ -55,6 +82,8 @@ bool fuse_node_of(struct fuse_front *f, fuse_ino_t ino, struct node *n)
 	n->id = (int)id;
 	if (slot == 0) {
 		n->kind = N_DEV;
+	} else if (slot == SLOT_QUEUE) {
+		n->kind = N_QUEUE;
 	} else if (slot == SLOT_DISK) {
 		n->kind = N_DISK;
 	} else if (slot <= f->nr_attrs) {
@@ -81,9 +110,13 @@ static void fill_stat(struct fuse_front *f, fuse_ino_t ino,
 		st->st_nlink = 3 + uzram_list(f->z, NULL, 0);
 		break;
 	case N_CONTROL:
-	case N_DEV:
+	case N_QUEUE:
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
+		break;
+	case N_DEV:
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 3;	/* and queue/ */
 		break;
 	case N_HOT_ADD:
 		st->st_mode = S_IFREG | 0400;
@@ -157,13 +190,15 @@ void fuse_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			ino = INO_HOT_REMOVE;
 		break;
 	case N_DEV:
-		if (!strcmp(name, "disk")) {
+		if (!strcmp(name, "disk"))
 			ino = dev_ino(p.id, SLOT_DISK);
-		} else {
-			for (size_t i = 0; i < f->nr_attrs; i++)
-				if (!strcmp(uzram_attr_at(i)->name, name))
-					ino = dev_ino(p.id, (unsigned int)i + 1);
-		}
+		else if (!strcmp(name, "queue"))
+			ino = dev_ino(p.id, SLOT_QUEUE);
+		else
+			ino = attr_ino(f, &p, name);
+		break;
+	case N_QUEUE:
+		ino = attr_ino(f, &p, name);
 		break;
 	default:
 		fuse_reply_err(req, ENOTDIR);
@@ -252,6 +287,19 @@ static void add_dirent(struct dirent_list *l, const char *name, fuse_ino_t ino,
 	l->used += n;
 }
 
+/* The attribute files of directory n (N_DEV or N_QUEUE). */
+static void add_attr_dirents(struct fuse_front *f, struct dirent_list *l,
+			     const struct node *n)
+{
+	for (size_t i = 0; i < f->nr_attrs; i++) {
+		const char *name = attr_name_in(i, n->kind);
+
+		if (name)
+			add_dirent(l, name, dev_ino(n->id, (unsigned int)i + 1),
+				   S_IFREG);
+	}
+}
+
 void fuse_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -298,10 +346,14 @@ void fuse_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	case N_DEV:
 		add_dirent(&l, ".", ino, S_IFDIR);
 		add_dirent(&l, "..", INO_ROOT, S_IFDIR);
-		for (size_t i = 0; i < f->nr_attrs; i++)
-			add_dirent(&l, uzram_attr_at(i)->name,
-				   dev_ino(n.id, (unsigned int)i + 1), S_IFREG);
+		add_attr_dirents(f, &l, &n);
+		add_dirent(&l, "queue", dev_ino(n.id, SLOT_QUEUE), S_IFDIR);
 		add_dirent(&l, "disk", dev_ino(n.id, SLOT_DISK), S_IFREG);
+		break;
+	case N_QUEUE:
+		add_dirent(&l, ".", ino, S_IFDIR);
+		add_dirent(&l, "..", dev_ino(n.id, 0), S_IFDIR);
+		add_attr_dirents(f, &l, &n);
 		break;
 	default:
 		free(l.buf);
