@@ -10,14 +10,20 @@
  * received and then EOF; on anything else, the reader polls its input and
  * an eventfd together, and a write to the eventfd is EOF once the input
  * has nothing ready.
+ *
+ * The deadline. While the handshake's deadline is set, a socket is written
+ * with MSG_DONTWAIT and every wait is a poll(2) bounded by what is left of
+ * the deadline; past it, reads and writes fail with -ETIMEDOUT.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nbd_sock.h"
@@ -49,6 +55,7 @@ int nbd_sock_open(struct nbd_sock *k, int in_fd, int out_fd)
 	k->out_sock = fd_is_socket(out_fd);
 	k->network = k->in_sock && fd_is_network(in_fd);
 	k->wake_fd = -1;
+	k->deadline = 0;
 	if (!k->in_sock) {
 		k->wake_fd = eventfd(0, EFD_CLOEXEC);
 		if (k->wake_fd < 0)
@@ -77,33 +84,90 @@ void nbd_sock_close(struct nbd_sock *k)
 		close(k->wake_fd);
 }
 
-/* Wait until fd is ready for events (after EAGAIN on a non-blocking fd). */
-static void wait_fd(int fd, short events)
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void nbd_sock_set_deadline(struct nbd_sock *k, unsigned int ms)
+{
+	k->deadline = ms ? now_ms() + ms : 0;
+}
+
+/*
+ * A poll(2) timeout: timeout_ms (-1: forever), shortened to what is left
+ * of the deadline; -ETIMEDOUT once it has passed.
+ */
+static int time_left(const struct nbd_sock *k, int timeout_ms)
+{
+	uint64_t now, left;
+
+	if (!k->deadline)
+		return timeout_ms;
+	now = now_ms();
+	if (now >= k->deadline)
+		return -ETIMEDOUT;
+	left = k->deadline - now;
+	if (left > INT_MAX)
+		left = INT_MAX;
+	return timeout_ms >= 0 && (uint64_t)timeout_ms < left ? timeout_ms : (int)left;
+}
+
+/* poll(2) p until something is ready (> 0): -ETIMEDOUT at the deadline. */
+static int poll_deadline(const struct nbd_sock *k, struct pollfd *p, nfds_t n)
+{
+	for (;;) {
+		int ms = time_left(k, -1), ret;
+
+		if (ms == -ETIMEDOUT)
+			return ms;
+		ret = poll(p, n, ms);
+		if (ret > 0)
+			return ret;
+		if (ret < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+/* Wait until fd is ready for events (after EAGAIN): 1 or -errno. */
+static int wait_fd(const struct nbd_sock *k, int fd, short events)
 {
 	struct pollfd p = { .fd = fd, .events = events };
 
-	while (poll(&p, 1, -1) < 0 && errno == EINTR)
-		;
+	return poll_deadline(k, &p, 1);
 }
 
 ssize_t nbd_sock_write(struct nbd_sock *k, const void *buf, size_t len,
 		       bool nonblock)
 {
+	int flags = MSG_NOSIGNAL | (nonblock || k->deadline ? MSG_DONTWAIT : 0);
+
 	for (;;) {
-		ssize_t n = k->out_sock ? send(k->out_fd, buf, len, MSG_NOSIGNAL |
-					       (nonblock ? MSG_DONTWAIT : 0))
-					: write(k->out_fd, buf, len);
+		ssize_t n;
+		int ret;
+
+		/* a pipe or terminal: wait first, within the deadline */
+		if (k->deadline && !k->out_sock && !nonblock) {
+			ret = wait_fd(k, k->out_fd, POLLOUT);
+			if (ret < 0)
+				return ret;
+		}
+		n = k->out_sock ? send(k->out_fd, buf, len, flags)
+				: write(k->out_fd, buf, len);
 		if (n >= 0)
 			return n;
 		if (errno == EINTR)
 			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			if (nonblock)
-				return -EAGAIN;
-			wait_fd(k->out_fd, POLLOUT);
-			continue;
-		}
-		return -errno;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		if (nonblock)
+			return -EAGAIN;
+		ret = wait_fd(k, k->out_fd, POLLOUT);
+		if (ret < 0)
+			return ret;
 	}
 }
 
@@ -127,17 +191,22 @@ ssize_t nbd_sock_writev(struct nbd_sock *k, const struct iovec *iov, int cnt,
 	return -errno;
 }
 
-/* Wait for input or the eventfd: 1 to read, 0 when woken with nothing left. */
+/*
+ * Wait for input or the eventfd: 1 to read, 0 when woken with nothing left,
+ * -ETIMEDOUT at the deadline.
+ */
 static int wait_input(struct nbd_sock *k)
 {
 	struct pollfd p[2] = {
 		{ .fd = k->in_fd, .events = POLLIN },
 		{ .fd = k->wake_fd, .events = POLLIN },
 	};
+	int ret = poll_deadline(k, p, k->wake_fd >= 0 ? 2 : 1);
 
-	if (poll(p, 2, -1) < 0)
-		return -errno;
-	if (p[1].revents && !(p[0].revents & (POLLIN | POLLHUP)))
+	if (ret < 0)
+		return ret;
+	if (k->wake_fd >= 0 && p[1].revents &&
+	    !(p[0].revents & (POLLIN | POLLHUP)))
 		return 0;	/* shutdown, and nothing left to read */
 	return 1;
 }
@@ -146,12 +215,10 @@ ssize_t nbd_sock_read(struct nbd_sock *k, void *buf, size_t len)
 {
 	for (;;) {
 		ssize_t n;
+		int ret;
 
-		if (k->wake_fd >= 0) {
-			int ret = wait_input(k);
-
-			if (ret == -EINTR)
-				continue;
+		if (k->wake_fd >= 0 || k->deadline) {
+			ret = wait_input(k);
 			if (ret <= 0)
 				return ret;
 		}
@@ -160,11 +227,11 @@ ssize_t nbd_sock_read(struct nbd_sock *k, void *buf, size_t len)
 			return n;
 		if (errno == EINTR)
 			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			wait_fd(k->in_fd, POLLIN);
-			continue;
-		}
-		return -errno;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		ret = wait_fd(k, k->in_fd, POLLIN);
+		if (ret < 0)
+			return ret;
 	}
 }
 
@@ -174,11 +241,14 @@ int nbd_sock_wait(struct nbd_sock *k, int timeout_ms)
 		{ .fd = k->in_fd, .events = POLLIN },
 		{ .fd = k->wake_fd, .events = POLLIN },
 	};
-	int n;
+	int n, ms;
 
-	do
-		n = poll(p, k->wake_fd >= 0 ? 2 : 1, timeout_ms);
-	while (n < 0 && errno == EINTR);
+	do {
+		ms = time_left(k, timeout_ms);
+		if (ms == -ETIMEDOUT)
+			return ms;
+		n = poll(p, k->wake_fd >= 0 ? 2 : 1, ms);
+	} while ((n < 0 && errno == EINTR) || (n == 0 && ms != timeout_ms));
 	return n < 0 ? -errno : n > 0;
 }
 
