@@ -5,9 +5,11 @@
  *
  * Layout. struct nbd_sock is embedded in the connection (nbd_io.h): the
  * input and output descriptors (one socket, or stdin and stdout), what
- * they are, and an eventfd that wakes a reader whose input is not a
- * socket (shutdown(2) wakes a socket's), and the deadline of the
- * handshake (--handshake-timeout): until it is cleared, every read and
+ * they are, an eventfd that wakes a reader whose input is not a socket
+ * (shutdown(2) wakes a socket's), another that wakes a writer whose output
+ * is not a socket when the connection is cut, a non-blocking description
+ * of its own of a pipe output (nbd_sock.c, "Cutting"), and the deadline of
+ * the handshake (--handshake-timeout): until it is cleared, every read and
  * write waits with poll(2) for no longer than what is left of it and fails
  * with -ETIMEDOUT once it has passed, so the deadline covers the whole
  * handshake (TLS included, whose transport is this), not each read. No
@@ -29,8 +31,11 @@
 struct nbd_sock {
 	int in_fd, out_fd;	/* the same descriptor for a socket */
 	bool in_sock, out_sock;	/* ... is a socket (else a pipe, file, tty) */
+	bool out_pipe;		/* out_fd is a pipe (or FIFO) */
 	bool network;		/* a TCP (not unix or stdio) client */
 	int wake_fd;		/* eventfd waking a non-socket reader, or -1 */
+	int cut_fd;		/* eventfd waking a non-socket writer at a cut, or -1 */
+	int out_nb_fd;		/* a pipe out_fd opened again O_NONBLOCK, or -1 */
 	uint64_t deadline;	/* CLOCK_MONOTONIC ms; 0 = none */
 };
 
@@ -67,7 +72,10 @@ ssize_t nbd_sock_writev(struct nbd_sock *k, const struct iovec *iov, int cnt,
 
 /* Wake the reader: it sees EOF once the bytes already sent are read. */
 void nbd_sock_wake(struct nbd_sock *k);
-/* Cut the connection: blocked reads and writes return at once. */
+/*
+ * Cut the connection: blocked reads and writes return at once, also a
+ * writer on a pipe whose reader stopped reading (-EPIPE).
+ */
 void nbd_sock_cut(struct nbd_sock *k);
 
 #endif /* UZRAM_NBD_SOCK_H */
