@@ -11,6 +11,10 @@
  * and the server always reaches EOF; the server runs the connection on the
  * fuzzer's thread (nbd_handle_connection) until it ends.
  *
+ * Every server has a handshake deadline (--handshake-timeout, nbd_sock.c),
+ * far longer than an input takes, so the handshake's reads and writes go
+ * through its poll(2) path; the client always ends with EOF, never waits.
+ *
  * Exports: zram0 (1 MiB) and zram2 (64 KiB), initialised; zram1 exists but
  * is not. Checked after every input: the server's reply stream begins with
  * the greeting; no connection is left behind; a read-only server changed
@@ -146,6 +150,7 @@ static void setup(void)
 			.threads = 2,
 			.read_only = i == 1,
 			.max_connections = 4,
+			.handshake_timeout_ms = 60000,
 			.tls = psk ? modes[i] : NBD_TLS_OFF,
 			.tls_creds = psk,
 		};

@@ -24,7 +24,11 @@ fio --enghelp=nbd >/dev/null 2>&1 || { echo "SKIP: fio lacks the nbd engine"; ex
 
 if [ "${UZRAM_LONG:-}" = 1 ]; then IDLE=4000; else IDLE=$((500 / SCALE)); fi
 MAXC=$((IDLE + 4))
-start_server --size 256M --threads 2 --max-connections $MAXC
+# The idle connections include hundreds held in the handshake for the whole
+# test: neither --max-handshakes nor --handshake-timeout may close them
+# (t_nbd_handshake_limits.sh tests those).
+start_server --size 256M --threads 2 --max-connections $MAXC \
+	--max-handshakes $MAXC --handshake-timeout 0
 
 server_fds() { ls "/proc/$SERVER_PID/fd" | wc -l; }
 server_threads() { awk '/^Threads/ { print $2 }' "/proc/$SERVER_PID/status"; }

@@ -18,8 +18,13 @@
  * list before closing its descriptors.
  *
  * Limits. At most max_connections connections (--max-connections; more
- * are closed at once); each costs a thread, its 64 KiB read buffer
- * (nbd_io.h), its slots, and their buffers (nbd_buf.c; see
+ * are closed at once), and of them at most max_handshakes not through the
+ * handshake yet (--max-handshakes; more are closed at once too), so that
+ * clients that connect and say nothing cannot take every slot; each must
+ * finish the handshake, STARTTLS included, within handshake_timeout_ms of
+ * being handed over (--handshake-timeout: a deadline on its byte stream,
+ * nbd_sock.c) or is closed. Each connection costs a thread, its 64 KiB
+ * read buffer (nbd_io.h), its slots, and their buffers (nbd_buf.c; see
  * docs/security.md).
  */
 #define _GNU_SOURCE
@@ -52,6 +57,7 @@ static struct nbd_conn *conn_new(struct nbd_server *s, int in_fd, int out_fd)
 	c->tls_required = s->tls_mode == NBD_TLS_REQUIRE &&
 			  (nbd_io_network(&c->io) || !s->tls_local_plain);
 	c->meta_export = -1;
+	nbd_io_set_deadline(&c->io, s->handshake_ms);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	pthread_mutex_init(&c->out_lock, NULL);
@@ -60,22 +66,49 @@ static struct nbd_conn *conn_new(struct nbd_server *s, int in_fd, int out_fd)
 	return c;
 }
 
-/* Put c on the server's list; false if shutting down or full. */
-static bool conn_register(struct nbd_server *s, struct nbd_conn *c)
+/*
+ * Put c on the server's list, counted as in the handshake: 0, or -EAGAIN
+ * if shutting down or full, -EBUSY if max_handshakes are in the handshake.
+ */
+static int conn_register(struct nbd_server *s, struct nbd_conn *c)
 {
-	bool ok;
+	int ret = 0;
 
 	pthread_mutex_lock(&s->lock);
-	ok = !atomic_load(&s->shutting_down) && s->nconns < s->max_conns;
-	if (ok) {
+	if (atomic_load(&s->shutting_down) || s->nconns >= s->max_conns)
+		ret = -EAGAIN;
+	else if (s->nhandshakes >= s->max_handshakes)
+		ret = -EBUSY;
+	if (!ret) {
 		c->next = s->conns;
 		if (s->conns)
 			s->conns->prev = c;
 		s->conns = c;
 		s->nconns++;
+		s->nhandshakes++;
+		c->in_handshake = true;
 	}
 	pthread_mutex_unlock(&s->lock);
-	return ok;
+	return ret;
+}
+
+/*
+ * c is through the handshake, or failed it: its byte stream loses the
+ * deadline before transmission begins (no writer thread exists yet), and
+ * it is counted out of nhandshakes, once. in_handshake is the connection
+ * thread's (set before that thread starts).
+ */
+static void conn_handshake_over(struct nbd_conn *c)
+{
+	struct nbd_server *s = c->srv;
+
+	if (!c->in_handshake)
+		return;
+	nbd_io_set_deadline(&c->io, 0);
+	pthread_mutex_lock(&s->lock);
+	s->nhandshakes--;
+	c->in_handshake = false;
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* Close and free what c holds. */
@@ -97,6 +130,7 @@ static void conn_destroy(struct nbd_conn *c)
 {
 	struct nbd_server *s = c->srv;
 
+	conn_handshake_over(c);
 	pthread_mutex_lock(&s->lock);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -118,6 +152,7 @@ static int conn_serve(struct nbd_conn *c)
 {
 	int ret = nbd_handshake(c);
 
+	conn_handshake_over(c);
 	if (ret == 1)
 		ret = nbd_transmission(c);
 	conn_destroy(c);
@@ -129,14 +164,16 @@ static int conn_admit(struct nbd_server *s, int in_fd, int out_fd,
 		      struct nbd_conn **out)
 {
 	struct nbd_conn *c = conn_new(s, in_fd, out_fd);
+	int ret;
 
 	if (!c) {
 		nbd_sock_close_fds(in_fd, out_fd);
 		return -ENOMEM;
 	}
-	if (!conn_register(s, c)) {
+	ret = conn_register(s, c);
+	if (ret) {
 		conn_release(c);
-		return -EAGAIN;
+		return ret;
 	}
 	*out = c;
 	return 0;
@@ -186,6 +223,11 @@ static int server_configure(struct nbd_server *s,
 {
 	s->read_only = opts->read_only;
 	s->max_conns = opts->max_connections ? opts->max_connections : NBD_MAX_CONNECTIONS;
+	s->max_handshakes = opts->max_handshakes;
+	if (!s->max_handshakes)
+		s->max_handshakes = s->max_conns / 4 > NBD_MIN_HANDSHAKES ?
+				    s->max_conns / 4 : NBD_MIN_HANDSHAKES;
+	s->handshake_ms = opts->handshake_timeout_ms;
 	s->tls_mode = opts->tls_creds ? opts->tls : NBD_TLS_OFF;
 	s->tls_creds = opts->tls_creds;
 	s->tls_local_plain = opts->tls_local_plain;
@@ -258,6 +300,16 @@ unsigned int nbd_server_connections(struct nbd_server *s)
 
 	pthread_mutex_lock(&s->lock);
 	n = s->nconns;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+unsigned int nbd_server_handshakes(struct nbd_server *s)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->nhandshakes;
 	pthread_mutex_unlock(&s->lock);
 	return n;
 }

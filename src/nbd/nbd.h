@@ -27,6 +27,7 @@
 #include "nbd_tls.h"
 
 #define NBD_MAX_CONNECTIONS	1024u		/* the default limit */
+#define NBD_MIN_HANDSHAKES	16u		/* ... of handshakes at once */
 
 /*
  * TLS (nbd_tls.h, GnuTLS): credentials are loaded once (nbd_tls_load)
@@ -47,6 +48,12 @@ struct nbd_server_opts {
 	unsigned int threads;	/* worker pool size; 0 = number of CPUs */
 	bool read_only;
 	unsigned int max_connections;	/* 0 = NBD_MAX_CONNECTIONS */
+	/* Connections not through the handshake yet (GO or EXPORT_NAME) at
+	 * once; 0 = max(NBD_MIN_HANDSHAKES, max_connections / 4). */
+	unsigned int max_handshakes;
+	/* A connection still in the handshake (STARTTLS included) this long
+	 * after it was handed over is closed; 0 = never. */
+	unsigned int handshake_timeout_ms;
 	enum nbd_tls_mode tls;
 	struct nbd_tls *tls_creds;	/* needed unless NBD_TLS_OFF; not owned */
 	bool tls_local_plain;
@@ -73,12 +80,14 @@ int nbd_handle_connection(struct nbd_server *s, int in_fd, int out_fd);
 /*
  * Serve a connection on a new thread. Takes ownership of the descriptors
  * (closed on error too). -EAGAIN when max_connections are open or the
- * server is shutting down.
+ * server is shutting down, -EBUSY when max_handshakes are in the handshake.
  */
 int nbd_server_spawn(struct nbd_server *s, int in_fd, int out_fd);
 
-/* Connections currently served (spawned or on a caller's thread). */
+/* Connections currently served (spawned or on a caller's thread) ... */
 unsigned int nbd_server_connections(struct nbd_server *s);
+/* ... and those of them still in the handshake. */
+unsigned int nbd_server_handshakes(struct nbd_server *s);
 
 /* A descriptor that becomes readable whenever a connection ends (drain it
  * with read(2) of 8 bytes); for poll loops. */

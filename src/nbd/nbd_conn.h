@@ -73,6 +73,7 @@ struct nbd_conn {
 
 	/* negotiation (connection thread only) */
 	bool tls_required;		/* only STARTTLS and ABORT before TLS */
+	bool in_handshake;		/* counted in srv->nhandshakes */
 	bool fixed, no_zeroes, structured;
 	bool meta_alloc;		/* base:allocation selected ... */
 	int meta_export;		/* ... for this export id */
@@ -107,6 +108,8 @@ struct nbd_server {
 	struct uzram *z;
 	bool read_only;
 	unsigned int max_conns;
+	unsigned int max_handshakes;	/* of the connections, in the handshake */
+	unsigned int handshake_ms;	/* its deadline; 0 = none */
 	enum nbd_tls_mode tls_mode;
 	struct nbd_tls *tls_creds;
 	bool tls_local_plain;
@@ -131,6 +134,7 @@ struct nbd_server {
 	pthread_cond_t cond;		/* nconns changed */
 	struct nbd_conn *conns;
 	unsigned int nconns;
+	unsigned int nhandshakes;	/* of nconns, with in_handshake set */
 	atomic_bool shutting_down;
 	int event_fd;
 };

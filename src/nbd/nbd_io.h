@@ -85,6 +85,12 @@ static inline bool nbd_io_network(const struct nbd_io *io)
 	return io->sock.network;
 }
 
+/* Reads and writes fail with -ETIMEDOUT after ms from now; 0: never. */
+static inline void nbd_io_set_deadline(struct nbd_io *io, unsigned int ms)
+{
+	nbd_sock_set_deadline(&io->sock, ms);
+}
+
 /* Shutdown: the reader sees EOF once the bytes already sent are read. */
 static inline void nbd_io_wake(struct nbd_io *io)
 {

@@ -10,14 +10,33 @@
  * received and then EOF; on anything else, the reader polls its input and
  * an eventfd together, and a write to the eventfd is EOF once the input
  * has nothing ready.
+ *
+ * Cutting. A cut (nbd_server_abort, a protocol error) must also wake a
+ * writer blocked on a client that stopped reading: shutdown(2) does on a
+ * socket; any other output is written only after a poll(2) that also
+ * watches a second eventfd, written by the cut, so that such a writer
+ * never sleeps inside write(2). A pipe (--stdio) is written through a
+ * non-blocking open file description of its own, got by opening
+ * /proc/self/fd/N (the original may be shared with other processes, which
+ * must not see O_NONBLOCK appear), or, when that fails, at most PIPE_BUF
+ * bytes at a time after POLLOUT, which a pipe with room takes without
+ * waiting. A terminal or a file is written as it comes.
+ *
+ * The deadline. While the handshake's deadline is set, a socket is written
+ * with MSG_DONTWAIT and every wait is a poll(2) bounded by what is left of
+ * the deadline; past it, reads and writes fail with -ETIMEDOUT.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nbd_sock.h"
@@ -41,14 +60,38 @@ static bool fd_is_network(int fd)
 	       ss.ss_family != AF_UNIX;
 }
 
+/*
+ * An output that is not a socket: the cut's eventfd, and for a pipe a
+ * non-blocking description of its own (see "Cutting" above): 0 or -errno.
+ */
+static int out_open_plain(struct nbd_sock *k)
+{
+	struct stat st;
+	char path[64];
+
+	k->cut_fd = eventfd(0, EFD_CLOEXEC);
+	if (k->cut_fd < 0)
+		return -errno;
+	k->out_pipe = fstat(k->out_fd, &st) == 0 && S_ISFIFO(st.st_mode);
+	if (k->out_pipe) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", k->out_fd);
+		k->out_nb_fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	}
+	return 0;
+}
+
 int nbd_sock_open(struct nbd_sock *k, int in_fd, int out_fd)
 {
+	int ret;
+
 	k->in_fd = in_fd;
 	k->out_fd = out_fd;
 	k->in_sock = fd_is_socket(in_fd);
 	k->out_sock = fd_is_socket(out_fd);
+	k->out_pipe = false;
 	k->network = k->in_sock && fd_is_network(in_fd);
-	k->wake_fd = -1;
+	k->wake_fd = k->cut_fd = k->out_nb_fd = -1;
+	k->deadline = 0;
 	if (!k->in_sock) {
 		k->wake_fd = eventfd(0, EFD_CLOEXEC);
 		if (k->wake_fd < 0)
@@ -58,6 +101,10 @@ int nbd_sock_open(struct nbd_sock *k, int in_fd, int out_fd)
 		/* Room for a few big replies: workers then rarely hand off. */
 		int sz = NBD_SNDBUF;
 		setsockopt(out_fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	} else if ((ret = out_open_plain(k))) {
+		if (k->wake_fd >= 0)
+			close(k->wake_fd);
+		return ret;
 	}
 	return 0;
 }
@@ -75,35 +122,154 @@ void nbd_sock_close(struct nbd_sock *k)
 	nbd_sock_close_fds(k->in_fd, k->out_fd);
 	if (k->wake_fd >= 0)
 		close(k->wake_fd);
+	if (k->cut_fd >= 0)
+		close(k->cut_fd);
+	if (k->out_nb_fd >= 0)
+		close(k->out_nb_fd);
 }
 
-/* Wait until fd is ready for events (after EAGAIN on a non-blocking fd). */
-static void wait_fd(int fd, short events)
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void nbd_sock_set_deadline(struct nbd_sock *k, unsigned int ms)
+{
+	k->deadline = ms ? now_ms() + ms : 0;
+}
+
+/*
+ * A poll(2) timeout: timeout_ms (-1: forever), shortened to what is left
+ * of the deadline; -ETIMEDOUT once it has passed.
+ */
+static int time_left(const struct nbd_sock *k, int timeout_ms)
+{
+	uint64_t now, left;
+
+	if (!k->deadline)
+		return timeout_ms;
+	now = now_ms();
+	if (now >= k->deadline)
+		return -ETIMEDOUT;
+	left = k->deadline - now;
+	if (left > INT_MAX)
+		left = INT_MAX;
+	return timeout_ms >= 0 && (uint64_t)timeout_ms < left ? timeout_ms : (int)left;
+}
+
+/* poll(2) p until something is ready (> 0): -ETIMEDOUT at the deadline. */
+static int poll_deadline(const struct nbd_sock *k, struct pollfd *p, nfds_t n)
+{
+	for (;;) {
+		int ms = time_left(k, -1), ret;
+
+		if (ms == -ETIMEDOUT)
+			return ms;
+		ret = poll(p, n, ms);
+		if (ret > 0)
+			return ret;
+		if (ret < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+/* Wait until fd is ready for events (after EAGAIN): 1 or -errno. */
+static int wait_fd(const struct nbd_sock *k, int fd, short events)
 {
 	struct pollfd p = { .fd = fd, .events = events };
 
-	while (poll(&p, 1, -1) < 0 && errno == EINTR)
-		;
+	return poll_deadline(k, &p, 1);
+}
+
+/*
+ * Until an output that is not a socket takes bytes (1), or it was cut
+ * (-EPIPE) or the deadline passed (-ETIMEDOUT); -EAGAIN at once if
+ * nonblock and it is full.
+ */
+static int plain_wait(const struct nbd_sock *k, bool nonblock)
+{
+	struct pollfd p[2] = {
+		{ .fd = k->out_fd, .events = POLLOUT },
+		{ .fd = k->cut_fd, .events = POLLIN },
+	};
+	int ret = nonblock ? poll(p, 2, 0) : poll_deadline(k, p, 2);
+
+	if (ret < 0)
+		return nonblock ? (errno == EINTR ? -EAGAIN : -errno) : ret;
+	if (p[1].revents)
+		return -EPIPE;
+	return ret ? 1 : -EAGAIN;
+}
+
+/* The first bytes of iov, at most PIPE_BUF of them, in one write(2). */
+static ssize_t write_pipe_buf(int fd, const struct iovec *iov, int cnt)
+{
+	for (int i = 0; i < cnt; i++)
+		if (iov[i].iov_len)
+			return write(fd, iov[i].iov_base,
+				     iov[i].iov_len < PIPE_BUF ? iov[i].iov_len : PIPE_BUF);
+	return 0;
+}
+
+/*
+ * One write of iov to an output that is not a socket, never asleep in
+ * write(2) (see "Cutting" above): the byte count or -errno.
+ */
+static ssize_t plain_writev(struct nbd_sock *k, const struct iovec *iov,
+			    int cnt, bool nonblock)
+{
+	bool own_nb = k->out_nb_fd >= 0;
+	int ret;
+
+	for (;;) {
+		ssize_t n;
+
+		/* Without a non-blocking description, wait for room first. */
+		if (!own_nb && (ret = plain_wait(k, nonblock)) < 0)
+			return ret;
+		if (own_nb)
+			n = writev(k->out_nb_fd, iov, cnt);
+		else if (k->out_pipe)
+			n = write_pipe_buf(k->out_fd, iov, cnt);
+		else
+			n = writev(k->out_fd, iov, cnt);
+		if (n >= 0)
+			return n;
+		if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		if (own_nb && errno != EINTR && (ret = plain_wait(k, nonblock)) < 0)
+			return ret;
+	}
 }
 
 ssize_t nbd_sock_write(struct nbd_sock *k, const void *buf, size_t len,
 		       bool nonblock)
 {
+	int flags = MSG_NOSIGNAL | (nonblock || k->deadline ? MSG_DONTWAIT : 0);
+
+	if (!k->out_sock) {
+		struct iovec v = { .iov_base = (void *)buf, .iov_len = len };
+
+		return plain_writev(k, &v, 1, nonblock);
+	}
 	for (;;) {
-		ssize_t n = k->out_sock ? send(k->out_fd, buf, len, MSG_NOSIGNAL |
-					       (nonblock ? MSG_DONTWAIT : 0))
-					: write(k->out_fd, buf, len);
+		ssize_t n = send(k->out_fd, buf, len, flags);
+		int ret;
+
 		if (n >= 0)
 			return n;
 		if (errno == EINTR)
 			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			if (nonblock)
-				return -EAGAIN;
-			wait_fd(k->out_fd, POLLOUT);
-			continue;
-		}
-		return -errno;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		if (nonblock)
+			return -EAGAIN;
+		ret = wait_fd(k, k->out_fd, POLLOUT);
+		if (ret < 0)
+			return ret;
 	}
 }
 
@@ -113,31 +279,35 @@ ssize_t nbd_sock_writev(struct nbd_sock *k, const struct iovec *iov, int cnt,
 	struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt };
 	ssize_t n;
 
-	if (k->out_sock)
-		n = sendmsg(k->out_fd, &m, MSG_NOSIGNAL | (nonblock ? MSG_DONTWAIT : 0));
-	else
-		n = writev(k->out_fd, iov, cnt);
+	if (!k->out_sock)
+		return plain_writev(k, iov, cnt, nonblock);
+	n = sendmsg(k->out_fd, &m, MSG_NOSIGNAL | (nonblock ? MSG_DONTWAIT : 0));
 	if (n >= 0)
 		return n;
 	if (!nonblock && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 		struct pollfd p = { .fd = k->out_fd, .events = POLLOUT };
-		poll(&p, 1, -1);	/* a descriptor set non-blocking */
+		poll(&p, 1, -1);	/* a socket set non-blocking: a cut wakes it */
 		return -EINTR;
 	}
 	return -errno;
 }
 
-/* Wait for input or the eventfd: 1 to read, 0 when woken with nothing left. */
+/*
+ * Wait for input or the eventfd: 1 to read, 0 when woken with nothing left,
+ * -ETIMEDOUT at the deadline.
+ */
 static int wait_input(struct nbd_sock *k)
 {
 	struct pollfd p[2] = {
 		{ .fd = k->in_fd, .events = POLLIN },
 		{ .fd = k->wake_fd, .events = POLLIN },
 	};
+	int ret = poll_deadline(k, p, k->wake_fd >= 0 ? 2 : 1);
 
-	if (poll(p, 2, -1) < 0)
-		return -errno;
-	if (p[1].revents && !(p[0].revents & (POLLIN | POLLHUP)))
+	if (ret < 0)
+		return ret;
+	if (k->wake_fd >= 0 && p[1].revents &&
+	    !(p[0].revents & (POLLIN | POLLHUP)))
 		return 0;	/* shutdown, and nothing left to read */
 	return 1;
 }
@@ -146,12 +316,10 @@ ssize_t nbd_sock_read(struct nbd_sock *k, void *buf, size_t len)
 {
 	for (;;) {
 		ssize_t n;
+		int ret;
 
-		if (k->wake_fd >= 0) {
-			int ret = wait_input(k);
-
-			if (ret == -EINTR)
-				continue;
+		if (k->wake_fd >= 0 || k->deadline) {
+			ret = wait_input(k);
 			if (ret <= 0)
 				return ret;
 		}
@@ -160,11 +328,11 @@ ssize_t nbd_sock_read(struct nbd_sock *k, void *buf, size_t len)
 			return n;
 		if (errno == EINTR)
 			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			wait_fd(k->in_fd, POLLIN);
-			continue;
-		}
-		return -errno;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		ret = wait_fd(k, k->in_fd, POLLIN);
+		if (ret < 0)
+			return ret;
 	}
 }
 
@@ -174,11 +342,14 @@ int nbd_sock_wait(struct nbd_sock *k, int timeout_ms)
 		{ .fd = k->in_fd, .events = POLLIN },
 		{ .fd = k->wake_fd, .events = POLLIN },
 	};
-	int n;
+	int n, ms;
 
-	do
-		n = poll(p, k->wake_fd >= 0 ? 2 : 1, timeout_ms);
-	while (n < 0 && errno == EINTR);
+	do {
+		ms = time_left(k, timeout_ms);
+		if (ms == -ETIMEDOUT)
+			return ms;
+		n = poll(p, k->wake_fd >= 0 ? 2 : 1, ms);
+	} while ((n < 0 && errno == EINTR) || (n == 0 && ms != timeout_ms));
 	return n < 0 ? -errno : n > 0;
 }
 
@@ -207,4 +378,6 @@ void nbd_sock_cut(struct nbd_sock *k)
 		shutdown(k->in_fd, SHUT_RDWR);
 	if (k->wake_fd >= 0)
 		wake_write(k->wake_fd);
+	if (k->cut_fd >= 0)
+		wake_write(k->cut_fd);
 }

@@ -14,7 +14,8 @@
  *
  * Security (docs/security.md): TLS for NBD (--tls, nbd_tls.c), a path
  * allow-list for attributes that name files (always set: --allow-path
- * directories, none by default), --max-connections, and the per-connection
+ * directories, none by default), --max-connections, --max-handshakes and
+ * --handshake-timeout (nbd.c), and the per-connection
  * limits of nbd/nbd_proto.h. The descriptor limit is raised to its hard limit, as
  * every connection holds one.
  *
@@ -62,11 +63,13 @@
 #define MAX_DEVICES	1024
 #define MAX_ALLOW	64		/* --allow-path directories */
 #define DRAIN_SECONDS	30.0
+#define HANDSHAKE_SECONDS 10u		/* --handshake-timeout's default */
 
 struct serve_opts {
 	const char *size, *algorithm, *socket, *listen, *control, *mount;
 	const char *pidfile, *reserve;
 	unsigned int devices, threads, max_connections;
+	unsigned int max_handshakes, handshake_timeout;	/* 0 = default, none */
 	unsigned int writeback_idle, recompress_idle;	/* seconds; 0 = off */
 	bool stdio, read_only, mlock, ublk;
 	enum nbd_tls_mode tls;
@@ -156,6 +159,14 @@ static const struct opt serve_options[] = {
 	  .help = "request workers (default: the number of CPUs)" },
 	{ .name = "max-connections", .arg = "N", CALL(set_max_connections),
 	  .help = "NBD connections at once (default 1024); more are closed" },
+	{ .name = "max-handshakes", .arg = "N", UINT(max_handshakes, 1u << 20),
+	  .help = "of those, connections still in the handshake (0 or by\n"
+		  "default: a quarter of --max-connections, at least 16);\n"
+		  "more are closed" },
+	{ .name = "handshake-timeout", .arg = "S", UINT(handshake_timeout, 1u << 20),
+	  .help = "close an NBD connection still in the handshake\n"
+		  "(STARTTLS included) S seconds after it was accepted\n"
+		  "(default 10; 0 = never)" },
 	{ .name = "ublk", FLAG(ublk),
 	  .help = "every initialised device zramN is also the block device\n"
 		  "/dev/ublkbN (the kernel's ublk driver: modprobe ublk_drv)" },
@@ -330,14 +341,20 @@ static void accept_one(struct nbd_server *s, struct listener *l, struct swapwatc
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	else
 		swapwatch_peer(sw, fd);
-	/* Past --max-connections the connection is closed before the
-	 * greeting (clients see EOF); said once a minute at most. */
+	/* Past --max-connections or --max-handshakes the connection is
+	 * closed before the greeting (clients see EOF); said once a minute
+	 * at most. */
 	ret = nbd_server_spawn(s, fd, fd);
-	if (ret == -EAGAIN && time(NULL) - last_full >= 60) {
+	if ((ret == -EAGAIN || ret == -EBUSY) && time(NULL) - last_full >= 60) {
 		last_full = time(NULL);
-		fprintf(stderr, "uzram serve: connection refused: %u connections are open "
-			"(--max-connections)\n", nbd_server_connections(s));
-	} else if (ret && ret != -EAGAIN) {
+		if (ret == -EAGAIN)
+			fprintf(stderr, "uzram serve: connection refused: %u connections "
+				"are open (--max-connections)\n", nbd_server_connections(s));
+		else
+			fprintf(stderr, "uzram serve: connection refused: %u connections "
+				"are in the handshake (--max-handshakes)\n",
+				nbd_server_handshakes(s));
+	} else if (ret && ret != -EAGAIN && ret != -EBUSY) {
 		fprintf(stderr, "uzram serve: connection: %s\n", strerror(-ret));
 	}
 }
@@ -493,6 +510,8 @@ static int start_nbd(struct serve *sv)
 		.threads = o->threads,
 		.read_only = o->read_only,
 		.max_connections = o->max_connections,
+		.max_handshakes = o->max_handshakes,
+		.handshake_timeout_ms = o->handshake_timeout * 1000,
 		.tls = o->tls,
 		.tls_creds = sv->tls,
 		.tls_local_plain = true,
@@ -759,7 +778,8 @@ static void serve_stop(struct serve *sv, int rc)
 
 int cmd_serve(int argc, char **argv)
 {
-	struct serve sv = { .o = { .size = "1G", .algorithm = "lzo-rle", .devices = 1 } };
+	struct serve sv = { .o = { .size = "1G", .algorithm = "lzo-rle", .devices = 1,
+				   .handshake_timeout = HANDSHAKE_SECONDS } };
 	int ret, rc = 1;
 
 	ret = parse_args(argc, argv, &sv.o);
