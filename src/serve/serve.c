@@ -150,7 +150,7 @@ static const struct opt serve_options[] = {
 		  "(systemd socket activation, LISTEN_FDS, is honoured too)" },
 	{ .name = "control", .arg = "PATH", STRING(control),
 	  .help = "the control socket (mode 0600; default control.sock beside\n"
-		  "the NBD unix socket)" },
+		  "the NBD unix socket, or in DIR with --listen alone)" },
 	{ .name = "mount", .arg = "DIR", STRING(mount),
 	  .help = "the FUSE tree" },
 	{ .name = "read-only", FLAG(read_only),
@@ -564,6 +564,13 @@ static int start_control(struct serve *sv)
 		snprintf(sv->ctl_path, sizeof(sv->ctl_path), "%.*s/control.sock", n,
 			 slash ? o->socket : ".");
 		sv->ctl = sv->ctl_path;
+	} else if (!sv->ctl && o->listen && !o->stdio && !sv->activated) {
+		/* TCP alone: the default directory's, where uzram ctl looks */
+		if (control_default_path(sv->ctl_path, sizeof(sv->ctl_path)) == 0 &&
+		    control_runtime_dir(sv->nbd_path, sizeof(sv->nbd_path)) == 0 &&
+		    listen_make_dir(sv->nbd_path) == 0)
+			sv->ctl = sv->ctl_path;
+		sv->nbd_path[0] = '\0';
 	}
 	if (!sv->ctl)
 		return 0;
