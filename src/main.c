@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "opt.h"
 #include "util/common.h"
 #include "uzram.h"
 
@@ -77,7 +78,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < UZ_ARRAY_SIZE(commands); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].run(argc - 1, argv + 1);
-	fprintf(stderr, "uzram: unknown command '%s'\n", argv[1]);
-	usage(stderr);
-	return 2;
+	fprintf(stderr, "uzram: unknown command '%s' (one of:", argv[1]);
+	for (size_t i = 0; i < UZ_ARRAY_SIZE(commands); i++)
+		if (commands[i].synopsis)
+			fprintf(stderr, " %s", commands[i].name);
+	fprintf(stderr, ")\n");
+	return try_help("uzram");
 }

@@ -120,6 +120,9 @@ expect_usage "--pid 0: not a process id" analyze --pid 0
 expect_usage "--pid PID or FILE is needed" analyze
 expect_usage "one or the other" analyze --pid $$ "$dir/p.pages"
 [ ! -e "$dir/x" ] || fail "dump made its output after a usage error"
+out=$("$UZRAM" nosuch 2>&1); rc=$?
+[ $rc = 2 ] && [ "$out" = "uzram: unknown command 'nosuch' (one of: serve ctl bench dump analyze version)
+Try 'uzram --help' for more information." ] || fail "uzram nosuch: exit $rc: $out"
 
 # Errors name what failed: the output file, not the process.
 out=$("$UZRAM" dump --pid $$ "$dir/no/such/dir" 2>&1) && fail "dump into a missing directory succeeded"
