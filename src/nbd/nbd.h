@@ -117,7 +117,4 @@ void nbd_server_abort(struct nbd_server *s);
 /* Stop the worker pool and free; no connection may be left. */
 void nbd_server_free(struct nbd_server *s);
 
-/* Map a library -errno onto the NBD error sent to clients. */
-uint32_t nbd_errno(int err);
-
 #endif /* UZRAM_NBD_H */

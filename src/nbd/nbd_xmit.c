@@ -53,7 +53,8 @@
 #define NBD_BUSY_MS	10		/* a connection is busy this long */
 #define NBD_WRITER_STACK (256u << 10)	/* a writer thread's stack */
 
-uint32_t nbd_errno(int err)
+/* A library -errno as the NBD error sent to clients. */
+static uint32_t nbd_errno(int err)
 {
 	switch (err < 0 ? -err : err) {
 	case 0:
