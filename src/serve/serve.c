@@ -255,33 +255,6 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 
 /* ---- set-up ---- */
 
-/* A size as disksize takes it, but strict: digits and one K/M/G/T/P/E. */
-static bool valid_size(const char *s)
-{
-	size_t n = strspn(s, "0123456789");
-
-	return n > 0 && (!s[n] || (strchr("KkMmGgTtPpEe", s[n]) && !s[n + 1]));
-}
-
-/* SIZE as valid_size takes it, in bytes (the K..E suffixes are powers of
- * 1024, as memparse's); 0 on overflow. */
-static uint64_t size_bytes(const char *s)
-{
-	static const char units[] = "KMGTPE";
-	char *end;
-	uint64_t v = strtoull(s, &end, 10);
-	const char *u = *end ? strchr(units, *end & ~0x20) : NULL;
-
-	if (v == UINT64_MAX)	/* strtoull's overflow, or UZRAM_RESERVE_MEM_LIMIT */
-		return 0;
-	for (int shift = u ? 10 * (int)(u - units + 1) : 0; shift > 0; shift -= 10) {
-		if (v > UINT64_MAX >> 10)
-			return 0;
-		v <<= 10;
-	}
-	return v == UINT64_MAX ? 0 : v;
-}
-
 static int configure_zram0(struct uzram *z, const struct serve_opts *o)
 {
 	int ret;
