@@ -136,6 +136,11 @@ $(BUILD)/tests/test_ublk_io: $(BUILD)/tests/test_ublk_io.o $(BUILD)/src/ublk/ubl
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(LIBA) $(LDLIBS)
 
+# zram-generator.conf's size arithmetic (uzram serve --config).
+$(BUILD)/tests/test_sizeexpr: $(BUILD)/tests/test_sizeexpr.o $(BUILD)/src/serve/sizeexpr.o
+	$(E) "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) -lm
+
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBA)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
