@@ -2,9 +2,11 @@
  * serve.c - `uzram serve`: the devices over NBD (nbd.c), the control socket
  * (control.c) and the FUSE tree (fuse.c), in the foreground.
  *
- * Set-up: a registry of --devices devices; zram0 gets --algorithm and then
- * --size through the attribute API, as `echo lz4 > comp_algorithm; echo 1G
- * > disksize` would. Listeners (listen.c): a unix socket (0600; the default
+ * Set-up: a registry of --devices devices (more when --device
+ * names a higher zramN); zram0 gets --algorithm and then --size, and every
+ * device its --device settings (devconf.c),
+ * through the attribute API, as `echo lz4 > comp_algorithm; echo 1G >
+ * disksize` would. Listeners (listen.c): a unix socket (0600; the default
  * unless --listen, --stdio or socket activation says otherwise), TCP
  * (127.0.0.1 unless an address is given; TCP_NODELAY), systemd socket
  * activation (LISTEN_PID/LISTEN_FDS: descriptors 3...), and --stdio (one
@@ -48,6 +50,7 @@
 
 #include "cmd.h"
 #include "control/control.h"
+#include "devconf.h"
 #include "nbd/nbd.h"
 #include "listen.h"
 #include "opt.h"
@@ -77,6 +80,7 @@ struct serve_opts {
 	bool tls_set;				/* --tls was given */
 	const char *allow[MAX_ALLOW];
 	unsigned int nallow;
+	struct devconf_set devs;		/* --device, --size, --algorithm */
 };
 
 /* ---- options ---- */
@@ -86,6 +90,13 @@ static int set_devices(void *ctx, const char *val)
 	struct serve_opts *o = ctx;
 
 	return opt_uint_range(PROG, "devices", val, 1, MAX_DEVICES, &o->devices);
+}
+
+static int set_device(void *ctx, const char *val)
+{
+	struct serve_opts *o = ctx;
+
+	return devconf_parse_device(&o->devs, val);
 }
 
 static int set_max_connections(void *ctx, const char *val)
@@ -138,7 +149,11 @@ static const struct opt serve_options[] = {
 	{ .name = "algorithm", .arg = "NAME", STRING(algorithm),
 	  .help = "comp_algorithm of zram0 (default lzo-rle)" },
 	{ .name = "devices", .arg = "N", CALL(set_devices),
-	  .help = "devices created at start (default 1)" },
+	  .help = "devices created at start (default 1; more if --device\n"
+		  "names a higher zramN)" },
+	{ .name = "device", .arg = "zramN:KEY=VALUE,...", CALL(set_device),
+	  .help = "set up zramN at start (repeatable); KEY: size, algorithm,\n"
+		  "algorithm-params, mem-limit, backing-dev, recomp-algorithm" },
 	{ .name = "socket", .arg = "PATH", STRING(socket),
 	  .help = "NBD on a unix socket (mode 0600; default DIR/nbd.sock,\n"
 		  "DIR = /run/uzram as root, else $XDG_RUNTIME_DIR/uzram or /tmp/uzram-UID)" },
@@ -250,35 +265,12 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 {
 	int ret = opt_parse(&serve_cmd, argc, argv, o);
 
-	return ret < 0 ? ret : check_tls(o);
+	if (ret < 0 || check_tls(o))
+		return ret < 0 ? ret : OPT_ERR;
+	return devconf_zram0_options(&o->devs, o->size, o->algorithm);
 }
 
 /* ---- set-up ---- */
-
-static int configure_zram0(struct uzram *z, const struct serve_opts *o)
-{
-	int ret;
-
-	if (!valid_size(o->size)) {
-		fprintf(stderr, "uzram serve: --size %s: not a size (e.g. 1G, 512M, 0)\n", o->size);
-		return -1;
-	}
-	ret = uzram_attr_store(z, 0, "comp_algorithm", o->algorithm, strlen(o->algorithm));
-	if (ret) {
-		fprintf(stderr, "uzram serve: --algorithm %s: %s\n", o->algorithm,
-			ret == -EINVAL ? "unknown algorithm" : strerror(-ret));
-		return -1;
-	}
-	if (o->size[0] == '0' && strtoull(o->size, NULL, 0) == 0)
-		return 0;	/* --size 0: leave zram0 uninitialised */
-	ret = uzram_attr_store(z, 0, "disksize", o->size, strlen(o->size));
-	if (ret) {
-		fprintf(stderr, "uzram serve: --size %s: %s\n", o->size,
-			ret == -EINVAL ? "not a size (e.g. 1G, 512M)" : strerror(-ret));
-		return -1;
-	}
-	return 0;
-}
 
 /* Never through a symlink (O_NOFOLLOW): a link planted at the path would
  * make the server overwrite whatever it points to. */
@@ -436,16 +428,38 @@ static int start_tls(struct serve *sv)
 	return 0;
 }
 
-/* The registry, its path allow-list and reserve, zram0's attributes. */
+/* zram0's default size; as many devices as --device needs. */
+static int read_config(struct serve_opts *o)
+{
+	if (devconf_default_size(&o->devs, "1G")) {
+		fprintf(stderr, "uzram serve: %s\n", strerror(ENOMEM));
+		return -1;
+	}
+	if (devconf_count(&o->devs) > o->devices)
+		o->devices = devconf_count(&o->devs);
+	return 0;
+}
+
+/* The registry, its reserve, the devices' settings (the owner's, so before
+ * the path allow-list, which binds the control socket's and FUSE's stores). */
 static int start_devices(struct serve *sv)
 {
-	const struct serve_opts *o = &sv->o;
-	int ret = uzram_new(&sv->z, o->devices);
+	struct serve_opts *o = &sv->o;
+	int ret;
 
+	if (read_config(o))
+		return -1;
+	ret = uzram_new(&sv->z, o->devices);
 	if (ret) {
 		fprintf(stderr, "uzram serve: creating %u devices: %s\n", o->devices, strerror(-ret));
 		return -1;
 	}
+	if (o->reserve)
+		uzram_set_reserve(sv->z, size_bytes(o->reserve));
+	else if (o->mlock)
+		uzram_set_reserve(sv->z, UZRAM_RESERVE_MEM_LIMIT);
+	if (devconf_apply(&o->devs, sv->z))
+		return -1;
 	/* Stores from the control socket and the FUSE tree name files only
 	 * below --allow-path directories (none: no file at all). */
 	ret = uzram_set_path_allowlist(sv->z, o->allow, o->nallow);
@@ -453,11 +467,7 @@ static int start_devices(struct serve *sv)
 		allow_path_error(o, ret);
 		return -1;
 	}
-	if (o->reserve)
-		uzram_set_reserve(sv->z, size_bytes(o->reserve));
-	else if (o->mlock)
-		uzram_set_reserve(sv->z, UZRAM_RESERVE_MEM_LIMIT);
-	return configure_zram0(sv->z, o);
+	return 0;
 }
 
 static int start_ublk(struct serve *sv)
@@ -609,6 +619,20 @@ static void announce_fronts(const struct serve *sv)
 			"recomp_algorithm)\n", o->recompress_idle);
 }
 
+/* The other devices initialised at start (--device, --config). */
+static void announce_others(struct uzram *z, unsigned int n)
+{
+	struct uzram_stats st;
+	char size[32];
+
+	for (unsigned int id = 1; id < n; id++) {
+		if (uzram_stats(z, (int)id, &st) || !st.initialised)
+			continue;
+		human_size(st.disksize, size, sizeof(size));
+		fprintf(stderr, "uzram serve: zram%u %s, %s\n", id, size, st.algorithm);
+	}
+}
+
 /* The devices, ublk, and what --mlock and --reserve did. */
 static void announce_devices(const struct serve *sv)
 {
@@ -620,7 +644,8 @@ static void announce_devices(const struct serve *sv)
 	if (!uninit)	/* what disksize became, in zramctl's units */
 		human_size(st.disksize, size, sizeof(size));
 	fprintf(stderr, "uzram serve: %u device%s, zram0 %s, %s\n", o->devices,
-		o->devices > 1 ? "s" : "", uninit ? "uninitialised" : size, o->algorithm);
+		o->devices > 1 ? "s" : "", uninit ? "uninitialised" : size, st.algorithm);
+	announce_others(sv->z, o->devices);
 	if (sv->uf)
 		fprintf(stderr, "uzram serve: ublk (%s): zramN is /dev/ublkbN once initialised%s\n",
 			ublk_front_describe(sv->uf), uninit ? "" : ", /dev/ublkb0 now");
@@ -758,23 +783,23 @@ static void serve_stop(struct serve *sv, int rc)
 
 int cmd_serve(int argc, char **argv)
 {
-	struct serve sv = { .o = { .size = "1G", .algorithm = "lzo-rle", .devices = 1,
-				   .handshake_timeout = HANDSHAKE_SECONDS } };
+	struct serve sv = { .o = { .devices = 1, .handshake_timeout = HANDSHAKE_SECONDS } };
 	int ret, rc = 1;
 
 	ret = parse_args(argc, argv, &sv.o);
-	if (ret == OPT_HELP) {
+	if (ret == OPT_HELP)
 		usage(stdout);
-		return 0;
+	else if (ret)	/* what is wrong was said */
+		rc = try_help(PROG);
+	if (ret || block_signals(&sv)) {
+		devconf_free(&sv.o.devs);
+		return ret == OPT_HELP ? 0 : rc;
 	}
-	if (ret)	/* what is wrong was said */
-		return try_help(PROG);
-	if (block_signals(&sv))
-		return 1;
 	if (!serve_start(&sv)) {
 		serve_loop(&sv);
 		rc = 0;
 	}
 	serve_stop(&sv, rc);
+	devconf_free(&sv.o.devs);
 	return rc;
 }
