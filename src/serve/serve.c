@@ -2,9 +2,9 @@
  * serve.c - `uzram serve`: the devices over NBD (nbd.c), the control socket
  * (control.c) and the FUSE tree (fuse.c), in the foreground.
  *
- * Set-up: a registry of --devices devices (more when --device
+ * Set-up: a registry of --devices devices (more when --device or --config
  * names a higher zramN); zram0 gets --algorithm and then --size, and every
- * device its --device settings (devconf.c),
+ * device its --device and --config settings (devconf.c, zramconf.c),
  * through the attribute API, as `echo lz4 > comp_algorithm; echo 1G >
  * disksize` would. Listeners (listen.c): a unix socket (0600; the default
  * unless --listen, --stdio or socket activation says otherwise), TCP
@@ -61,6 +61,7 @@
 #include "ublk/ublk.h"
 #include "units.h"
 #include "uzram.h"
+#include "zramconf.h"
 
 #define PROG		"uzram serve"
 #define MAX_DEVICES	1024
@@ -80,6 +81,7 @@ struct serve_opts {
 	bool tls_set;				/* --tls was given */
 	const char *allow[MAX_ALLOW];
 	unsigned int nallow;
+	const char *config;			/* --config FILE */
 	struct devconf_set devs;		/* --device, --size, --algorithm */
 };
 
@@ -149,11 +151,13 @@ static const struct opt serve_options[] = {
 	{ .name = "algorithm", .arg = "NAME", STRING(algorithm),
 	  .help = "comp_algorithm of zram0 (default lzo-rle)" },
 	{ .name = "devices", .arg = "N", CALL(set_devices),
-	  .help = "devices created at start (default 1; more if --device\n"
-		  "names a higher zramN)" },
+	  .help = "devices created at start (default 1; more if --device or\n"
+		  "--config names a higher zramN)" },
 	{ .name = "device", .arg = "zramN:KEY=VALUE,...", CALL(set_device),
 	  .help = "set up zramN at start (repeatable); KEY: size, algorithm,\n"
 		  "algorithm-params, mem-limit, backing-dev, recomp-algorithm" },
+	{ .name = "config", .arg = "FILE", STRING(config),
+	  .help = "set up the [zramN] sections of a zram-generator.conf(5)" },
 	{ .name = "socket", .arg = "PATH", STRING(socket),
 	  .help = "NBD on a unix socket (mode 0600; default DIR/nbd.sock,\n"
 		  "DIR = /run/uzram as root, else $XDG_RUNTIME_DIR/uzram or /tmp/uzram-UID)" },
@@ -428,9 +432,18 @@ static int start_tls(struct serve *sv)
 	return 0;
 }
 
-/* zram0's default size; as many devices as --device needs. */
+/* --config's sections under the command line's settings; zram0's default. */
 static int read_config(struct serve_opts *o)
 {
+	uint64_t ram = o->config ? zramconf_ram_mib() : 0;
+
+	if (o->config && !ram) {
+		fprintf(stderr, "uzram serve: --config %s: no MemTotal in /proc/meminfo\n",
+			o->config);
+		return -1;
+	}
+	if (o->config && zramconf_read(&o->devs, o->config, ram))
+		return -1;
 	if (devconf_default_size(&o->devs, "1G")) {
 		fprintf(stderr, "uzram serve: %s\n", strerror(ENOMEM));
 		return -1;
