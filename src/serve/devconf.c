@@ -311,9 +311,26 @@ static const char *store_error(enum devconf_key key, int err)
 		strerror(-err);
 }
 
-static int apply_item(struct uzram *z, unsigned int id, enum devconf_key key,
-		      const struct devconf_item *it)
+/* A disksize store failed with err: the size, or the algorithm refusing
+ * the parameters algorithm_params gave it (EINVAL, EOPNOTSUPP)? */
+static void say_disksize_error(const struct devconf *d, int err)
 {
+	const struct devconf_item *params = NULL;
+
+	for (int k = DC_PARAMS; k <= DC_PARAMS + DEVCONF_MAX_RECOMP; k++)
+		if (d->item[k].value)
+			params = &d->item[k];
+	if (params && !uzram_store_reason() && (err == -EINVAL || err == -EOPNOTSUPP))
+		fprintf(stderr, PROG ": %s: the algorithm refuses the parameters of %s (%s)\n",
+			d->item[DC_DISKSIZE].label, params->label, strerror(-err));
+	else
+		fprintf(stderr, PROG ": %s: %s\n", d->item[DC_DISKSIZE].label,
+			store_error(DC_DISKSIZE, err));
+}
+
+static int apply_item(struct uzram *z, const struct devconf *d, enum devconf_key key)
+{
+	const struct devconf_item *it = &d->item[key];
 	int ret;
 
 	if (key == DC_DISKSIZE && !valid_size(it->value)) {
@@ -322,20 +339,19 @@ static int apply_item(struct uzram *z, unsigned int id, enum devconf_key key,
 	}
 	if (key == DC_DISKSIZE && strtoull(it->value, NULL, 10) == 0)
 		return 0;	/* 0: left uninitialised */
-	ret = uzram_attr_store(z, (int)id, attr_of(key), it->value, strlen(it->value));
-	if (ret) {
+	ret = uzram_attr_store(z, (int)d->id, attr_of(key), it->value, strlen(it->value));
+	if (ret && key == DC_DISKSIZE)
+		say_disksize_error(d, ret);
+	else if (ret)
 		fprintf(stderr, PROG ": %s: %s\n", it->label, store_error(key, ret));
-		return -1;
-	}
-	return 0;
+	return ret ? -1 : 0;
 }
 
 int devconf_apply(const struct devconf_set *s, struct uzram *z)
 {
 	for (size_t i = 0; i < s->n; i++)
 		for (int k = 0; k < DC_NKEYS; k++)
-			if (s->dev[i].item[k].value &&
-			    apply_item(z, s->dev[i].id, k, &s->dev[i].item[k]))
+			if (s->dev[i].item[k].value && apply_item(z, &s->dev[i], k))
 				return -1;
 	return 0;
 }
