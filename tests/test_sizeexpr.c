@@ -65,8 +65,8 @@ int main(void)
 	/* errors and where they are */
 	bad("", "expected a number", 0);
 	bad("ram /", "expected a number", 5);
-	bad("ram / 0", "division by zero", 5);
-	bad("5 % (1 - 1)", "division by zero", 3);
+	bad("ram / 0", "division by zero", 6);
+	bad("5 % (1 - 1)", "division by zero", 4);
 	bad("(1 + 2", "expected ')'", 6);
 	bad("min(1, 2", "expected ',' or ')'", 8);
 	bad("min 1", "expected '('", 4);

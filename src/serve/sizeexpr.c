@@ -171,7 +171,8 @@ static int product(struct expr *e, double *v)
 		if (op != '*' && op != '/' && op != '%')
 			return 0;
 		e->p++;
-		at = e->p;
+		skip_blanks(e);
+		at = e->p;	/* the divisor, where a zero is reported */
 		if (unary(e, &b))
 			return -1;
 		if (product_step(e, op, v, b)) {
