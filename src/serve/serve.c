@@ -154,8 +154,9 @@ static const struct opt serve_options[] = {
 	  .help = "devices created at start (default 1; more if --device or\n"
 		  "--config names a higher zramN)" },
 	{ .name = "device", .arg = "zramN:KEY=VALUE,...", CALL(set_device),
-	  .help = "set up zramN at start (repeatable); KEY: size, algorithm,\n"
-		  "algorithm-params, mem-limit, backing-dev, recomp-algorithm" },
+	  .help = "set up zramN at start (repeatable)\n"
+		  "KEY: size, algorithm, algorithm-params, mem-limit,\n"
+		  "backing-dev, recomp-algorithm" },
 	{ .name = "config", .arg = "FILE", STRING(config),
 	  .help = "set up the [zramN] sections of a zram-generator.conf(5)" },
 	{ .name = "socket", .arg = "PATH", STRING(socket),
