@@ -318,7 +318,20 @@ head -c 4194304 /dev/urandom > "$T/rand"
 ku=$(dd if="$T/rand" of=/dev/zram0 bs=1M oflag=direct 2>&1 | sed 's|/dev/zram0|DEV|' | grep error)
 uu=$(dd if="$T/rand" of="$U/disk" bs=1M oflag=direct conv=notrunc 2>&1 | sed "s|$U/disk|DEV|" | grep error)
 same "$uu" "$ku" "writing past mem_limit"
-cmp_r mm_stat
+# mm_stat alike but for mem_used_max: both count the allocation that went
+# past the limit (zram_write_page updates the watermark before it checks the
+# limit), and the kernel's can count more when writes race for the last
+# pages (seen once under load: 264 pages against uzram's 257). Both must be
+# above the limit, and by at most a few pages.
+u=$(cat "$U/mm_stat") k=$(cat "$K/mm_stat")
+same "$(awk '{print $1, $2, $3, $4, $6, $7, $8, $9}' <<<"$u")" \
+	"$(awk '{print $1, $2, $3, $4, $6, $7, $8, $9}' <<<"$k")" "mm_stat past mem_limit, but mem_used_max"
+for m in "$u" "$k"; do
+	check "[ $(awk '{print $5}' <<<"$m") -gt 1048576 ] && [ $(awk '{print $5}' <<<"$m") -le $((1048576 + 64 * 4096)) ]" \
+		"mem_used_max past mem_limit: just above it ($m)"
+done
+[ "$(awk '{print $5}' <<<"$u")" = "$(awk '{print $5}' <<<"$k")" ] ||
+	KNOWN_SEEN+=("mem_used_max past mem_limit: uzram $(awk '{print $5}' <<<"$u"), kernel $(awk '{print $5}' <<<"$k") (racing writes for the last pages)")
 check '[ "$(awk "{print \$2}" "$U/io_stat")" -gt 0 ] && [ "$(awk "{print \$2}" "$K/io_stat")" -gt 0 ]' \
 	"failed_writes counted on both"
 kernel_reset
