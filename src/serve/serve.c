@@ -593,7 +593,7 @@ static int start_rest(struct serve *sv)
 	int ret;
 
 	if (o->mount) {
-		ret = fuse_front_start(sv->z, o->mount, o->read_only, &sv->ff);
+		ret = fuse_front_start(sv->z, o->mount, o->read_only, NULL, &sv->ff);
 		if (ret) {
 			fprintf(stderr, "uzram serve: --mount %s: %s\n", o->mount,
 				ret == -ENOSYS ? "FUSE is not available in this build" :
