@@ -23,12 +23,13 @@ PKG_CFLAGS += -DHAVE_LZ4_FASTRESET
 PKG_LIBS   := $(LZ4_A) $(filter-out -llz4,$(PKG_LIBS))
 endif
 # Optional front-end libraries: each is used when pkg-config finds it.
-OPT_PKGS  := fuse3 liburing gnutls
+OPT_PKGS  := fuse3 liburing gnutls libmicrohttpd
 OPT_FOUND := $(foreach p,$(OPT_PKGS),$(if $(shell pkg-config --exists $(p) && echo y),$(p)))
 OPT_CFLAGS := $(if $(OPT_FOUND),$(shell pkg-config --cflags $(OPT_FOUND))) \
 	$(if $(filter fuse3,$(OPT_FOUND)),-DHAVE_FUSE3) \
 	$(if $(filter liburing,$(OPT_FOUND)),-DHAVE_LIBURING) \
-	$(if $(filter gnutls,$(OPT_FOUND)),-DHAVE_GNUTLS)
+	$(if $(filter gnutls,$(OPT_FOUND)),-DHAVE_GNUTLS) \
+	$(if $(filter libmicrohttpd,$(OPT_FOUND)),-DHAVE_MICROHTTPD)
 OPT_LIBS  := $(if $(OPT_FOUND),$(shell pkg-config --libs $(OPT_FOUND)))
 
 comma := ,

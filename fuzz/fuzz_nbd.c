@@ -34,6 +34,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../src/iostat.c"
 #include "../src/nbd/nbd_sock.c"
 #include "../src/nbd/nbd_tls.c"
 #include "../src/nbd/nbd_io.c"

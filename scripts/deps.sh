@@ -7,11 +7,12 @@ set -eu
 
 # build: compiler, pkg-config and the -dev packages of the libraries we link
 BUILD_PKGS="build-essential pkg-config liblz4-dev libzstd-dev liblzo2-dev zlib1g-dev
-libfuse3-dev liburing-dev libgnutls28-dev"
+libfuse3-dev liburing-dev libgnutls28-dev libmicrohttpd-dev"
 # tests: real NBD clients, a reference server, FUSE, filesystems, fuzzing, TLS tooling,
-# and Universal Ctags for the function lengths of tests/layers.py
+# Universal Ctags for the function lengths of tests/layers.py, and Prometheus
+# (promtool and a real server scraping --metrics)
 TEST_PKGS="clang libclang-rt-14-dev fuse3 libnbd-bin python3-libnbd nbdkit qemu-utils fio
-e2fsprogs util-linux gnutls-bin procps psmisc universal-ctags mandoc"
+e2fsprogs util-linux gnutls-bin procps psmisc universal-ctags mandoc prometheus"
 # VM tests: the emulator, the initramfs (busybox, cpio, modprobe, xz), the NBD client
 VM_PKGS="qemu-system-x86 busybox-static cpio nbd-client kmod xz-utils"
 
@@ -54,3 +55,11 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null 2>&1 || apt-get update
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# Under systemd, prometheus's package starts a system-wide server on port 9090;
+# the tests start their own on a free port, so stop the one just installed.
+case " $missing " in
+*" prometheus "*)
+	if command -v systemctl >/dev/null 2>&1; then
+		systemctl disable --now prometheus >/dev/null 2>&1 || true
+	fi ;;
+esac

@@ -45,6 +45,7 @@ LAYERS = [
     ("src/fuse/", 6, "fuse"),
     ("src/ublk/", 6, "ublk"),
     ("src/control/", 6, "control"),
+    ("src/metrics/", 6, "metrics"),
     ("src/serve/", 7, "serve"),
     ("src/ctl/", 7, "ctl"),
     ("src/tools/", 7, "tools"),

@@ -32,7 +32,7 @@
 #ifndef HAVE_FUSE3
 
 int fuse_front_start(struct uzram *z, const char *mountpoint, bool read_only,
-		     struct fuse_front **out)
+		     struct iostat *stats, struct fuse_front **out)
 {
 	*out = NULL;
 	return -ENOSYS;
@@ -339,7 +339,7 @@ static int start_workers(struct fuse_front *f)
 }
 
 int fuse_front_start(struct uzram *z, const char *mountpoint, bool read_only,
-		     struct fuse_front **out)
+		     struct iostat *stats, struct fuse_front **out)
 {
 	struct fuse_front *f;
 	int ret;
@@ -355,6 +355,7 @@ int fuse_front_start(struct uzram *z, const char *mountpoint, bool read_only,
 	f = front_new(z, mountpoint, read_only, &ret);
 	if (!f)
 		return ret;
+	f->stats = stats;
 	ret = session_mount(f);
 	if (!ret) {
 		ret = start_workers(f);

@@ -9,15 +9,18 @@
 
 #include "uzram.h"
 
+struct iostat;
+
 /*
  * The FUSE tree (fuse.c and the files it lists):
  * DIR/zram-control/{hot_add,hot_remove}, DIR/zramN/<attribute>,
- * DIR/zramN/disk. Runs its own threads. Returns 0 or -errno (-ENOSYS when
- * built without libfuse3).
+ * DIR/zramN/disk. Runs its own threads. The disk files' opens and requests
+ * are counted in stats (iostat.h; NULL: not counted), which must outlive
+ * the tree. Returns 0 or -errno (-ENOSYS when built without libfuse3).
  */
 struct fuse_front;
-int fuse_front_start(struct uzram *z, const char *mountpoint,
-		     bool read_only, struct fuse_front **out);
+int fuse_front_start(struct uzram *z, const char *mountpoint, bool read_only,
+		     struct iostat *stats, struct fuse_front **out);
 /* Unmount and stop; safe to call with NULL. */
 void fuse_front_stop(struct fuse_front *f);
 

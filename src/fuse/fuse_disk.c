@@ -67,28 +67,36 @@ static int io_errno(int ret)
 	return ret == -ENOMEM ? EIO : -ret;
 }
 
+/* Count a request of the disk file: err 0 (done), -errno (the device
+ * failed it) or +errno (refused before it reached the device). */
+static void disk_count(struct fuse_front *f, enum iostat_op op, int err,
+		       uint64_t in, uint64_t out, uint64_t t0)
+{
+	iostat_done(f->stats, op, !err ? IOSTAT_OK : err > 0 ? IOSTAT_INVALID : IOSTAT_ERROR,
+		    err ? 0 : in, err ? 0 : out, err > 0 ? 0 : t0);
+}
+
 void fuse_disk_read(fuse_req_t req, struct handle *h, size_t size, off_t off)
 {
-	uint64_t dsize = uzram_dev_size(h->dev), a0, a1;
+	struct fuse_front *f = front_of(req);
+	uint64_t dsize = uzram_dev_size(h->dev), a0, a1, t0 = iostat_start(f->stats);
 	uint8_t *buf;
 	size_t len;
 	int ret;
 
 	if (off < 0 || (uint64_t)off >= dsize || !size) {
 		fuse_reply_buf(req, NULL, 0);
+		disk_count(f, IOSTAT_READ, 0, 0, 0, t0);
 		return;
 	}
 	len = (size_t)UZ_MIN((uint64_t)size, dsize - (uint64_t)off);
 	a0 = (uint64_t)off & ~(uint64_t)(UZ_SECTOR_SIZE - 1);
 	a1 = ((uint64_t)off + len + UZ_SECTOR_SIZE - 1) & ~(uint64_t)(UZ_SECTOR_SIZE - 1);
 	buf = scratch((size_t)(a1 - a0));
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	ret = uzram_read(h->dev, buf, a0, (size_t)(a1 - a0));
+	ret = buf ? uzram_read(h->dev, buf, a0, (size_t)(a1 - a0)) : -ENOMEM;
+	disk_count(f, IOSTAT_READ, ret, 0, len, t0);
 	if (ret) {
-		fuse_reply_err(req, io_errno(ret));
+		fuse_reply_err(req, buf ? io_errno(ret) : ENOMEM);
 		return;
 	}
 	fuse_reply_buf(req, (const char *)buf + ((uint64_t)off - a0), len);
@@ -151,24 +159,23 @@ void fuse_disk_write(fuse_req_t req, struct handle *h, const char *data,
 		     size_t size, off_t off)
 {
 	struct fuse_front *f = front_of(req);
-	uint64_t dsize = uzram_dev_size(h->dev);
+	uint64_t dsize = uzram_dev_size(h->dev), t0 = iostat_start(f->stats);
 	size_t len;
 	int ret;
 
-	if (f->read_only) {
-		fuse_reply_err(req, EROFS);
+	if (f->read_only || (size && (off < 0 || (uint64_t)off >= dsize))) {
+		ret = f->read_only ? EROFS : off < 0 ? EINVAL : ENOSPC;
+		disk_count(f, IOSTAT_WRITE, ret, 0, 0, t0);
+		fuse_reply_err(req, ret);
 		return;
 	}
 	if (!size) {
 		fuse_reply_write(req, 0);
 		return;
 	}
-	if (off < 0 || (uint64_t)off >= dsize) {
-		fuse_reply_err(req, off < 0 ? EINVAL : ENOSPC);
-		return;
-	}
 	len = (size_t)UZ_MIN((uint64_t)size, dsize - (uint64_t)off);
 	ret = disk_pwrite(f, h->dev, (const uint8_t *)data, (uint64_t)off, len);
+	disk_count(f, IOSTAT_WRITE, ret, len, 0, t0);
 	if (ret)
 		fuse_reply_err(req, io_errno(ret));
 	else
@@ -204,6 +211,23 @@ static int disk_punch(struct fuse_front *f, struct uzram_dev *dev, uint64_t off,
 	return ret;
 }
 
+/* fallocate's PUNCH_HOLE (a discard) or ZERO_RANGE (write-zeroes), counted. */
+static int disk_clear(struct fuse_front *f, struct uzram_dev *dev, int mode,
+		      uint64_t off, uint64_t len)
+{
+	enum iostat_op op = mode & FALLOC_FL_PUNCH_HOLE ? IOSTAT_DISCARD : IOSTAT_WRITE_ZEROES;
+	uint64_t t0 = iostat_start(f->stats);
+	int ret;
+
+	if (f->read_only) {
+		disk_count(f, op, EROFS, 0, 0, t0);
+		return -EROFS;
+	}
+	ret = op == IOSTAT_DISCARD ? disk_punch(f, dev, off, len) : disk_zero(f, dev, off, len);
+	disk_count(f, op, ret, 0, 0, t0);
+	return ret;
+}
+
 void fuse_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 		       off_t length, struct fuse_file_info *fi)
 {
@@ -231,12 +255,8 @@ void fuse_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 		}
 		len = (uint64_t)off >= dsize ? 0 : dsize - (uint64_t)off;
 	}
-	if (len && (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) && f->read_only)
-		ret = -EROFS;
-	else if (len && (mode & FALLOC_FL_PUNCH_HOLE))
-		ret = disk_punch(f, h->dev, (uint64_t)off, len);
-	else if (len && (mode & FALLOC_FL_ZERO_RANGE))
-		ret = disk_zero(f, h->dev, (uint64_t)off, len);
+	if (len && (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)))
+		ret = disk_clear(f, h->dev, mode, (uint64_t)off, len);
 	/* plain allocation: RAM is allocated as it is written */
 	fuse_reply_err(req, ret ? io_errno(ret) : 0);
 }

@@ -53,6 +53,7 @@ void fuse_disk_unlink(struct fuse_front *f, struct handle *h)
 	if (h->next)
 		h->next->prev = h->prev;
 	h->prev = h->next = NULL;
+	iostat_conn(f->stats, -1);
 }
 
 void fuse_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -120,6 +121,7 @@ void fuse_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		f->disks->prev = h;
 	f->disks = h;
 	pthread_mutex_unlock(&f->lock);
+	iostat_conn(f->stats, 1);
 	fi->direct_io = (fi->flags & O_DIRECT) ? 1 : 0;
 	fi->keep_cache = 0;
 	fi->fh = (uintptr_t)h;
@@ -169,9 +171,16 @@ void fuse_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void fuse_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		   struct fuse_file_info *fi)
 {
+	struct fuse_front *f = front_of(req);
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	uint64_t t0 = iostat_start(f->stats);
+	int ret = 0;
 
-	fuse_reply_err(req, h && h->node.kind == N_DISK ? -uzram_flush(h->dev) : 0);
+	if (h && h->node.kind == N_DISK) {
+		ret = uzram_flush(h->dev);
+		iostat_done(f->stats, IOSTAT_FLUSH, ret ? IOSTAT_ERROR : IOSTAT_OK, 0, 0, t0);
+	}
+	fuse_reply_err(req, -ret);
 }
 
 /*

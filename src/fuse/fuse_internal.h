@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "fuse.h"
+#include "iostat.h"
 #include "util/common.h"
 
 #define NR_WORKERS	4
@@ -93,6 +94,7 @@ struct fuse_front {
 	pthread_mutex_t lock;		/* disks */
 	pthread_cond_t released;
 	struct handle *disks;
+	struct iostat *stats;		/* the disk files' counters, or NULL */
 };
 
 static inline struct fuse_front *front_of(fuse_req_t req)

@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "iostat.h"
 #include "nbd_buf.h"
 #include "nbd_handshake.h"
 #include "nbd_xmit.h"
@@ -89,6 +90,8 @@ static int conn_register(struct nbd_server *s, struct nbd_conn *c)
 		c->in_handshake = true;
 	}
 	pthread_mutex_unlock(&s->lock);
+	if (!ret)
+		iostat_conn(s->stats, 1);
 	return ret;
 }
 
@@ -140,6 +143,7 @@ static void conn_destroy(struct nbd_conn *c)
 		c->next->prev = c->prev;
 	pthread_mutex_unlock(&s->lock);
 	conn_release(c);
+	iostat_conn(s->stats, -1);
 
 	pthread_mutex_lock(&s->lock);
 	s->nconns--;
@@ -232,6 +236,7 @@ static int server_configure(struct nbd_server *s,
 	s->tls_creds = opts->tls_creds;
 	s->tls_local_plain = opts->tls_local_plain;
 	s->keep_buffers = opts->keep_buffers;
+	s->stats = opts->stats;
 	if (opts->tls != NBD_TLS_OFF && !opts->tls_creds)
 		return -EINVAL;
 	s->nthreads = opts->threads;

@@ -26,6 +26,8 @@
 #include "uzram.h"
 #include "nbd_tls.h"
 
+struct iostat;
+
 #define NBD_MAX_CONNECTIONS	1024u		/* the default limit */
 #define NBD_MIN_HANDSHAKES	16u		/* ... of handshakes at once */
 
@@ -61,6 +63,9 @@ struct nbd_server_opts {
 	 * when transmission starts and the server never unmaps buffers, so a
 	 * request of up to 64 KiB maps nothing (docs/swap.md). */
 	bool keep_buffers;
+	/* Connections and requests are counted here (iostat.h); NULL: not
+	 * counted. Not owned; must outlive the server. */
+	struct iostat *stats;
 };
 
 struct nbd_server;

@@ -58,6 +58,7 @@ struct nbd_req {
 	uint16_t flags, type;
 	uint64_t cookie, offset;
 	uint32_t len;
+	uint64_t t0;			/* iostat_start() once wholly received */
 	uint8_t *buf;			/* payload buffer (an own mapping) */
 	size_t cap;			/* its size; counted in c->buf_bytes */
 	/* the reply: hdr (and buf), sent from iov[iov_idx] on */
@@ -114,6 +115,7 @@ struct nbd_server {
 	struct nbd_tls *tls_creds;
 	bool tls_local_plain;
 	bool keep_buffers;		/* nbd_server_opts.keep_buffers */
+	struct iostat *stats;		/* nbd_server_opts.stats, or NULL */
 	unsigned int nthreads;
 	pthread_t *workers;
 	const uint8_t *zeroes;		/* NBD_ZERO_CHUNK bytes, never written */

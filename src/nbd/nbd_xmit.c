@@ -46,6 +46,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "iostat.h"
 #include "nbd_buf.h"
 #include "nbd_xmit.h"
 
@@ -331,7 +332,7 @@ static bool range_is_hole(struct nbd_conn *c, uint64_t off, uint64_t len)
 	return true;
 }
 
-static void exec_read(struct nbd_conn *c, struct nbd_req *r)
+static uint32_t exec_read(struct nbd_conn *c, struct nbd_req *r)
 {
 	int ret;
 
@@ -341,12 +342,12 @@ static void exec_read(struct nbd_conn *c, struct nbd_req *r)
 		nbd_put32(r->hdr + 28, r->len);
 		r->iov[0].iov_base = r->hdr;
 		r->iov[0].iov_len = 32;
-		return;
+		return 0;
 	}
 	ret = uzram_read(c->dev, r->buf, r->offset, r->len);
 	if (ret) {
 		reply_error(c, r, nbd_errno(ret));
-		return;
+		return nbd_errno(ret);
 	}
 	if (c->structured) {
 		reply_chunk(r, NBD_REPLY_TYPE_OFFSET_DATA, 8 + r->len);
@@ -359,6 +360,7 @@ static void exec_read(struct nbd_conn *c, struct nbd_req *r)
 	r->iov[1].iov_base = r->buf;
 	r->iov[1].iov_len = r->len;
 	r->iov_cnt = 2;
+	return 0;
 }
 
 /*
@@ -386,7 +388,7 @@ static int extent_at(struct nbd_conn *c, uint64_t *pos, uint64_t end,
 }
 
 /* base:allocation extents, coalesced per 4 KiB page state. */
-static void exec_block_status(struct nbd_conn *c, struct nbd_req *r)
+static uint32_t exec_block_status(struct nbd_conn *c, struct nbd_req *r)
 {
 	unsigned int max = r->flags & NBD_CMD_FLAG_REQ_ONE ? 1 : NBD_MAX_EXTENTS;
 	uint64_t pos = r->offset, end = r->offset + r->len;
@@ -399,7 +401,7 @@ static void exec_block_status(struct nbd_conn *c, struct nbd_req *r)
 
 		if (ret) {
 			reply_error(c, r, nbd_errno(ret));
-			return;
+			return nbd_errno(ret);
 		}
 		nbd_put32(r->buf + 8 * n, (uint32_t)(pos - start));
 		nbd_put32(r->buf + 8 * n + 4, fl);
@@ -412,6 +414,7 @@ static void exec_block_status(struct nbd_conn *c, struct nbd_req *r)
 	r->iov[1].iov_base = r->buf;
 	r->iov[1].iov_len = 8 * (size_t)n;
 	r->iov_cnt = 2;
+	return 0;
 }
 
 /* NO_HOLE: store zero pages (same-filled: no memory, state ZERO). */
@@ -428,21 +431,20 @@ static int write_zero_pages(struct nbd_conn *c, uint64_t off, uint64_t len)
 	return ret;
 }
 
-static void execute(struct nbd_conn *c, struct nbd_req *r)
+/* Run r and make its reply; returns the NBD error the reply carries. */
+static uint32_t execute(struct nbd_conn *c, struct nbd_req *r)
 {
 	int ret = 0;
 
 	if (atomic_load_explicit(&c->killed, memory_order_relaxed)) {
 		reply_simple(r, NBD_ESHUTDOWN);	/* dropped: nobody to tell */
-		return;
+		return NBD_ESHUTDOWN;
 	}
 	switch (r->type) {
 	case NBD_CMD_READ:
-		exec_read(c, r);
-		return;
+		return exec_read(c, r);
 	case NBD_CMD_BLOCK_STATUS:
-		exec_block_status(c, r);
-		return;
+		return exec_block_status(c, r);
 	case NBD_CMD_WRITE:
 		ret = uzram_write(c->dev, r->buf, r->offset, r->len);
 		break;
@@ -462,6 +464,43 @@ static void execute(struct nbd_conn *c, struct nbd_req *r)
 		break;				/* already in memory */
 	}
 	reply_simple(r, nbd_errno(ret));
+	return nbd_errno(ret);
+}
+
+static enum iostat_op stat_op(uint16_t type)
+{
+	switch (type) {
+	case NBD_CMD_READ:		return IOSTAT_READ;
+	case NBD_CMD_WRITE:		return IOSTAT_WRITE;
+	case NBD_CMD_TRIM:		return IOSTAT_DISCARD;
+	case NBD_CMD_WRITE_ZEROES:	return IOSTAT_WRITE_ZEROES;
+	case NBD_CMD_FLUSH:		return IOSTAT_FLUSH;
+	case NBD_CMD_BLOCK_STATUS:	return IOSTAT_BLOCK_STATUS;
+	case NBD_CMD_CACHE:		return IOSTAT_CACHE;
+	default:			return IOSTAT_OTHER;
+	}
+}
+
+/* Count r, answered with err: refused before it ran (invalid, untimed),
+ * or executed (ok or error, timed from r->t0). */
+static void count_request(struct nbd_conn *c, struct nbd_req *r, uint32_t err,
+			  bool refused)
+{
+	enum iostat_result res = refused ? IOSTAT_INVALID : err ? IOSTAT_ERROR : IOSTAT_OK;
+	bool ok = res == IOSTAT_OK;
+
+	iostat_done(c->srv->stats, stat_op(r->type), res,
+		    ok && r->type == NBD_CMD_WRITE ? r->len : 0,
+		    ok && r->type == NBD_CMD_READ ? r->len : 0, refused ? 0 : r->t0);
+}
+
+/* Execute r, count it, queue its reply. */
+static void run_request(struct nbd_conn *c, struct nbd_req *r)
+{
+	uint32_t err = execute(c, r);
+
+	count_request(c, r, err, false);
+	conn_send(c, r);
 }
 
 /* ---- the worker pool ---- */
@@ -498,8 +537,7 @@ static void *worker_main(void *arg)
 		if (!s->qhead)
 			s->qtail = NULL;
 		pthread_mutex_unlock(&s->qlock);
-		execute(r->conn, r);
-		conn_send(r->conn, r);
+		run_request(r->conn, r);
 		pthread_mutex_lock(&s->qlock);
 	}
 	pthread_mutex_unlock(&s->qlock);
@@ -662,6 +700,7 @@ static int request_refuse(struct nbd_conn *c, struct nbd_req *r,
 		return ret;
 	}
 	reply_error(c, r, err);
+	count_request(c, r, err, true);
 	conn_send(c, r);
 	return 0;
 }
@@ -679,12 +718,11 @@ static int request_start(struct nbd_conn *c, struct nbd_req *r,
 		nbd_slot_put(c, r);	/* half a write: not applied */
 		return ret;
 	}
-	if (run_inline(c)) {
-		execute(c, r);
-		conn_send(c, r);
-	} else {
+	r->t0 = iostat_start(c->srv->stats);
+	if (run_inline(c))
+		run_request(c, r);
+	else
 		queue_push(c->srv, r);
-	}
 	return 0;
 }
 

@@ -4,6 +4,7 @@
  * A unix socket (0600, in a 0700 directory of ours by default), TCP
  * (127.0.0.1 unless an address is given; SO_REUSEADDR), and the sockets of
  * systemd socket activation (LISTEN_PID/LISTEN_FDS: descriptors 3...).
+ * listen_tcp_socket binds the TCP sockets of both --listen and --metrics.
  * struct listeners is a fixed array owned by the main thread; a unix socket
  * we created is remembered by its directory's descriptor, name and inode,
  * to be removed at the end only if it is still ours (control.h).
@@ -62,8 +63,10 @@ int listen_unix(struct listeners *ls, const char *path)
 	return add_listener(ls, fd, false, &file);
 }
 
-/* "[ADDR:]PORT" into host (kept at 127.0.0.1 without ADDR) and *port. */
-static int split_host_port(const char *spec, char *host, size_t size, const char **port)
+/* "[ADDR:]PORT" into host (kept at 127.0.0.1 without ADDR) and *port;
+ * option names the option in messages. */
+static int split_host_port(const char *option, const char *spec, char *host, size_t size,
+			   const char **port)
 {
 	const char *colon = strrchr(spec, ':'), *h = spec;
 	size_t hl = colon ? (size_t)(colon - spec) : 0;
@@ -74,7 +77,7 @@ static int split_host_port(const char *spec, char *host, size_t size, const char
 		hl -= 2;
 	}
 	if (hl >= size) {
-		fprintf(stderr, "uzram serve: --listen %s: address too long\n", spec);
+		fprintf(stderr, "uzram serve: --%s %s: address too long\n", option, spec);
 		return -1;
 	}
 	if (hl) {
@@ -86,7 +89,7 @@ static int split_host_port(const char *spec, char *host, size_t size, const char
 
 /* PORT: a decimal from 0 (any free port: the one chosen is printed) to
  * 65535. getaddrinfo takes larger numbers modulo 65536. */
-static int check_port(const char *spec, const char *port)
+static int check_port(const char *option, const char *spec, const char *port)
 {
 	char *end;
 	unsigned long v;
@@ -94,40 +97,11 @@ static int check_port(const char *spec, const char *port)
 	errno = 0;
 	v = strtoul(port, &end, 10);
 	if (!*port || *end || errno || v > 65535 || port[0] == '-' || port[0] == '+') {
-		fprintf(stderr, "uzram serve: --listen %s: port %s is not a number from 1 "
-			"to 65535 (or 0: any free port)\n", spec, port);
+		fprintf(stderr, "uzram serve: --%s %s: port %s is not a number from 1 "
+			"to 65535 (or 0: any free port)\n", option, spec, port);
 		return -1;
 	}
 	return 0;
-}
-
-int listen_tcp(struct listeners *ls, const char *spec)
-{
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICSERV | AI_PASSIVE };
-	struct addrinfo *res = NULL;
-	char host[256] = "127.0.0.1";
-	const char *port;
-	int fd, one = 1, ret;
-
-	if (split_host_port(spec, host, sizeof(host), &port) || check_port(spec, port))
-		return -1;
-	ret = getaddrinfo(host, port, &hints, &res);
-	if (ret) {
-		fprintf(stderr, "uzram serve: --listen %s: %s\n", spec, gai_strerror(ret));
-		return -1;
-	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 128)) {
-		fprintf(stderr, "uzram serve: --listen %s: %s\n", spec, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(res);
-		return -1;
-	}
-	freeaddrinfo(res);
-	return add_listener(ls, fd, true, NULL);
 }
 
 static bool is_loopback(const struct sockaddr_storage *ss)
@@ -140,6 +114,61 @@ static bool is_loopback(const struct sockaddr_storage *ss)
 		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
 	}
 	return true;
+}
+
+/* A socket bound to res and listening, or -1 with errno set. */
+static int bind_listen(const struct addrinfo *res)
+{
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, err;
+
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 128)) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+int listen_tcp_socket(const char *option, const char *spec, bool loopback_only)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV | AI_PASSIVE };
+	struct addrinfo *res = NULL;
+	char host[256] = "127.0.0.1";
+	const char *port;
+	int fd, ret;
+
+	if (split_host_port(option, spec, host, sizeof(host), &port) ||
+	    check_port(option, spec, port))
+		return -1;
+	ret = getaddrinfo(host, port, &hints, &res);
+	if (ret) {
+		fprintf(stderr, "uzram serve: --%s %s: %s\n", option, spec, gai_strerror(ret));
+		return -1;
+	}
+	if (loopback_only && !is_loopback((const struct sockaddr_storage *)res->ai_addr)) {
+		fprintf(stderr, "uzram serve: --%s %s: %s is not a loopback address; "
+			"give --%s-allow-remote to listen there (docs/security.md)\n",
+			option, spec, host, option);
+		freeaddrinfo(res);
+		return -1;
+	}
+	fd = bind_listen(res);
+	if (fd < 0)
+		fprintf(stderr, "uzram serve: --%s %s: %s\n", option, spec, strerror(errno));
+	freeaddrinfo(res);
+	return fd;
+}
+
+int listen_tcp(struct listeners *ls, const char *spec)
+{
+	int fd = listen_tcp_socket("listen", spec, false);
+
+	return fd < 0 ? -1 : add_listener(ls, fd, true, NULL);
 }
 
 static void print_tcp_address(int fd, enum nbd_tls_mode tls)
@@ -160,6 +189,22 @@ static void print_tcp_address(int fd, enum nbd_tls_mode tls)
 		ss.ss_family == AF_INET6 ? "]" : "", port,
 		ss.ss_family == AF_INET6 ? "[" : "", host,
 		ss.ss_family == AF_INET6 ? "]" : "", port);
+}
+
+int listen_address(int fd, char *buf, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+	bool v6;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) ||
+	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
+			sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV))
+		return -1;
+	v6 = ss.ss_family == AF_INET6;
+	snprintf(buf, size, "%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "", port);
+	return 0;
 }
 
 void listen_print_tcp(const struct listeners *ls, enum nbd_tls_mode tls)

@@ -8,6 +8,7 @@
 #define UZRAM_LISTEN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "control/control.h"
 #include "nbd/nbd.h"
@@ -30,6 +31,12 @@ struct listeners {
 int listen_unix(struct listeners *ls, const char *path);
 /* "[ADDR:]PORT", ADDR may be [IPv6]; ADDR defaults to 127.0.0.1. */
 int listen_tcp(struct listeners *ls, const char *spec);
+/* The same for --option (named in messages): the listening descriptor, or
+ * -1. With loopback_only, an address outside 127.0.0.0/8 and ::1 is
+ * refused (said, naming --option-allow-remote). */
+int listen_tcp_socket(const char *option, const char *spec, bool loopback_only);
+/* "ADDR:PORT" ("[ADDR]:PORT" for IPv6) a socket is bound to: 0, or -1. */
+int listen_address(int fd, char *buf, size_t size);
 /* systemd's LISTEN_PID/LISTEN_FDS: the sockets passed (descriptors 3...),
  * or -1. */
 int listen_activated(struct listeners *ls);

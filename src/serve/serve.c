@@ -19,7 +19,8 @@
  * directories, none by default), --max-connections, --max-handshakes and
  * --handshake-timeout (nbd.c), and the per-connection
  * limits of nbd/nbd_proto.h. The descriptor limit is raised to its hard limit, as
- * every connection holds one.
+ * every connection holds one. --metrics: serve_metrics.c (loopback unless
+ * --metrics-allow-remote).
  *
  * Threads and signals. SIGINT, SIGTERM, SIGHUP and SIGQUIT are blocked in
  * every thread and read from a signalfd by the main thread, which polls the
@@ -55,6 +56,7 @@
 #include "listen.h"
 #include "opt.h"
 #include "policy.h"
+#include "serve_metrics.h"
 #include "fuse/fuse.h"
 #include "swapsafe.h"
 #include "swapwatch.h"
@@ -71,11 +73,11 @@
 
 struct serve_opts {
 	const char *size, *algorithm, *socket, *listen, *control, *mount;
-	const char *pidfile, *reserve;
+	const char *pidfile, *reserve, *metrics;
 	unsigned int devices, threads, max_connections;
 	unsigned int max_handshakes, handshake_timeout;	/* 0 = default, none */
 	unsigned int writeback_idle, recompress_idle;	/* seconds; 0 = off */
-	bool stdio, read_only, mlock, ublk;
+	bool stdio, read_only, mlock, ublk, metrics_remote;
 	enum nbd_tls_mode tls;
 	struct nbd_tls_opts tls_opts;
 	bool tls_set;				/* --tls was given */
@@ -202,6 +204,11 @@ static const struct opt serve_options[] = {
 		  "mem_limit when one is set before disksize" },
 	{ .name = "pidfile", .arg = "FILE", STRING(pidfile),
 	  .help = "write the process id to FILE" },
+	{ .name = "metrics", .arg = "[ADDR:]PORT", STRING(metrics),
+	  .help = "/metrics over HTTP for Prometheus (ADDR defaults to\n"
+		  "127.0.0.1; PORT 0: any free port, the one chosen is printed)" },
+	{ .name = "metrics-allow-remote", FLAG(metrics_remote),
+	  .help = "let --metrics listen on an address other than loopback" },
 	{ .name = "writeback-idle", .arg = "S", UINT(writeback_idle, 1u << 30),
 	  .help = "every device with a backing_dev: write back the pages\n"
 		  "idle for S seconds (idle=S, then writeback=idle)" },
@@ -372,6 +379,7 @@ struct serve {
 	struct fuse_front *ff;
 	struct policy *pol;
 	struct ublk_front *uf;
+	struct serve_metrics sm;
 };
 
 /* Signals first: every thread created later inherits the mask. */
@@ -486,7 +494,8 @@ static int start_devices(struct serve *sv)
 
 static int start_ublk(struct serve *sv)
 {
-	struct ublk_opts uo = { .queues = sv->o.threads, .read_only = sv->o.read_only };
+	struct ublk_opts uo = { .queues = sv->o.threads, .read_only = sv->o.read_only,
+				.stats = sv->sm.ublk };
 	const char *legacy = getenv("UZRAM_UBLK_LEGACY_OPCODES");
 	char msg[512];
 
@@ -513,6 +522,7 @@ static int start_nbd(struct serve *sv)
 		.tls_creds = sv->tls,
 		.tls_local_plain = true,
 		.keep_buffers = o->mlock,
+		.stats = sv->sm.nbd,
 	};
 	int ret = nbd_server_new(sv->z, &nopts, &sv->s);
 
@@ -590,7 +600,7 @@ static int start_rest(struct serve *sv)
 	int ret;
 
 	if (o->mount) {
-		ret = fuse_front_start(sv->z, o->mount, o->read_only, &sv->ff);
+		ret = fuse_front_start(sv->z, o->mount, o->read_only, sv->sm.fuse, &sv->ff);
 		if (ret) {
 			fprintf(stderr, "uzram serve: --mount %s: %s\n", o->mount,
 				ret == -ENOSYS ? "FUSE is not available in this build" :
@@ -681,8 +691,11 @@ static int serve_start(struct serve *sv)
 {
 	int ret;
 
-	if (start_process(sv) || start_tls(sv) || start_devices(sv) || start_ublk(sv) ||
-	    start_nbd(sv) || start_listeners(sv) || start_control(sv) || start_rest(sv))
+	if (start_process(sv) || start_tls(sv) || start_devices(sv) ||
+	    serve_metrics_prepare(&sv->sm, sv->z, sv->o.metrics, sv->o.metrics_remote,
+				  sv->o.ublk, sv->o.mount) ||
+	    start_ublk(sv) || start_nbd(sv) || start_listeners(sv) || start_control(sv) ||
+	    serve_metrics_start(&sv->sm) || start_rest(sv))
 		return -1;
 	announce_fronts(sv);
 	announce_devices(sv);
@@ -788,6 +801,7 @@ static void serve_stop(struct serve *sv, int rc)
 	control_server_stop(sv->cs);
 	fuse_front_stop(sv->ff);
 	nbd_server_free(sv->s);
+	serve_metrics_stop(&sv->sm);	/* its counters outlived the front ends */
 	nbd_tls_free(sv->tls);
 	uzram_free(sv->z);
 	if (sv->o.pidfile && rc == 0)

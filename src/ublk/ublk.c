@@ -79,6 +79,7 @@ const char *ublk_front_describe(const struct ublk_front *f)
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "iostat.h"
 #include "ublk_uapi.h"
 
 #define DEFAULT_DEPTH	64
@@ -185,7 +186,7 @@ static void queue_cmd(struct ublk_queue *q, struct io_uring *ring, unsigned int 
  * the queue's one buffer is filled and emptied here, by pread and pwrite at
  * the tag's offset in /dev/ublkcN (ublk_ch_read_iter / ublk_ch_write_iter).
  */
-static int queue_request(struct ublk_queue *q, unsigned int tag)
+static int queue_request_io(struct ublk_queue *q, unsigned int tag)
 {
 	struct ublk_dev *dev = q->dev;
 	const struct ublksrv_io_desc *iod = &q->descs[tag];
@@ -209,6 +210,33 @@ static int queue_request(struct ublk_queue *q, unsigned int tag)
 	if (op == UBLK_IO_OP_READ && res == (int)len &&
 	    pwrite(dev->cfd, q->bufs, len, pos) != (ssize_t)len)
 		return -EIO;
+	return res;
+}
+
+static enum iostat_op stat_op(unsigned int op)
+{
+	switch (op) {
+	case UBLK_IO_OP_READ:		return IOSTAT_READ;
+	case UBLK_IO_OP_WRITE:		return IOSTAT_WRITE;
+	case UBLK_IO_OP_FLUSH:		return IOSTAT_FLUSH;
+	case UBLK_IO_OP_DISCARD:	return IOSTAT_DISCARD;
+	case UBLK_IO_OP_WRITE_ZEROES:	return IOSTAT_WRITE_ZEROES;
+	default:			return IOSTAT_OTHER;
+	}
+}
+
+/* One request, counted (iostat.h): its result for COMMIT_AND_FETCH_REQ. */
+static int queue_request(struct ublk_queue *q, unsigned int tag)
+{
+	struct iostat *st = q->dev->f->o.stats;
+	const struct ublksrv_io_desc *iod = &q->descs[tag];
+	enum iostat_op op = stat_op(ublksrv_get_op(iod));
+	uint64_t t0 = iostat_start(st), len = (uint64_t)iod->nr_sectors << 9;
+	int res = queue_request_io(q, tag);
+
+	iostat_done(st, op, res == -EOPNOTSUPP ? IOSTAT_INVALID : res < 0 ? IOSTAT_ERROR : IOSTAT_OK,
+		    res >= 0 && op == IOSTAT_WRITE ? len : 0,
+		    res >= 0 && op == IOSTAT_READ ? len : 0, t0);
 	return res;
 }
 

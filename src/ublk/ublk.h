@@ -12,6 +12,7 @@
 
 #include "uzram.h"
 
+struct iostat;
 struct ublksrv_io_desc;
 struct ublk_front;
 
@@ -21,6 +22,8 @@ struct ublk_opts {
 	bool read_only;		/* the block devices are read-only */
 	bool legacy_opcodes;	/* the 6.0-6.3 command numbers even where the
 				 * ioctl-encoded ones work (tests) */
+	struct iostat *stats;	/* requests counted here (iostat.h), or NULL;
+				 * not owned, must outlive the front */
 };
 
 /*
