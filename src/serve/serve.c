@@ -52,6 +52,7 @@
 #include "listen.h"
 #include "opt.h"
 #include "policy.h"
+#include "restore.h"
 #include "fuse/fuse.h"
 #include "swapsafe.h"
 #include "swapwatch.h"
@@ -77,6 +78,7 @@ struct serve_opts {
 	bool tls_set;				/* --tls was given */
 	const char *allow[MAX_ALLOW];
 	unsigned int nallow;
+	struct restore_list restore;		/* --restore zramN=FILE */
 };
 
 /* ---- options ---- */
@@ -106,6 +108,13 @@ static int set_allow_path(void *ctx, const char *val)
 	}
 	o->allow[o->nallow++] = val;
 	return 0;
+}
+
+static int set_restore(void *ctx, const char *val)
+{
+	struct serve_opts *o = ctx;
+
+	return restore_add(&o->restore, val) ? OPT_ERR : 0;
 }
 
 static int set_tls(void *ctx, const char *val)
@@ -139,6 +148,10 @@ static const struct opt serve_options[] = {
 	  .help = "comp_algorithm of zram0 (default lzo-rle)" },
 	{ .name = "devices", .arg = "N", CALL(set_devices),
 	  .help = "devices created at start (default 1)" },
+	{ .name = "restore", .arg = "zramN=FILE", CALL(set_restore),
+	  .help = "restore zramN from an image (uzram ctl --save), checked\n"
+		  "whole first; repeatable. zram0's --size and --algorithm\n"
+		  "then do not apply" },
 	{ .name = "socket", .arg = "PATH", STRING(socket),
 	  .help = "NBD on a unix socket (mode 0600; default DIR/nbd.sock,\n"
 		  "DIR = /run/uzram as root, else $XDG_RUNTIME_DIR/uzram or /tmp/uzram-UID)" },
@@ -484,7 +497,9 @@ static int start_devices(struct serve *sv)
 		uzram_set_reserve(sv->z, size_bytes(o->reserve));
 	else if (o->mlock)
 		uzram_set_reserve(sv->z, UZRAM_RESERVE_MEM_LIMIT);
-	return configure_zram0(sv->z, o);
+	if (!restore_has(&o->restore, 0) && configure_zram0(sv->z, o))
+		return -1;
+	return restore_devices(sv->z, &o->restore);
 }
 
 static int start_ublk(struct serve *sv)
@@ -647,7 +662,8 @@ static void announce_devices(const struct serve *sv)
 	if (!uninit)	/* what disksize became, in zramctl's units */
 		human_size(st.disksize, size, sizeof(size));
 	fprintf(stderr, "uzram serve: %u device%s, zram0 %s, %s\n", o->devices,
-		o->devices > 1 ? "s" : "", uninit ? "uninitialised" : size, o->algorithm);
+		o->devices > 1 ? "s" : "", uninit ? "uninitialised" : size,
+		uninit ? o->algorithm : st.algorithm);
 	if (sv->uf)
 		fprintf(stderr, "uzram serve: ublk (%s): zramN is /dev/ublkbN once initialised%s\n",
 			ublk_front_describe(sv->uf), uninit ? "" : ", /dev/ublkb0 now");
