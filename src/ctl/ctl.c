@@ -135,8 +135,8 @@ static const struct opt ctl_options[] = {
 	{ .name = "version", .key = 'V', CALL(print_version) },
 	{ .name = "control", .arg = "<path>", STRING(control) },
 	{ .name = "sysfs", .arg = "<dir>", STRING(sysfs) },
-	{ .name = "save", .arg = "<file>", STRING(save), .excl = EXCL_A | EXCL_B },
-	{ .name = "restore", .arg = "<file>", STRING(restore), .excl = EXCL_A | EXCL_B },
+	{ .name = "save", .arg = "<file>", STRING(save) },
+	{ .name = "restore", .arg = "<file>", STRING(restore) },
 	{ .name = NULL }
 };
 
@@ -495,7 +495,8 @@ static int action(const struct ctl_args *a, int ndev)
 		return -1;
 	}
 	if (a->save || a->restore) {
-		if (ndev == 1 && !a->create && !a->algorithm && !a->params && !a->streams)
+		if (ndev == 1 && !(a->save && a->restore) && !a->create && !a->find &&
+		    !a->reset && !a->algorithm && !a->params && !a->streams)
 			return A_IMAGE;
 		fprintf(stderr, "%s: --save and --restore take one <device> and no other "
 			"action\n", PROG);
