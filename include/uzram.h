@@ -141,6 +141,9 @@ int uzram_attr_store(struct uzram *z, int id, const char *name,
  * directories", "device is open"). NULL after a store that succeeded or
  * whose errno says all. A static string; like dlerror(3), per thread, and
  * replaced by the next store. The errno returned is the same either way.
+ * The image calls below (uzram_save ... uzram_restore_file) set it too:
+ * what is wrong with an image ("image truncated", "image slot chunk
+ * checksum mismatch", "not a uzram image (bad magic)", ...).
  */
 const char *uzram_store_reason(void);
 
@@ -203,6 +206,51 @@ struct uzram_stats {
 #undef UZRAM_STATS_VALUE
 };
 int uzram_stats(struct uzram *z, int id, struct uzram_stats *st);
+
+/* ---- images: a device saved to a file and restored (docs/image.md) ---- */
+
+/*
+ * Write device id's image to fd (from its current offset, sequentially: a
+ * pipe will do): disksize, mem_limit, the algorithm and its parameters at
+ * each priority (dictionaries included), and every stored slot as the pool
+ * holds it - compressed objects as they are, same-filled words, huge pages,
+ * the IDLE and INCOMPRESSIBLE flags, the algorithm's priority and the age
+ * of the last access - in chunks with CRC32s, then a trailer with counts
+ * and a checksum. Slots written back are read from the backing store into
+ * the image. The device keeps serving meanwhile; each page is saved as it
+ * was at one moment under its slot lock, not the device as of one instant
+ * (quiesce it for that). Returns 0, -ENODEV, -EINVAL (not initialised),
+ * -EIO (a written-back page could not be read: the backing device is
+ * gone), -EFBIG (a dictionary over 64 MiB), or write(2)'s error.
+ */
+int uzram_save(struct uzram *z, int id, int fd);
+/*
+ * The same into the file at path, replaced whole: written to a temporary
+ * file beside it (".NAME.XXXXXXXX.tmp", mode 0600), fsynced, renamed over
+ * path, and the directory fsynced; a crash never leaves half an image under
+ * path. The directory is subject to uzram_set_path_allowlist (-EPERM
+ * outside it). Also -EISDIR (path names a directory) and open's errors.
+ */
+int uzram_save_file(struct uzram *z, int id, const char *path);
+/*
+ * Restore device id, which must exist, be uninitialised (reset) and not be
+ * open, from the image read from fd: the whole image is read and checked
+ * (every checksum, every record, the trailer's counts, nothing after it)
+ * while the device stays uninitialised to every other caller; it becomes
+ * initialised (the observer hears of it) only when all of it checked out.
+ * Objects are installed as they were saved, without recompression or
+ * decompression. Returns 0, or -errno and the device is left reset
+ * (untouched if the header was refused; as after a reset store otherwise,
+ * backing_dev included): -ENODEV, -EBUSY (initialised, or open), -EINVAL
+ * (not an image, truncated, malformed, an algorithm this build lacks),
+ * -ENOTSUP (another image version), -EBADMSG (a checksum does not match),
+ * -ENOMEM, read(2)'s error. uzram_store_reason() names what is wrong.
+ */
+int uzram_restore(struct uzram *z, int id, int fd);
+/* The same from the regular file at path, opened as the path allow-list
+ * allows (-EPERM outside it; -EISDIR a directory, -EINVAL another file
+ * that is not a regular one). */
+int uzram_restore_file(struct uzram *z, int id, const char *path);
 
 /* ---- swap safety: memory taken up front ---- */
 

@@ -11,17 +11,26 @@
  * refuse a device with openers (-EBUSY) and claim it while they work; the
  * memory goes when the last reference does.
  *
+ * Images (docs/image.md): a save takes a reference and leaves the rest to
+ * the device (zram/image.c); a restore also claims the device, as a reset
+ * does, so that nobody opens it meanwhile. The file variants name paths
+ * through the registry's path policy, and replace a saved file whole.
+ *
  * The observer (a front end that mirrors devices, like the ublk block
- * devices) hears of every successful disksize store, and is asked to close
+ * devices) hears of every successful disksize store or restore, and is asked to close
  * its releasable handles before a reset or removal that nothing else keeps
  * from proceeding; it may refuse (its block device is in use: -EBUSY).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "util/file.h"
 #include "util/parse.h"
 #include "util/path_policy.h"
 #include "util/reason.h"
@@ -444,6 +453,126 @@ int uzram_attr_store(struct uzram *z, int id, const char *name,
 
 	uz_reason_clear();
 	ret = attr_store(z, id, name, buf, len);
+	if (!ret)
+		uz_reason_clear();
+	return ret;
+}
+
+/* ---- images ---- */
+
+int uzram_save(struct uzram *z, int id, int fd)
+{
+	struct zram *zram = lookup(z, id);
+	int ret;
+
+	uz_reason_clear();
+	if (!zram)
+		return -ENODEV;
+	ret = zram_image_save(zram, fd);
+	zram_put(zram);
+	if (!ret)
+		uz_reason_clear();
+	return ret;
+}
+
+int uzram_save_file(struct uzram *z, int id, const char *path)
+{
+	char tmp[320];
+	const char *name;
+	int dirfd, fd, ret;
+
+	if (!uzram_exists(z, id))
+		return -ENODEV;
+	uz_reason_clear();
+	dirfd = path_policy_open_parent(&z->paths, path, &name);
+	if (dirfd < 0)
+		return dirfd;
+	fd = file_replace_begin(dirfd, name, tmp, sizeof(tmp));
+	ret = fd < 0 ? fd : uzram_save(z, id, fd);
+	if (fd >= 0 && ret)
+		file_replace_abort(dirfd, fd, tmp);
+	else if (fd >= 0)
+		ret = file_replace_commit(dirfd, fd, tmp, name);
+	close(dirfd);
+	return ret;
+}
+
+/* Claim an unopened device, as a reset does: -EBUSY when it is open. */
+static int claim(struct zram *zram)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&zram->open_lock);
+	if (zram->openers || zram->claim)
+		ret = uz_refuse(-EBUSY, "device is open");
+	else
+		zram->claim = true;
+	pthread_mutex_unlock(&zram->open_lock);
+	return ret;
+}
+
+static void unclaim(struct zram *zram)
+{
+	pthread_mutex_lock(&zram->open_lock);
+	zram->claim = false;
+	pthread_mutex_unlock(&zram->open_lock);
+}
+
+/* The restore, for uzram_restore and uzram_restore_file. */
+static int restore_fd(struct uzram *z, int id, int fd)
+{
+	struct zram *zram = lookup(z, id);
+	struct uzram_observer o;
+	int ret;
+
+	if (!zram)
+		return -ENODEV;
+	ret = claim(zram);
+	if (!ret) {
+		ret = zram_image_restore(zram, fd);
+		unclaim(zram);
+	}
+	if (!ret) {
+		o = observer_get(z);
+		if (o.initialised)
+			o.initialised(o.arg, id, atomic_load(&zram->disksize));
+		observer_put(z);
+	}
+	zram_put(zram);
+	return ret;
+}
+
+int uzram_restore(struct uzram *z, int id, int fd)
+{
+	int ret;
+
+	uz_reason_clear();
+	ret = restore_fd(z, id, fd);
+	if (!ret)
+		uz_reason_clear();
+	return ret;
+}
+
+int uzram_restore_file(struct uzram *z, int id, const char *path)
+{
+	struct stat st;
+	int fd, ret;
+
+	uz_reason_clear();
+	if (!uzram_exists(z, id))
+		return -ENODEV;
+	fd = path_policy_open(&z->paths, path, O_RDONLY | O_NONBLOCK);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st))
+		ret = -errno;
+	else if (S_ISDIR(st.st_mode))
+		ret = -EISDIR;
+	else if (!S_ISREG(st.st_mode))
+		ret = uz_refuse(-EINVAL, "not a regular file");
+	else
+		ret = restore_fd(z, id, fd);
+	close(fd);
 	if (!ret)
 		uz_reason_clear();
 	return ret;

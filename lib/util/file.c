@@ -1,12 +1,15 @@
 /*
- * file.c - reading a whole file into memory (see file.h).
+ * file.c - reading a whole file into memory, and replacing one whole
+ * (see file.h).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "file.h"
@@ -69,4 +72,46 @@ int read_whole_file(const char *path, size_t max, size_t unit, void **data,
 	ret = read_whole_fd(fd, max, unit, data, len);
 	close(fd);
 	return ret;
+}
+
+int file_replace_begin(int dirfd, const char *name, char *tmp, size_t size)
+{
+	struct timespec ts;
+	unsigned int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	r = (unsigned int)ts.tv_nsec ^ ((unsigned int)getpid() << 12);
+	for (int tries = 0; tries < 64; tries++, r = r * 1103515245u + 12345u) {
+		int n = snprintf(tmp, size, ".%s.%08x.tmp", name, r);
+		int fd;
+
+		if (n < 0 || (size_t)n >= size || n > 255)
+			return -ENAMETOOLONG;
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+			    O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd >= 0 ? fd : -errno;
+	}
+	return -EEXIST;
+}
+
+int file_replace_commit(int dirfd, int fd, const char *tmp, const char *name)
+{
+	int ret = fsync(fd) ? -errno : 0;
+
+	if (close(fd) && !ret)
+		ret = -errno;
+	if (!ret && renameat(dirfd, tmp, dirfd, name))
+		ret = -errno;
+	if (ret) {
+		unlinkat(dirfd, tmp, 0);
+		return ret;
+	}
+	return fsync(dirfd) ? -errno : 0;
+}
+
+void file_replace_abort(int dirfd, int fd, const char *tmp)
+{
+	close(fd);
+	unlinkat(dirfd, tmp, 0);
 }

@@ -1,5 +1,5 @@
 /*
- * file.h - reading a whole file into memory.
+ * file.h - reading a whole file into memory, and replacing one whole.
  */
 #ifndef UZRAM_FILE_H
 #define UZRAM_FILE_H
@@ -20,5 +20,19 @@ int read_whole_file(const char *path, size_t max, size_t unit, void **data,
 /* The same for a file already open (O_NONBLOCK, so that opening a FIFO did
  * not wait): fd stays open. */
 int read_whole_fd(int fd, size_t max, size_t unit, void **data, size_t *len);
+
+/*
+ * Replacing dirfd/name whole, so that a crash never leaves half a file
+ * under that name: file_replace_begin makes a temporary file beside it
+ * (".NAME.XXXXXXXX.tmp", mode 0600, O_EXCL) and returns its descriptor
+ * (its name in tmp, size bytes); the caller writes it; file_replace_commit
+ * fsyncs it, closes it, renames it over name and fsyncs the directory
+ * (0 or -errno; on failure the temporary file is removed); or
+ * file_replace_abort closes and removes it. A crash before the rename
+ * leaves name as it was (and the temporary file).
+ */
+int file_replace_begin(int dirfd, const char *name, char *tmp, size_t size);
+int file_replace_commit(int dirfd, int fd, const char *tmp, const char *name);
+void file_replace_abort(int dirfd, int fd, const char *tmp);
 
 #endif /* UZRAM_FILE_H */

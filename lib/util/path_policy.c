@@ -137,3 +137,60 @@ int path_policy_open(struct path_policy *p, const char *path, int flags)
 		return uz_refuse(-EPERM, "path outside the allowed directories");
 	return open_beneath(dir, resolved + (len == 1 ? 1 : len + 1), flags);
 }
+
+/* path's directory part into dir (PATH_MAX bytes) and its last component:
+ * 0, -EISDIR (no file named: "", ".", "..", a trailing slash) or
+ * -ENAMETOOLONG. */
+static int split_path(const char *path, char *dir, const char **name)
+{
+	const char *slash = strrchr(path, '/');
+	size_t dlen = slash ? (size_t)(slash - path) : 0;
+
+	*name = slash ? slash + 1 : path;
+	if (!**name || !strcmp(*name, ".") || !strcmp(*name, ".."))
+		return -EISDIR;
+	if (dlen >= PATH_MAX)
+		return -ENAMETOOLONG;
+	if (!slash) {
+		path = ".";
+		dlen = 1;
+	} else if (!dlen) {
+		dlen = 1;	/* "/" */
+	}
+	memcpy(dir, path, dlen);
+	dir[dlen] = '\0';
+	return 0;
+}
+
+int path_policy_open_parent(struct path_policy *p, const char *path,
+			    const char **name)
+{
+	char dir[PATH_MAX], resolved[PATH_MAX], allowed[PATH_MAX];
+	const int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+	size_t len;
+	int ret = split_path(path, dir, name);
+
+	if (ret)
+		return ret;
+	pthread_rwlock_rdlock(&p->lock);
+	if (!p->restricted) {
+		pthread_rwlock_unlock(&p->lock);
+		ret = open(dir, flags);
+		return ret < 0 ? -errno : ret;
+	}
+	if (!realpath(dir, resolved)) {
+		pthread_rwlock_unlock(&p->lock);
+		return -errno;
+	}
+	/* the directory itself may be an allowed one: look for it with a slash */
+	len = strlen(resolved);
+	if (len + 1 < PATH_MAX && len > 1)
+		strcpy(resolved + len, "/");
+	len = allowed_dir(p, resolved, allowed);
+	pthread_rwlock_unlock(&p->lock);
+	if (!len)
+		return uz_refuse(-EPERM, "path outside the allowed directories");
+	if (!resolved[len + (len > 1)])
+		return open_beneath(allowed, ".", flags);
+	return open_beneath(allowed, resolved + (len == 1 ? 1 : len + 1), flags);
+}

@@ -40,5 +40,15 @@ int path_policy_set(struct path_policy *p, const char *const *dirs, size_t n);
  * or the error of realpath or open.
  */
 int path_policy_open(struct path_policy *p, const char *path, int flags);
+/*
+ * The directory a file at path would be made in, opened (O_RDONLY,
+ * O_DIRECTORY) as the policy allows: when restricted, that directory must
+ * be an allowed one or lie below one, and is opened as path_policy_open
+ * opens files. *name is path's last component. Returns the descriptor,
+ * -EISDIR (path names no file: empty, ".", "..", a trailing slash),
+ * -EPERM, or the error of realpath or open.
+ */
+int path_policy_open_parent(struct path_policy *p, const char *path,
+			    const char **name);
 
 #endif /* UZRAM_PATH_POLICY_H */

@@ -103,15 +103,13 @@ static ssize_t bd_fault(enum uz_fault_site fail, enum uz_fault_site shorten,
 /* ---- reading a written-back slot ---- */
 
 /*
- * Read a written-back slot (slot lock held). bd_reads counts every read
+ * A block as it lies on the backing store. bd_reads counts every read
  * issued, failed ones too, as the kernel's read_from_bdev() counts before
  * it submits the bio; the failure itself goes to failed_reads (or
  * failed_writes, in a partial write's read) in the caller.
  */
-int zram_read_from_bdev(struct zram *zram, uint32_t index, void *page)
+int zram_bdev_read_block(struct zram *zram, unsigned long blk, void *buf)
 {
-	uint8_t buf[UZ_PAGE_SIZE] __attribute__((aligned(UZ_PAGE_SIZE)));
-	unsigned long blk = zram->table[index].handle;
 	ssize_t n;
 
 	atomic_fetch_add(&zram->stats.bd_reads, 1);
@@ -119,7 +117,15 @@ int zram_read_from_bdev(struct zram *zram, uint32_t index, void *page)
 		return -EIO;
 	n = pread(zram->backing_fd, buf, UZ_PAGE_SIZE, (off_t)blk << UZ_PAGE_SHIFT);
 	n = bd_fault(UZ_FAULT_BD_READ, UZ_FAULT_BD_READ_SHORT, n);
-	if (n != UZ_PAGE_SIZE)
+	return n == UZ_PAGE_SIZE ? 0 : -EIO;
+}
+
+/* Read a written-back slot (slot lock held) into page, decompressed. */
+int zram_read_from_bdev(struct zram *zram, uint32_t index, void *page)
+{
+	uint8_t buf[UZ_PAGE_SIZE] __attribute__((aligned(UZ_PAGE_SIZE)));
+
+	if (zram_bdev_read_block(zram, zram->table[index].handle, buf))
 		return -EIO;
 	if (!zram->compressed_wb || zram_test_flag(zram, index, ZRAM_HUGE)) {
 		memcpy(page, buf, UZ_PAGE_SIZE);

@@ -695,6 +695,15 @@ static int create_pool(struct zram *zram, uint64_t disksize)
 /* disksize store (the kernel's disksize_store()), under dev_lock (write). */
 int zram_init_device(struct zram *zram, uint64_t disksize)
 {
+	int ret = zram_setup_device(zram, disksize);
+
+	if (!ret)
+		atomic_store_explicit(&zram->disksize, disksize, memory_order_release);
+	return ret;
+}
+
+int zram_setup_device(struct zram *zram, uint64_t disksize)
+{
 	uint64_t nr_pages = disksize >> UZ_PAGE_SHIFT;
 	int ret;
 
@@ -732,7 +741,6 @@ int zram_init_device(struct zram *zram, uint64_t disksize)
 			return ret;
 		}
 	}
-	atomic_store_explicit(&zram->disksize, disksize, memory_order_release);
 	return 0;
 }
 

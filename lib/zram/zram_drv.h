@@ -263,6 +263,9 @@ static inline void zram_slot_replace(struct zram *zram, uint32_t index,
 /* Read slot index into page (PAGE_SIZE bytes); slot lock held by caller. */
 int zram_read_page_locked(struct zram *zram, uint32_t index, void *page);
 int zram_init_device(struct zram *zram, uint64_t disksize);
+/* The same without publishing disksize: the device stays uninitialised to
+ * everyone else (a restore fills it first: image.c). */
+int zram_setup_device(struct zram *zram, uint64_t disksize);
 void zram_reset_device(struct zram *zram);
 void zram_comp_algorithm_set(struct zram *zram, unsigned int prio,
 			     const char *alg);
@@ -304,6 +307,9 @@ void zram_fill_stats(struct zram *zram, struct uzram_stats *st);
 /* ---- writeback (writeback.c) ---- */
 
 int zram_read_from_bdev(struct zram *zram, uint32_t index, void *page);
+/* Backing block blk into buf (a page, aligned for O_DIRECT), as it lies
+ * there: 0 or -EIO. Counted in bd_reads, as every backing read. */
+int zram_bdev_read_block(struct zram *zram, unsigned long blk, void *buf);
 void zram_release_bdev_block(struct zram *zram, unsigned long blk);
 void zram_reset_bdev(struct zram *zram);
 long zram_backing_dev_show(struct zram *zram, char *buf, size_t size);
@@ -324,5 +330,18 @@ int zram_compressed_writeback_store(struct zram *zram, char *buf, size_t len);
 /* ---- recompression (recompress.c) ---- */
 
 int zram_recompress_store(struct zram *zram, char *buf, size_t len);
+
+/* ---- images (image.c, docs/image.md) ---- */
+
+/* Write the device's image to fd: 0 or -errno (-EINVAL: not initialised;
+ * -EIO: a written-back page could not be read; write's errors). */
+int zram_image_save(struct zram *zram, int fd);
+/*
+ * Restore the device from the image read from fd. The caller has claimed
+ * the device (no openers). 0, or -errno with the device reset: -EBUSY
+ * (initialised), -EINVAL (not an image, truncated, malformed), -ENOTSUP
+ * (another version), -EBADMSG (a checksum), -ENOMEM, read's errors.
+ */
+int zram_image_restore(struct zram *zram, int fd);
 
 #endif /* UZRAM_ZRAM_DRV_H */

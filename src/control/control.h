@@ -13,9 +13,14 @@
  *             | "store" DEV ATTR LEN      followed by exactly LEN bytes
  *             | "list"                    the devices, one "zramN" per line
  *             | "attrs"                   "NAME MODE(octal)" per line
+ *             | "save" DEV LEN            followed by LEN bytes: a path; the
+ *             | "restore" DEV LEN         device to or from an image there
+ *                                         (docs/image.md; --allow-path applies)
  *   DEV       = "zramN" | "zram-control"  (hot_add: show; hot_remove: store)
- *   response  = "ok" SP LEN LF <LEN bytes>            (show, list, attrs; LEN 0 for store)
- *             | "err" SP ERRNO SP message LF          (ERRNO positive, e.g. 16)
+ *   response  = "ok" SP LEN LF <LEN bytes>            (show, list, attrs; LEN 0 for the rest)
+ *             | "err" SP ERRNO SP message LF          (ERRNO positive, e.g. 16; for
+ *                                                    save and restore the message
+ *                                                    says what is wrong)
  *
  * Requests and payloads are bounded (a line of 4 KiB, a payload of 4 KiB as
  * sysfs's own page): longer ones get "err 7 ..." (E2BIG) and the connection
@@ -44,13 +49,17 @@ void control_server_stop(struct control_server *cs);
  * The client side (uzram ctl): one request, the response's payload in
  * *reply (malloc'd, NUL-terminated) and its length; returns 0 or -errno
  * (the server's errno for "err" replies; -ECONNREFUSED etc. for transport).
- * verb is "show", "store", "list" or "attrs"; dev and attr are NULL where
- * the verb takes none; payload is the value of a store. On failure *reply
- * is NULL. reply and reply_len may be NULL when not wanted.
+ * verb is "show", "store", "list", "attrs", "save" or "restore"; dev and
+ * attr are NULL where the verb takes none; payload is the value of a store
+ * or the path of a save or restore (NULL for the other verbs). On failure
+ * *reply is NULL. reply and reply_len may be NULL when not wanted.
  */
 int control_request(const char *path, const char *verb, const char *dev,
 		    const char *attr, const char *payload, size_t payload_len,
 		    char **reply, size_t *reply_len);
+/* The message of the calling thread's last "err" reply (after its errno),
+ * or "" (a static buffer, replaced by the next request). */
+const char *control_error_message(void);
 
 /*
  * Where `uzram serve` puts its sockets by default: /run/uzram as root, else

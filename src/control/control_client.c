@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,19 +38,26 @@ static int read_full(int fd, char *buf, size_t len)
 	return 0;
 }
 
-/* The request line in line (CONTROL_LINE_BUF bytes): its length, or
- * -EINVAL when it is too long or a word holds a newline. */
-static int format_request(char *line, const char *verb, const char *dev,
-			  const char *attr, size_t payload_len)
+static __thread char last_error[CONTROL_LINE_BUF];
+
+const char *control_error_message(void)
 {
+	return last_error;
+}
+
+/* The request line in line (CONTROL_LINE_BUF bytes), with the payload's
+ * length when there is one: its length, or -EINVAL when it is too long or
+ * a word holds a newline. */
+static int format_request(char *line, const char *verb, const char *dev,
+			  const char *attr, bool payload, size_t payload_len)
+{
+	char len[32] = "";
 	int k;
 
-	if (!strcmp(verb, "store"))
-		k = snprintf(line, CONTROL_LINE_BUF, "%s %s %s %zu\n", verb, dev ? dev : "",
-			     attr ? attr : "", payload_len);
-	else
-		k = snprintf(line, CONTROL_LINE_BUF, "%s%s%s%s%s\n", verb, dev ? " " : "",
-			     dev ? dev : "", attr ? " " : "", attr ? attr : "");
+	if (payload)
+		snprintf(len, sizeof(len), " %zu", payload_len);
+	k = snprintf(line, CONTROL_LINE_BUF, "%s%s%s%s%s%s\n", verb, dev ? " " : "",
+		     dev ? dev : "", attr ? " " : "", attr ? attr : "", len);
 	if (k < 0 || (size_t)k > CONTROL_MAX_LINE + 1 || memchr(line, '\n', (size_t)k - 1))
 		return -EINVAL;
 	return k;
@@ -98,6 +106,7 @@ static int parse_status(const char *line, size_t *len)
 
 	if (!strncmp(line, "err ", 4)) {
 		e = strtol(line + 4, &end, 10);
+		snprintf(last_error, sizeof(last_error), "%s", *end == ' ' ? end + 1 : "");
 		return e > 0 && e < 4096 && (*end == ' ' || !*end) ? -(int)e : -EPROTO;
 	}
 	if (strncmp(line, "ok ", 3) || line[3] < '0' || line[3] > '9')
@@ -158,12 +167,13 @@ int control_request(const char *path, const char *verb, const char *dev,
 		*reply = NULL;
 	if (reply_len)
 		*reply_len = 0;
+	last_error[0] = '\0';
 	if (payload_len > CONTROL_MAX_PAYLOAD)
 		return -E2BIG;
 	ret = control_unix_addr(path, &sa);
 	if (ret)
 		return ret;
-	k = format_request(line, verb, dev, attr, payload_len);
+	k = format_request(line, verb, dev, attr, payload != NULL, payload_len);
 	if (k < 0)
 		return k;
 	fd = connect_to(&sa);

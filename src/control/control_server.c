@@ -7,7 +7,9 @@
  * socket and a wake pipe, and one thread per connection (at most
  * CONTROL_MAX_CONNS; more are closed at once). A connection handles one
  * request at a time: read a line (at most CONTROL_MAX_LINE bytes) and a
- * payload (at most CONTROL_MAX_PAYLOAD), call the library, answer.
+ * payload (at most CONTROL_MAX_PAYLOAD), call the library, answer. A save
+ * or restore runs in its connection's thread for as long as it takes (the
+ * device's size); stopping the server waits for it.
  *
  * Locking. cs->lock guards the connection list (their descriptors) and
  * count. Stopping wakes the accept thread, joins it, then shuts down every
@@ -259,24 +261,72 @@ static int do_attrs(struct control_conn *cc)
 	return ret;
 }
 
+/*
+ * The LEN of a request and its payload into payload (CONTROL_MAX_PAYLOAD
+ * bytes): 0, 1 when refused (answered), -1 to close.
+ */
+static int get_payload(struct control_conn *cc, const char *lenstr, char *payload,
+		       size_t *len)
+{
+	char *end;
+
+	errno = 0;
+	*len = strtoul(lenstr, &end, 10);
+	if (*end || errno || lenstr[0] < '0' || lenstr[0] > '9')
+		return reply_err(cc, EINVAL, "bad length") ? -1 : 1;
+	if (*len > CONTROL_MAX_PAYLOAD) {
+		reply_err(cc, E2BIG, "payload longer than 4096 bytes");
+		return -1;
+	}
+	return conn_payload(cc, payload, *len) ? -1 : 0;
+}
+
 /* "store DEV ATTR LEN" and its payload: 0 to go on, -1 to close. */
 static int handle_store(struct control_conn *cc, const char *dev, const char *attr,
 			const char *lenstr)
 {
-	char payload[CONTROL_MAX_PAYLOAD], *end;
-	unsigned long len;
+	char payload[CONTROL_MAX_PAYLOAD];
+	size_t len;
+	int ret = get_payload(cc, lenstr, payload, &len);
 
-	errno = 0;
-	len = strtoul(lenstr, &end, 10);
-	if (*end || errno || lenstr[0] < '0' || lenstr[0] > '9')
-		return reply_err(cc, EINVAL, "store: bad length") ? -1 : 0;
-	if (len > CONTROL_MAX_PAYLOAD) {
-		reply_err(cc, E2BIG, "store: payload longer than 4096 bytes");
-		return -1;
-	}
-	if (conn_payload(cc, payload, len))
-		return -1;
+	if (ret)
+		return ret < 0 ? -1 : 0;
 	return do_store(cc, dev, attr, payload, len) ? -1 : 0;
+}
+
+/*
+ * "save DEV LEN" or "restore DEV LEN", the payload a path: the device to or
+ * from an image file (docs/image.md), through the library's path
+ * allow-list. Logged either way; a refusal's reason goes to the client.
+ */
+static int handle_image(struct control_conn *cc, const char *verb, const char *dev,
+			const char *lenstr)
+{
+	char payload[CONTROL_MAX_PAYLOAD + 1];
+	bool save = !strcmp(verb, "save");
+	int id = parse_dev(dev), ret;
+	const char *why;
+	size_t len;
+
+	ret = get_payload(cc, lenstr, payload, &len);
+	if (ret)
+		return ret < 0 ? -1 : 0;
+	payload[len] = '\0';
+	if (id < 0)
+		return reply_err(cc, ENODEV, dev) ? -1 : 0;
+	if (!len || strlen(payload) != len)
+		return reply_err(cc, EINVAL, "not a path") ? -1 : 0;
+	ret = save ? uzram_save_file(cc->cs->z, id, payload) :
+		     uzram_restore_file(cc->cs->z, id, payload);
+	why = uzram_store_reason();
+	if (!ret) {
+		fprintf(stderr, "uzram serve: %s %s %s\n", dev, save ? "saved to" :
+			"restored from", payload);
+		return reply_ok(cc, NULL, 0) ? -1 : 0;
+	}
+	fprintf(stderr, "uzram serve: %s: %s %s: %s%s%s%s\n", dev, verb, payload,
+		strerror(-ret), why ? " (" : "", why ? why : "", why ? ")" : "");
+	return reply_err(cc, ret, why ? why : verb) ? -1 : 0;
 }
 
 /* One request: 0 to go on, -1 to close the connection. */
@@ -308,8 +358,10 @@ static int handle_request(struct control_conn *cc)
 		return do_list(cc) ? -1 : 0;
 	if (!strcmp(argv[0], "attrs") && argc == 1)
 		return do_attrs(cc) ? -1 : 0;
+	if ((!strcmp(argv[0], "save") || !strcmp(argv[0], "restore")) && argc == 3)
+		return handle_image(cc, argv[0], argv[1], argv[2]);
 	return reply_err(cc, EINVAL, "unknown request (show DEV ATTR | store DEV ATTR LEN"
-			 " | list | attrs)") ? -1 : 0;
+			 " | list | attrs | save DEV LEN | restore DEV LEN)") ? -1 : 0;
 }
 
 static void *conn_thread(void *arg)

@@ -11,6 +11,8 @@
  *	uzram ctl --reset NAME...
  *	uzram ctl NAME ATTR			print an attribute (block_state, queue/NAME too)
  *	uzram ctl NAME ATTR=VALUE		store it; exit 1 with the errno's message
+ *	uzram ctl NAME --save FILE		the device to an image (docs/image.md)
+ *	uzram ctl NAME --restore FILE		a reset device from one
  *
  * Everything follows zramctl 2.38 (sys-utils/zramctl.c): the options, the
  * table (ctl_table.c), the number formats (ctl_format.c), --find taking the
@@ -28,15 +30,18 @@
  * as zramctl shows it on this kernel; --streams is accepted and, where the
  * attribute is missing (ENOENT), ignored, as zramctl has done since
  * util-linux's fix for 6.15. --algorithm-params is newer zramctl's -p. Devices are listed in id order (zramctl
- * lists them in readdir order of /dev).
+ * lists them in readdir order of /dev). --save and --restore are uzram's
+ * own, through the control socket only (the kernel has no such thing).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "ctl.h"
@@ -47,7 +52,7 @@
 
 struct ctl_args {
 	struct ctl_out out;
-	const char *algorithm, *params, *control, *sysfs;
+	const char *algorithm, *params, *control, *sysfs, *save, *restore;
 	uintmax_t size, streams;
 	bool find, reset, create;
 };
@@ -130,6 +135,8 @@ static const struct opt ctl_options[] = {
 	{ .name = "version", .key = 'V', CALL(print_version) },
 	{ .name = "control", .arg = "<path>", STRING(control) },
 	{ .name = "sysfs", .arg = "<dir>", STRING(sysfs) },
+	{ .name = "save", .arg = "<file>", STRING(save) },
+	{ .name = "restore", .arg = "<file>", STRING(restore) },
 	{ .name = NULL }
 };
 
@@ -147,6 +154,7 @@ static void usage(FILE *out)
 		" uzram ctl -r <device> [...]\n"
 		" uzram ctl [options] -f | <device> -s <size>\n"
 		" uzram ctl [options] <device> <attribute>[=<value>]\n"
+		" uzram ctl [options] <device> --save <file> | --restore <file>\n"
 		"\nSet up and control uzram devices, as zramctl does zram's.\n"
 		"\nOptions:\n"
 		" -a, --algorithm <alg>     compression algorithm to use\n"
@@ -165,6 +173,8 @@ static void usage(FILE *out)
 		"                           6.15 and uzram have no max_comp_streams)\n"
 		"     --control <path>      the control socket of `uzram serve`\n"
 		"     --sysfs <dir>         a FUSE tree (`uzram serve --mount`) or /sys/block\n"
+		"     --save <file>         save the device to an image file (control socket only)\n"
+		"     --restore <file>      restore a reset device from an image file\n"
 		"\n -h, --help                display this help\n"
 		" -V, --version             display version\n"
 		"\nArguments:\n"
@@ -180,7 +190,7 @@ static void usage(FILE *out)
 
 /* ---- actions ---- */
 
-enum { A_STATUS, A_CREATE, A_FINDONLY, A_RESET, A_ATTR };
+enum { A_STATUS, A_CREATE, A_FINDONLY, A_RESET, A_ATTR, A_IMAGE };
 
 static int no_device(const char *arg)
 {
@@ -436,6 +446,42 @@ static int do_create(struct ctl *c, const struct ctl_args *a, char **dev, int nd
 	return 0;
 }
 
+/*
+ * --save FILE or --restore FILE: the server writes or reads the file, so a
+ * relative name is made absolute here. The exit status.
+ */
+static int do_image(struct ctl *c, const struct ctl_args *a, const char *arg)
+{
+	const char *verb = a->save ? "save" : "restore", *file = a->save ? a->save : a->restore;
+	char name[32], cwd[PATH_MAX], path[2 * PATH_MAX];
+	const char *msg;
+	int id = ctl_parse_name(arg), ret;
+
+	if (id < 0)
+		return no_device(arg);
+	snprintf(name, sizeof(name), "zram%d", id);
+	if (file[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		snprintf(path, sizeof(path), "%s", file);
+	else
+		snprintf(path, sizeof(path), "%s/%s", cwd, file);
+	ret = ctl_image(c, verb, name, path, &msg);
+	if (ret == -EOPNOTSUPP && !*msg) {
+		fprintf(stderr, "%s: --%s works through the control socket of uzram serve only: "
+			"a sysfs tree, and the kernel's zram, have no such operation\n", PROG, verb);
+		return 1;
+	}
+	if (ret) {
+		fprintf(stderr, "%s: %s: --%s %s: %s\n", PROG, name, verb, file,
+			*msg ? msg : strerror(-ret));
+		if (ret == -EPERM)
+			fprintf(stderr, "%s: uzram serve writes and reads images only below its "
+				"--allow-path directories: start it with --allow-path DIR, DIR "
+				"holding the file\n", PROG);
+		return 1;
+	}
+	return 0;
+}
+
 /* ---- the command ---- */
 
 /* What the options and ndev operands ask for; -1 (said) if they do not
@@ -446,6 +492,14 @@ static int action(const struct ctl_args *a, int ndev)
 
 	if (a->find && ndev) {
 		fprintf(stderr, "%s: option --find is mutually exclusive with <device>\n", PROG);
+		return -1;
+	}
+	if (a->save || a->restore) {
+		if (ndev == 1 && !(a->save && a->restore) && !a->create && !a->find &&
+		    !a->reset && !a->algorithm && !a->params && !a->streams)
+			return A_IMAGE;
+		fprintf(stderr, "%s: --save and --restore take one <device> and no other "
+			"action\n", PROG);
 		return -1;
 	}
 	if (act == A_STATUS && ndev == 2)
@@ -500,6 +554,8 @@ int cmd_ctl(int argc, char **argv)
 		return do_find(&c);
 	case A_CREATE:
 		return do_create(&c, &a, dev, ndev);
+	case A_IMAGE:
+		return do_image(&c, &a, dev[0]);
 	default:
 		return 1;
 	}

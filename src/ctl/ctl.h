@@ -60,6 +60,13 @@ int ctl_open_tree(struct ctl *c, const char *dir);
 bool ctl_is_uzram(const struct ctl *c);
 int ctl_show(struct ctl *c, const char *dev, const char *attr, char **out, size_t *len);
 int ctl_store(struct ctl *c, const char *dev, const char *attr, const char *val);
+/*
+ * "save" or "restore" device dev to or from the image at path (absolute:
+ * the server opens it), through the control socket only: -EOPNOTSUPP
+ * through a tree. *msg: what the server said was wrong ("" if nothing).
+ */
+int ctl_image(struct ctl *c, const char *verb, const char *dev, const char *path,
+	      const char **msg);
 /* The existing devices' ids, ascending: the count or -errno. */
 long ctl_list(struct ctl *c, int **ids);
 /* A decimal attribute. */

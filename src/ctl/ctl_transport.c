@@ -311,6 +311,19 @@ int ctl_store(struct ctl *c, const char *dev, const char *attr, const char *val)
 	return c->t->store(c, dev, attr, val);
 }
 
+int ctl_image(struct ctl *c, const char *verb, const char *dev, const char *path,
+	      const char **msg)
+{
+	int ret;
+
+	*msg = "";
+	if (c->t != &socket_transport)
+		return -EOPNOTSUPP;
+	ret = control_request(c->path, verb, dev, NULL, path, strlen(path), NULL, NULL);
+	*msg = control_error_message();
+	return ret;
+}
+
 static int cmp_int(const void *a, const void *b)
 {
 	int x = *(const int *)a, y = *(const int *)b;

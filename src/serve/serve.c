@@ -57,6 +57,7 @@
 #include "opt.h"
 #include "policy.h"
 #include "serve_metrics.h"
+#include "restore.h"
 #include "fuse/fuse.h"
 #include "swapsafe.h"
 #include "swapwatch.h"
@@ -85,6 +86,7 @@ struct serve_opts {
 	unsigned int nallow;
 	const char *config;			/* --config FILE */
 	struct devconf_set devs;		/* --device, --size, --algorithm */
+	struct restore_list restore;		/* --restore zramN=FILE */
 };
 
 /* ---- options ---- */
@@ -121,6 +123,13 @@ static int set_allow_path(void *ctx, const char *val)
 	}
 	o->allow[o->nallow++] = val;
 	return 0;
+}
+
+static int set_restore(void *ctx, const char *val)
+{
+	struct serve_opts *o = ctx;
+
+	return restore_add(&o->restore, val) ? OPT_ERR : 0;
 }
 
 static int set_tls(void *ctx, const char *val)
@@ -161,6 +170,10 @@ static const struct opt serve_options[] = {
 		  "backing-dev, recomp-algorithm" },
 	{ .name = "config", .arg = "FILE", STRING(config),
 	  .help = "set up the [zramN] sections of a zram-generator.conf(5)" },
+	{ .name = "restore", .arg = "zramN=FILE", CALL(set_restore),
+	  .help = "restore zramN from an image (uzram ctl --save), checked\n"
+		  "whole first; repeatable. Not with --device, --config, --size\n"
+		  "or --algorithm setting the same device" },
 	{ .name = "socket", .arg = "PATH", STRING(socket),
 	  .help = "NBD on a unix socket (mode 0600; default DIR/nbd.sock,\n"
 		  "DIR = /run/uzram as root, else $XDG_RUNTIME_DIR/uzram or /tmp/uzram-UID)" },
@@ -441,6 +454,26 @@ static int start_tls(struct serve *sv)
 	return 0;
 }
 
+/* A device both restored and set up by --device, --config, --size or
+ * --algorithm: said, -1 (the image sets the device whole). */
+static int restore_conflict(const struct serve_opts *o)
+{
+	for (size_t i = 0; i < o->devs.n; i++) {
+		const struct devconf *d = &o->devs.dev[i];
+
+		if (!restore_has(&o->restore, (int)d->id))
+			continue;
+		for (int k = 0; k < DC_NKEYS; k++)
+			if (d->item[k].value) {
+				fprintf(stderr, "uzram serve: --restore zram%u and %s: one or the "
+					"other (the image sets the device whole)\n", d->id,
+					d->item[k].label);
+				return -1;
+			}
+	}
+	return 0;
+}
+
 /* --config's sections under the command line's settings; zram0's default. */
 static int read_config(struct serve_opts *o)
 {
@@ -453,7 +486,9 @@ static int read_config(struct serve_opts *o)
 	}
 	if (o->config && zramconf_read(&o->devs, o->config, ram))
 		return -1;
-	if (devconf_default_size(&o->devs, "1G")) {
+	if (restore_conflict(o))
+		return -1;
+	if (!restore_has(&o->restore, 0) && devconf_default_size(&o->devs, "1G")) {
 		fprintf(stderr, "uzram serve: %s\n", strerror(ENOMEM));
 		return -1;
 	}
@@ -489,7 +524,7 @@ static int start_devices(struct serve *sv)
 		allow_path_error(o, ret);
 		return -1;
 	}
-	return 0;
+	return restore_devices(sv->z, &o->restore);
 }
 
 static int start_ublk(struct serve *sv)
