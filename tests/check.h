@@ -18,7 +18,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-static unsigned long check_count, check_failed;
+/* Atomic: a test's threads may check while the main thread checks too. */
+static _Atomic unsigned long check_count, check_failed;
 
 #define CHECK(cond, ...)							\
 	do {									\
@@ -60,8 +61,10 @@ static unsigned long check_count, check_failed;
 
 static inline int check_summary_named(const char *name)
 {
-	printf("%s: %lu checks, %lu failed\n", name, check_count, check_failed);
-	return check_failed ? 1 : 0;
+	unsigned long count = check_count, failed = check_failed;
+
+	printf("%s: %lu checks, %lu failed\n", name, count, failed);
+	return failed ? 1 : 0;
 }
 #define check_summary() check_summary_named(__FILE__)
 
