@@ -41,14 +41,16 @@ kernel_reset() {
 	fail "could not reset the kernel's zram0"
 }
 KMNT=
+KADDED=		# the kernel's device zramctl --find hot-added for this test
 kernel_restore() {
-	local d
 	[ -n "$KMNT" ] && umount "$KMNT"
 	[ -d "$K" ] || cat "$KC/hot_add" >/dev/null
 	kernel_reset
-	for d in /sys/block/zram*; do
-		[ "$d" = "$K" ] || echo "${d#/sys/block/zram}" > "$KC/hot_remove"
-	done
+	# only the device this test added: another one is someone else's
+	if [ -n "$KADDED" ] && [ -d "/sys/block/$KADDED" ]; then
+		echo 1 > "/sys/block/$KADDED/reset" 2>/dev/null
+		echo "${KADDED#zram}" > "$KC/hot_remove"
+	fi
 }
 [ "$KERNEL" = 1 ] && CLEANUPS+=(kernel_restore)
 
@@ -121,8 +123,9 @@ if [ "$KERNEL" = 1 ]; then
 	# --find: the first unused device, else a hot-added one; --reset removes it
 	echo 64M > "$U/disksize"
 	echo 64M > "$K/disksize"
-	same "$("${UCTL[@]}" --find --size 32M --algorithm lz4)" \
-		"$(zramctl --find --size 32M --algorithm lz4 | sed 's|/dev/||')" "--find --size --algorithm"
+	ufound=$("${UCTL[@]}" --find --size 32M --algorithm lz4)
+	KADDED=$(zramctl --find --size 32M --algorithm lz4 | sed 's|/dev/||')
+	same "$ufound" "$KADDED" "--find --size --algorithm"
 	# zramctl lists in the order of readdir(/dev); uzram ctl in id order
 	same "$("${UCTL[@]}" -n -o NAME,ALGORITHM,DISKSIZE | sort | strip_name)" \
 		"$(zramctl -n -o NAME,ALGORITHM,DISKSIZE | sort | strip_name)" "the table after --find"
