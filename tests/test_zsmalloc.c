@@ -725,6 +725,112 @@ static void test_rss(uint64_t seed)
 	free(h);
 }
 
+/* ---- the steady state: rewrites over a full pool (issue 23) ---- */
+
+static const void *obj_where(struct zs_pool *pool, unsigned long h)
+{
+	unsigned char local[4096];
+	const void *mem = zs_obj_read_begin(pool, h, local);
+
+	zs_obj_read_end(pool, h, mem);
+	return mem;
+}
+
+/*
+ * Free every 97th object and take one of its size at once, its bytes those
+ * of seed + i: how many came back at the address of the one freed.
+ */
+static unsigned long reuse_count(struct zs_pool *pool, unsigned long *h,
+				 const unsigned short *size, int n, uint64_t seed,
+				 unsigned long *tries)
+{
+	unsigned long same = 0;
+
+	*tries = 0;
+	for (int i = 0; i < n; i += 97) {
+		const void *was = obj_where(pool, h[i]);
+
+		zs_free(pool, h[i]);
+		h[i] = obj_new(pool, size[i], seed + (uint64_t)i);
+		same += obj_where(pool, h[i]) == was;
+		(*tries)++;
+	}
+	return same;
+}
+
+/* Per class index, the zspages the class holds. */
+static void class_zspages(struct zs_pool *pool, unsigned long *out)
+{
+	static struct zs_class_stat rows[256];
+	size_t n = zs_class_stats(pool, rows, 256);
+
+	memset(out, 0, 256 * sizeof(*out));
+	for (size_t i = 0; i < n; i++)
+		out[rows[i].index] = rows[i].obj_allocated / rows[i].objs_per_zspage;
+}
+
+/*
+ * What swap does to zram's pool: every object is replaced by one of the
+ * same size, the new one allocated before the old one is freed (the
+ * kernel's zram_write_page() then zram_slot_free()). The room the old ones
+ * leave is reused: no class gains more than one zspage over five passes, the
+ * pool stays within 1% (+ one 8-page zspage per class) of the fill, and a
+ * freed object is the next one its class hands out - the same address -
+ * which zs_free's prefetch counts on.
+ */
+static void test_rewrite(uint64_t seed)
+{
+	enum { N = 20000 };
+	struct zs_pool *pool = zs_create_pool("rewrite");
+	static unsigned long h[N], fill_zspages[256], now_zspages[256];
+	static unsigned short size[N];
+	uint64_t x = seed | 1;
+	unsigned long filled, classes = 0, same = 0, tries = 0;
+	size_t bad = 0;
+
+	for (int i = 0; i < N; i++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		size[i] = (unsigned short)(64 + (x >> 33) % 3000);
+		h[i] = obj_new(pool, size[i], (uint64_t)i);
+	}
+	/* Full zspages: the one that just lost an object is its class's fullest. */
+	same = reuse_count(pool, h, size, N, 0, &tries);
+	CHECK(same == tries, "after the fill: %lu of %lu freed objects reused at once", same, tries);
+	filled = zs_get_total_pages(pool);
+	class_zspages(pool, fill_zspages);
+	for (int c = 0; c < 256; c++)
+		classes += fill_zspages[c] != 0;
+	for (int pass = 1; pass <= 5; pass++) {
+		for (int i = 0; i < N; i++) {
+			unsigned long nh = obj_new(pool, size[i], (uint64_t)pass * N + i);
+
+			zs_free(pool, h[i]);
+			h[i] = nh;
+		}
+		CHECK(zs_get_total_pages(pool) <= filled + filled / 100 + 8 * classes,
+		      "pass %d: %lu pages, %lu after the fill", pass,
+		      zs_get_total_pages(pool), filled);
+	}
+	class_zspages(pool, now_zspages);
+	for (int c = 0; c < 256; c++)
+		CHECK(now_zspages[c] <= fill_zspages[c] + 1, "class %d: %lu zspages, %lu after the fill",
+		      c, now_zspages[c], fill_zspages[c]);
+	for (int i = 0; i < N; i++)
+		bad += !obj_matches(pool, h[i], size[i], (uint64_t)5 * N + i);
+	CHECK(bad == 0, "%zu objects lost their bytes", bad);
+	CHECK_EQ(zs_validate(pool), 0);
+
+	/* After the passes some zspages have holes, fuller ones may win. */
+	same = reuse_count(pool, h, size, N, 5 * N + 1, &tries);
+	CHECK(same * 10 >= tries * 9, "%lu of %lu freed objects reused at once", same, tries);
+	printf("rewrite: %lu pages after the fill, %lu after 5 passes; %lu/%lu reused at once\n",
+	       filled, zs_get_total_pages(pool), same, tries);
+	for (int i = 0; i < N; i++)
+		zs_free(pool, h[i]);
+	CHECK_EQ(zs_get_total_pages(pool), 0);
+	zs_destroy_pool(pool);
+}
+
 int main(void)
 {
 	uint64_t seed = check_seed();
@@ -735,5 +841,6 @@ int main(void)
 	test_stress(seed);
 	test_moves(seed);
 	test_rss(seed);
+	test_rewrite(seed);
 	return check_summary();
 }

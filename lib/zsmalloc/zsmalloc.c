@@ -436,6 +436,25 @@ static void obj_put(struct zs_class *class, struct zspage *zspage, unsigned int 
 	zspage->inuse--;
 }
 
+/*
+ * The object just freed is the class's next allocation as a rule: zs_malloc
+ * takes the fullest non-full zspage, the head of its group, and that zspage
+ * just moved there; its free list is LIFO. Under swap churn (and a rewrite
+ * pass) the object was written long ago and its lines are cold: without
+ * this, the next malloc_copy stalls on their misses at its unlock (the
+ * locked exchange waits for the copy's stores). Fetched now, they arrive
+ * while the caller compresses its next page. The first line holds the
+ * free-list link obj_put just wrote.
+ */
+static inline void obj_prefetch_reuse(const struct zs_class *class,
+				      const struct zspage *zspage, unsigned int idx)
+{
+	const char *obj = obj_addr(class, zspage, idx);
+
+	for (unsigned int off = 64; off < class->size; off += 64)
+		__builtin_prefetch(obj + off, 1, 3);
+}
+
 /* ---- handle slots (class lock held) ---- */
 
 static int handle_slot_get(struct zs_pool *pool, struct zs_class *class, uint64_t *slotp)
@@ -574,6 +593,7 @@ void zs_free(struct zs_pool *pool, unsigned long handle)
 	loc = atomic_load_explicit(handle_entry(pool, slot), memory_order_relaxed);
 	zspage = loc_zspage(pool, loc);
 	obj_put(class, zspage, loc_idx(loc));
+	obj_prefetch_reuse(class, zspage, loc_idx(loc));
 	class->obj_used--;
 	handle_slot_put(pool, class, slot);
 	if (unlikely(!zspage->inuse)) {
