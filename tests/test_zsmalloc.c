@@ -836,8 +836,9 @@ static void test_rewrite(uint64_t seed)
  * server's workers, writing over each other's pages). Meeting on class
  * locks, the threads settle in different shards; an object is then
  * rewritten into the other shard than the one it leaves a hole in. Room in
- * another shard is taken before a new zspage, so the pool stays where the
- * fill left it (without that: 1.05-1.10x after five passes).
+ * another shard is taken before a new zspage, so the pool stays near where
+ * the fill left it: +0.2-0.3% here, +0.9-1.3% under TSan (a busy lock is
+ * skipped); without it, +4-9% after five passes.
  */
 struct swap_arg {
 	struct zs_pool *pool;
@@ -906,7 +907,7 @@ static void test_rewrite_shards(uint64_t seed)
 	printf("rewrite, two threads: shards 0x%x; %lu pages after the fill, %lu after %d passes\n",
 	       used, pages[0], pages[PASSES], PASSES);
 	if (used & (used - 1))
-		CHECK(pages[PASSES] <= pages[0] + pages[0] / 100 + 128,
+		CHECK(pages[PASSES] <= pages[0] + pages[0] / 50 + 128,
 		      "two shards: %lu pages after %d passes, %lu after the fill",
 		      pages[PASSES], PASSES, pages[0]);
 	else
