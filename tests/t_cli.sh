@@ -55,6 +55,48 @@ assert m["mem_used_max"] >= m["mem_used_total"], m
 ' "$alg" $((size / 4096)) || fail "bench $alg JSON"
 done
 
+# Steady state (issue 23): --passes writes the file again over the full
+# device, --churn discards and writes random pages; the figures exist and are
+# sane, every pass replaces what it finds (orig_data_size stays the file's,
+# zsmalloc reuses what it freed: no growth), and the data read back is what
+# was written last.
+for t in 1 2; do
+	out=$("$UZRAM" bench "$dir/p.pages" --algorithm lz4 --threads $t --passes 4 --churn --json) ||
+		fail "bench --passes 4 --churn (threads $t): $out"
+	echo "$out"
+	echo "$out" | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+pages = int(sys.argv[1])
+assert o["passes"] == 4 and o["verified"] is True, o
+p = o["pass_mbps"]
+assert len(p) == 4 and all(v > 0 for v in p) and p[0] == o["write_mbps"], o
+assert sorted(p[1:])[1] <= o["rewrite_mbps"] <= sorted(p[1:])[2], o
+assert o["churn_pps"] > 0, o
+first, last, churn = o["mm_stat"], o["mm_stat_last"], o["mm_stat_churn"]
+for m in (last, churn):
+    assert m["orig_data_size"] == pages * 4096, m
+# the same data again: the same objects, in the room the old ones left
+assert last["compr_data_size"] == first["compr_data_size"], (first, last)
+assert last["same_pages"] == first["same_pages"], (first, last)
+assert last["mem_used_total"] <= first["mem_used_total"] * 1.01 + 4 * 65536, (first, last)
+assert last["huge_pages_since"] == 4 * first["huge_pages_since"], (first, last)
+' $((size / 4096)) || fail "bench --passes --churn JSON (threads $t)"
+done
+out=$("$UZRAM" bench "$dir/p.pages" --json) || fail "bench: $out"
+echo "$out" | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+assert o["passes"] == 1 and o["rewrite_mbps"] is None and o["churn_pps"] is None, o
+assert "mm_stat_churn" not in o and o["mm_stat_last"] == o["mm_stat"], o
+' || fail "bench without --passes: $out"
+out=$("$UZRAM" bench "$dir/p.pages" --passes 3 --churn) || fail "bench --passes 3 --churn text"
+for l in "^rewrite     [0-9.]* MB/s (median of passes 2..3: [0-9.]* [0-9.]*)$" \
+	 "^churn       [0-9]* pages/s" "^after pass  orig_data_size $size " \
+	 "^after churn orig_data_size $size " "^verified    yes"; do
+	echo "$out" | grep -q "$l" || fail "bench --passes --churn text: no /$l/ in: $out"
+done
+
 # analyze: its mem_used_total is what bench then measures (within 3%). One
 # writer thread, as analyze: with more, zsmalloc spreads them over per-CPU
 # shards, each with its own partly used zspages - about 1 MiB per shard, a
@@ -110,6 +152,8 @@ expect_usage "--threads abc: not a number from 1 to 1024" bench "$dir/p.pages" -
 expect_usage "--threads abc: not a number from 1 to 1024" bench "$dir/p.pages" --threads=abc
 expect_usage "unknown option '--bogus'" bench "$dir/p.pages" --bogus
 expect_usage "--threads needs a value" bench "$dir/p.pages" --threads
+expect_usage "--passes 0: not a number from 1 to 1000" bench "$dir/p.pages" --passes 0
+expect_usage "--passes 1001: not a number from 1 to 1000" bench "$dir/p.pages" --passes=1001
 expect_usage "FILE is missing" bench
 expect_usage "one FILE only" bench "$dir/p.pages" "$dir/p.pages"
 expect_usage "unknown option '--bogus'" dump --bogus

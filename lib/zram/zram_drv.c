@@ -89,12 +89,16 @@ uint32_t zram_now(void)
 	return (uint32_t)ts.tv_sec;
 }
 
-/* After a successful access: not idle, not selected, accessed now. */
-static void zram_mark_accessed(struct zram *zram, uint32_t index)
+/*
+ * After a successful access: not idle, not selected, accessed at now (the
+ * request's zram_now(), read once per request rather than once per page: a
+ * request of 1 MiB takes a millisecond, ac_time counts seconds).
+ */
+static void zram_mark_accessed(struct zram *zram, uint32_t index, uint32_t now)
 {
 	zram_update_flags(zram, index,
 			  (1u << ZRAM_IDLE) | (1u << ZRAM_PP_SLOT), 0);
-	zram->table[index].ac_time = zram_now();
+	zram->table[index].ac_time = now;
 }
 
 /* ---- post-processing candidates ---- */
@@ -147,44 +151,86 @@ void zram_pp_release(struct zram *zram, struct pp_ctl *ctl)
 }
 
 /* ---- slot_free (the kernel's zram_free_page(), slot_free() in the newest
- * kernels): every counter follows from here ---- */
+ * kernels) and slot_replace: every counter follows from here ---- */
+
+/* The flags a slot's content owns: all but the lock and waiters bits. */
+#define SLOT_CONTENT_FLAGS						\
+	(ZRAM_SIZE_MASK | (1u << ZRAM_SAME) | (1u << ZRAM_WB) |		\
+	 (1u << ZRAM_PP_SLOT) | (1u << ZRAM_HUGE) | (1u << ZRAM_IDLE) |	\
+	 (1u << ZRAM_INCOMPRESSIBLE) |					\
+	 (ZRAM_COMP_PRIORITY_MASK << ZRAM_COMP_PRIORITY_BIT1))
+
+/*
+ * Give back what a slot with flags f holds - its object, pattern or backing
+ * block - and uncount it, but for pages_stored and compr_data_size: returns
+ * the bytes compr_data_size loses, and in *held whether a page was stored.
+ * The flags word and the handle are the caller's.
+ */
+static uint32_t slot_content_free(struct zram *zram, struct zram_slot *slot,
+				  uint32_t f, bool *held)
+{
+	*held = true;
+	if ((f & (1u << ZRAM_HUGE)) && !(f & (1u << ZRAM_WB)))
+		atomic_fetch_sub(&zram->stats.huge_pages, 1);
+	if (f & (1u << ZRAM_WB)) {
+		zram_release_bdev_block(zram, slot->handle);
+		return 0;
+	}
+	if (f & (1u << ZRAM_SAME)) {
+		atomic_fetch_sub(&zram->stats.same_pages, 1);
+		return 0;
+	}
+	*held = slot->handle != 0;
+	if (!*held)
+		return 0;
+	zs_free(zram->mem_pool, slot->handle);
+	return f & ZRAM_SIZE_MASK;
+}
 
 void zram_slot_free(struct zram *zram, uint32_t index)
 {
 	struct zram_slot *slot = &zram->table[index];
-	uint32_t f;
+	uint32_t f = atomic_load_explicit(&slot->flags, memory_order_relaxed);
+	bool held;
+	uint32_t compr = slot_content_free(zram, slot, f, &held);
 
 	slot->ac_time = 0;
-	zram_update_flags(zram, index,
-			  (1u << ZRAM_IDLE) | (1u << ZRAM_INCOMPRESSIBLE) |
-				  (1u << ZRAM_PP_SLOT) |
-				  (ZRAM_COMP_PRIORITY_MASK << ZRAM_COMP_PRIORITY_BIT1),
-			  0);
-	f = atomic_load_explicit(&slot->flags, memory_order_relaxed);
-
-	if (f & (1u << ZRAM_HUGE)) {
-		if (!(f & (1u << ZRAM_WB)))
-			atomic_fetch_sub(&zram->stats.huge_pages, 1);
-		zram_clear_flag(zram, index, ZRAM_HUGE);
-	}
-	if (f & (1u << ZRAM_WB)) {
-		zram_clear_flag(zram, index, ZRAM_WB);
-		zram_release_bdev_block(zram, slot->handle);
-		goto out;
-	}
-	if (f & (1u << ZRAM_SAME)) {
-		zram_clear_flag(zram, index, ZRAM_SAME);
-		atomic_fetch_sub(&zram->stats.same_pages, 1);
-		goto out;
-	}
-	if (!slot->handle)
-		return;
-	zs_free(zram->mem_pool, slot->handle);
-	atomic_fetch_sub(&zram->stats.compr_data_size, f & ZRAM_SIZE_MASK);
-out:
-	atomic_fetch_sub(&zram->stats.pages_stored, 1);
+	zram_update_flags(zram, index, SLOT_CONTENT_FLAGS, 0);
+	if (compr)
+		atomic_fetch_sub(&zram->stats.compr_data_size, compr);
+	if (held)
+		atomic_fetch_sub(&zram->stats.pages_stored, 1);
 	slot->handle = 0;
-	zram_set_obj_size(zram, index, 0);
+}
+
+/*
+ * zram_slot_free, then the new content, in one update of the flags word and
+ * of each counter: a rewrite - the steady state of swap - leaves
+ * pages_stored alone and moves compr_data_size by the difference (four
+ * atomic operations fewer than a free and a store).
+ */
+void zram_slot_replace(struct zram *zram, uint32_t index, unsigned long handle,
+		       uint32_t size, uint32_t flags)
+{
+	struct zram_slot *slot = &zram->table[index];
+	uint32_t f = atomic_load_explicit(&slot->flags, memory_order_relaxed);
+	bool held;
+	uint32_t old = slot_content_free(zram, slot, f, &held);
+	uint32_t add = flags & (1u << ZRAM_SAME) ? 0 : size;
+
+	slot->ac_time = 0;
+	slot->handle = handle;
+	zram_update_flags(zram, index, SLOT_CONTENT_FLAGS, size | flags);
+	if (add != old)	/* modulo 2^64: a fall is an addition too */
+		atomic_fetch_add(&zram->stats.compr_data_size, (uint64_t)add - old);
+	if (flags & (1u << ZRAM_SAME)) {
+		atomic_fetch_add(&zram->stats.same_pages, 1);
+	} else if (flags & (1u << ZRAM_HUGE)) {
+		atomic_fetch_add(&zram->stats.huge_pages, 1);
+		atomic_fetch_add(&zram->stats.huge_pages_since, 1);
+	}
+	if (!held)
+		atomic_fetch_add(&zram->stats.pages_stored, 1);
 }
 
 /* ---- same-filled pages (the kernel's page_same_filled()) ---- */
@@ -246,25 +292,27 @@ static bool zram_can_store_page(struct zram *zram)
  * caller already holds the slot lock (partial writes).
  */
 static void slot_install(struct zram *zram, uint32_t index, bool locked,
-			 unsigned long handle, uint32_t size, uint32_t flags)
+			 unsigned long handle, uint32_t size, uint32_t flags,
+			 uint32_t now)
 {
 	if (!locked)
 		zram_slot_lock(zram, index);
+	/* zram_mark_accessed without its flags: the replace cleared them. */
 	zram_slot_replace(zram, index, handle, size, flags);
-	zram_mark_accessed(zram, index);
+	zram->table[index].ac_time = now;
 	if (!locked)
 		zram_slot_unlock(zram, index);
 }
 
 static int write_same_filled_page(struct zram *zram, unsigned long fill,
-				  uint32_t index, bool locked)
+				  uint32_t index, bool locked, uint32_t now)
 {
-	slot_install(zram, index, locked, fill, 0, 1u << ZRAM_SAME);
+	slot_install(zram, index, locked, fill, 0, 1u << ZRAM_SAME, now);
 	return 0;
 }
 
 static int write_incompressible_page(struct zram *zram, const void *mem,
-				     uint32_t index, bool locked)
+				     uint32_t index, bool locked, uint32_t now)
 {
 	unsigned long handle = zs_malloc_write(zram->mem_pool, mem, UZ_PAGE_SIZE);
 
@@ -274,12 +322,12 @@ static int write_incompressible_page(struct zram *zram, const void *mem,
 		zs_free(zram->mem_pool, handle);
 		return -ENOMEM;
 	}
-	slot_install(zram, index, locked, handle, UZ_PAGE_SIZE, 1u << ZRAM_HUGE);
+	slot_install(zram, index, locked, handle, UZ_PAGE_SIZE, 1u << ZRAM_HUGE, now);
 	return 0;
 }
 
 static int zram_write_page(struct zram *zram, const void *mem, uint32_t index,
-			   bool locked)
+			   bool locked, uint32_t now)
 {
 	struct zcomp *comp = zram->comps[ZRAM_PRIMARY_COMP];
 	struct zcomp_strm *zstrm;
@@ -288,7 +336,7 @@ static int zram_write_page(struct zram *zram, const void *mem, uint32_t index,
 	int ret;
 
 	if (page_same_filled(mem, &element))
-		return write_same_filled_page(zram, element, index, locked);
+		return write_same_filled_page(zram, element, index, locked, now);
 	/* The reserve is used up (docs/swap.md): fail now, not after the
 	 * compression, like the allocation that would fail after it. */
 	if (unlikely(zs_reserve_full(zram->mem_pool)))
@@ -302,7 +350,7 @@ static int zram_write_page(struct zram *zram, const void *mem, uint32_t index,
 	}
 	if (comp_len >= zram->huge_class_size) {
 		zcomp_stream_put(zstrm);
-		return write_incompressible_page(zram, mem, index, locked);
+		return write_incompressible_page(zram, mem, index, locked, now);
 	}
 	/* Filled before the mem_limit check (the kernel copies after it):
 	 * one class lock instead of a lock and a pin; a refused page only
@@ -316,7 +364,7 @@ static int zram_write_page(struct zram *zram, const void *mem, uint32_t index,
 		return -ENOMEM;
 	}
 
-	slot_install(zram, index, locked, handle, comp_len, 0);
+	slot_install(zram, index, locked, handle, comp_len, 0, now);
 	return 0;
 }
 
@@ -368,14 +416,15 @@ int zram_read_page_locked(struct zram *zram, uint32_t index, void *page)
 	return read_incompressible_page(zram, index, page);
 }
 
-static int zram_read_page(struct zram *zram, uint32_t index, void *page)
+static int zram_read_page(struct zram *zram, uint32_t index, void *page,
+			  uint32_t now)
 {
 	int ret;
 
 	zram_slot_lock(zram, index);
 	ret = zram_read_page_locked(zram, index, page);
 	if (ret == 0)
-		zram_mark_accessed(zram, index);
+		zram_mark_accessed(zram, index, now);
 	zram_slot_unlock(zram, index);
 	return ret;
 }
@@ -384,7 +433,7 @@ static int zram_read_page(struct zram *zram, uint32_t index, void *page)
 
 static int zram_write_partial(struct zram *zram, uint32_t index,
 			      unsigned int offset, const void *src,
-			      unsigned int len)
+			      unsigned int len, uint32_t now)
 {
 	uint8_t page[UZ_PAGE_SIZE] __attribute__((aligned(64)));
 	int ret;
@@ -396,7 +445,7 @@ static int zram_write_partial(struct zram *zram, uint32_t index,
 			memcpy(page + offset, src, len);
 		else
 			memset(page + offset, 0, len);
-		ret = zram_write_page(zram, page, index, true);
+		ret = zram_write_page(zram, page, index, true, now);
 	}
 	zram_slot_unlock(zram, index);
 	return ret;
@@ -420,6 +469,7 @@ int zram_io_read(struct zram *zram, void *buf, uint64_t offset, size_t len)
 {
 	uint8_t page[UZ_PAGE_SIZE] __attribute__((aligned(64)));
 	uint8_t *dst = buf;
+	uint32_t now = zram_now();
 	int ret = check_range(zram, offset, len);
 
 	if (ret)
@@ -433,9 +483,9 @@ int zram_io_read(struct zram *zram, void *buf, uint64_t offset, size_t len)
 		unsigned int n = (unsigned int)UZ_MIN((size_t)(UZ_PAGE_SIZE - off), len);
 
 		if (n == UZ_PAGE_SIZE) {
-			ret = zram_read_page(zram, index, dst);
+			ret = zram_read_page(zram, index, dst, now);
 		} else {
-			ret = zram_read_page(zram, index, page);
+			ret = zram_read_page(zram, index, page, now);
 			if (ret == 0)
 				memcpy(dst, page + off, n);
 		}
@@ -464,6 +514,7 @@ int zram_io_write(struct zram *zram, const void *buf, uint64_t offset,
 		  size_t len)
 {
 	const uint8_t *src = buf;
+	uint32_t now = zram_now();
 	int ret = check_range(zram, offset, len);
 
 	if (ret)
@@ -477,9 +528,9 @@ int zram_io_write(struct zram *zram, const void *buf, uint64_t offset,
 		unsigned int n = (unsigned int)UZ_MIN((size_t)(UZ_PAGE_SIZE - off), len);
 
 		if (n == UZ_PAGE_SIZE)
-			ret = zram_write_page(zram, src, index, false);
+			ret = zram_write_page(zram, src, index, false, now);
 		else
-			ret = zram_write_partial(zram, index, off, src, n);
+			ret = zram_write_partial(zram, index, off, src, n, now);
 		if (unlikely(ret)) {
 			atomic_fetch_add(&zram->stats.failed_writes, 1);
 			return ret;
@@ -533,6 +584,7 @@ int zram_io_discard(struct zram *zram, uint64_t offset, uint64_t len)
 int zram_io_write_zeroes(struct zram *zram, uint64_t offset, uint64_t len)
 {
 	int ret = check_range(zram, offset, len);
+	uint32_t now = zram_now();
 	uint64_t first, end;
 
 	if (ret || len == 0)
@@ -542,7 +594,7 @@ int zram_io_write_zeroes(struct zram *zram, uint64_t offset, uint64_t len)
 	if (end < first) {	/* inside one page */
 		ret = zram_write_partial(zram, (uint32_t)(offset >> UZ_PAGE_SHIFT),
 					 offset & (UZ_PAGE_SIZE - 1), NULL,
-					 (unsigned int)len);
+					 (unsigned int)len, now);
 		if (ret)
 			goto fail;
 		return 0;
@@ -550,13 +602,13 @@ int zram_io_write_zeroes(struct zram *zram, uint64_t offset, uint64_t len)
 	if (offset & (UZ_PAGE_SIZE - 1)) {
 		unsigned int off = offset & (UZ_PAGE_SIZE - 1);
 		ret = zram_write_partial(zram, (uint32_t)(offset >> UZ_PAGE_SHIFT),
-					 off, NULL, UZ_PAGE_SIZE - off);
+					 off, NULL, UZ_PAGE_SIZE - off, now);
 		if (ret)
 			goto fail;
 	}
 	if ((offset + len) & (UZ_PAGE_SIZE - 1)) {
 		ret = zram_write_partial(zram, (uint32_t)end, 0, NULL,
-					 (offset + len) & (UZ_PAGE_SIZE - 1));
+					 (offset + len) & (UZ_PAGE_SIZE - 1), now);
 		if (ret)
 			goto fail;
 	}

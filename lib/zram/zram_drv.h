@@ -238,27 +238,11 @@ void zram_slot_free(struct zram *zram, uint32_t index);
  * Give slot index (locked) a new object: free what it held, then set its
  * handle (or fill pattern), size and flags (ZRAM_SAME, ZRAM_HUGE, the
  * priority bits) and count it - the one place where a slot gains content,
- * as zram_slot_free is where it loses it. Each kind of object costs the
- * atomics it always did: two, four for a huge one.
+ * as zram_slot_free is where it loses it. ac_time is left 0, as after a
+ * free; the flags word changes once.
  */
-static inline void zram_slot_replace(struct zram *zram, uint32_t index,
-				     unsigned long handle, uint32_t size,
-				     uint32_t flags)
-{
-	zram_slot_free(zram, index);
-	zram->table[index].handle = handle;
-	zram_update_flags(zram, index, ZRAM_SIZE_MASK, size | flags);
-	if (flags & (1u << ZRAM_SAME)) {
-		atomic_fetch_add(&zram->stats.same_pages, 1);
-	} else {
-		atomic_fetch_add(&zram->stats.compr_data_size, size);
-		if (flags & (1u << ZRAM_HUGE)) {
-			atomic_fetch_add(&zram->stats.huge_pages, 1);
-			atomic_fetch_add(&zram->stats.huge_pages_since, 1);
-		}
-	}
-	atomic_fetch_add(&zram->stats.pages_stored, 1);
-}
+void zram_slot_replace(struct zram *zram, uint32_t index, unsigned long handle,
+		       uint32_t size, uint32_t flags);
 
 /* Read slot index into page (PAGE_SIZE bytes); slot lock held by caller. */
 int zram_read_page_locked(struct zram *zram, uint32_t index, void *page);

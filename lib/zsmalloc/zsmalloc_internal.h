@@ -214,6 +214,16 @@ static inline bool class_lock(struct zs_class *class)
 	return true;
 }
 
+/* The lock if it is free now; false (and nothing held) if not. */
+static inline bool class_trylock(struct zs_class *class)
+{
+	unsigned int free_ = 0;
+
+	return atomic_compare_exchange_strong_explicit(&class->lock, &free_, 1,
+						       memory_order_acquire,
+						       memory_order_relaxed);
+}
+
 static inline void class_unlock(struct zs_class *class)
 {
 	if (unlikely(atomic_exchange_explicit(&class->lock, 0, memory_order_release) == 2))
