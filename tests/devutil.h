@@ -64,4 +64,29 @@ static inline void fill_text(uint8_t *p, size_t n, unsigned int k)
 	p[n - 1] = (uint8_t)(k >> 8);
 }
 
+/* len bytes of content of several kinds, 512 at a time: zeros, a repeated
+ * word, random bytes, text; so every store path of a device is taken. */
+static inline void make_data(uint8_t *buf, size_t len, uint64_t *rs)
+{
+	for (size_t off = 0; off < len; off += 512) {
+		unsigned int kind = check_rand(rs) % 5;
+		uint64_t w = check_rand(rs);
+		switch (kind) {
+		case 0:
+			memset(buf + off, 0, 512);
+			break;
+		case 1:
+			for (int i = 0; i < 512; i += 8)
+				memcpy(buf + off + i, &w, 8);
+			break;
+		case 2:
+			fill_random(buf + off, 512, rs);
+			break;
+		default:
+			fill_text(buf + off, 512, (unsigned int)w);
+			break;
+		}
+	}
+}
+
 #endif /* UZRAM_TEST_DEVUTIL_H */

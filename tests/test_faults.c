@@ -91,30 +91,6 @@ static void unlock_range(uint64_t off, uint64_t len)
 	pthread_rwlock_unlock(&all_pages);
 }
 
-/* Content of several kinds, so every store path is taken (test_model.c). */
-static void make_data(uint8_t *buf, size_t len, uint64_t *rs)
-{
-	for (size_t off = 0; off < len; off += 512) {
-		unsigned int kind = check_rand(rs) % 5;
-		uint64_t w = check_rand(rs);
-		switch (kind) {
-		case 0:
-			memset(buf + off, 0, 512);
-			break;
-		case 1:
-			for (int i = 0; i < 512; i += 8)
-				memcpy(buf + off + i, &w, 8);
-			break;
-		case 2:
-			fill_random(buf + off, 512, rs);
-			break;
-		default:
-			fill_text(buf + off, 512, (unsigned int)w);
-			break;
-		}
-	}
-}
-
 /*
  * One call's outcome against the faults this thread was given during it:
  * a failure needs exactly one (the device stops at the first), a success
