@@ -10,6 +10,9 @@
 #   check_witness           ends it; fails unless it noticed nothing
 #   server_rss_kb           VmRSS of the server
 #   server_tcp_port         the port of --listen 127.0.0.1:0
+#   serve_usage_error EXPECTED ARGS...
+#                           `uzram serve ARGS` must exit 2 printing exactly
+#                           "uzram serve: EXPECTED" and the pointer to --help
 #   fail MSG                print and exit 1
 #
 # Everything lives in the temporary directory $T; the EXIT trap stops a server
@@ -147,4 +150,14 @@ check_witness() {
 	wait "$WITNESS" || fail "witness connection broke: $(cat "$T/witness.out")"
 	grep -q "witness ok" "$T/witness.out" || fail "witness: $(cat "$T/witness.out")"
 	CLEANUP_HOOK=
+}
+
+serve_usage_error() {	# EXPECTED ARGS...
+	local want=$1 out rc
+	shift
+	out=$(timeout 10 "$UZRAM" serve --socket "$T/u.sock" --control "$T/u.ctl" "$@" 2>&1 </dev/null); rc=$?
+	[ $rc = 2 ] || fail "serve $*: exit $rc, not 2: $out"
+	[ "$out" = "uzram serve: $want
+Try 'uzram serve --help' for more information." ] || fail "serve $*: $out"
+	echo "serve $*: ${out%%$'\n'*}"
 }

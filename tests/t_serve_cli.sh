@@ -10,21 +10,12 @@
 out=$("$UZRAM" serve --help 2>"$T/err") || fail "serve --help exits $?"
 [[ $out == "usage: uzram serve"* ]] && [ ! -s "$T/err" ] || fail "serve --help: $(cat "$T/err")"
 
-usage_error() {	# EXPECTED ARGS...
-	local want=$1 out rc
-	shift
-	out=$(timeout 10 "$UZRAM" serve --socket "$T/u.sock" --control "$T/u.ctl" "$@" 2>&1 </dev/null); rc=$?
-	[ $rc = 2 ] || fail "serve $*: exit $rc, not 2: $out"
-	[ "$out" = "uzram serve: $want
-Try 'uzram serve --help' for more information." ] || fail "serve $*: $out"
-	echo "serve $*: ${out%%$'\n'*}"
-}
-usage_error "--devices abc: not a number from 1 to 1024" --devices abc
-usage_error "--devices 0: not a number from 1 to 1024" --devices 0
-usage_error "--max-connections 0: not a number from 1 to 1048576" --max-connections 0
-usage_error "unknown option '--bogus'" --bogus
-usage_error "--size needs a value" --size
-usage_error "--tls-verify-peer needs --tls-certificates DIR (DIR/ca-cert.pem signs the clients' certificates)" \
+serve_usage_error "--devices abc: not a number from 1 to 1024" --devices abc
+serve_usage_error "--devices 0: not a number from 1 to 1024" --devices 0
+serve_usage_error "--max-connections 0: not a number from 1 to 1048576" --max-connections 0
+serve_usage_error "unknown option '--bogus'" --bogus
+serve_usage_error "--size needs a value" --size
+serve_usage_error "--tls-verify-peer needs --tls-certificates DIR (DIR/ca-cert.pem signs the clients' certificates)" \
 	--tls-verify-peer
 
 for p in 99999 65536 abc 127.0.0.1:-1 "127.0.0.1:"; do

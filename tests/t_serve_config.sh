@@ -23,28 +23,19 @@ selected() { sed -n 's/.*\[\([^]]*\)\].*/\1/p'; }
 mem_limit() { ctl "$1" mm_stat | awk '{ print $4 }'; }
 
 echo "== 1. usage errors"
-usage_error() {	# EXPECTED ARGS...
-	local want=$1 out rc
-	shift
-	out=$(timeout 10 "$UZRAM" serve --socket "$T/u.sock" --control "$T/u.ctl" "$@" 2>&1 </dev/null); rc=$?
-	[ $rc = 2 ] || fail "serve $*: exit $rc, not 2: $out"
-	[ "$out" = "uzram serve: $want
-Try 'uzram serve --help' for more information." ] || fail "serve $*: $out"
-	echo "serve $*: ${out%%$'\n'*}"
-}
-usage_error "--device zram1:colour=red: unknown key; the keys are size, algorithm, algorithm-params, mem-limit, backing-dev, recomp-algorithm" \
+serve_usage_error "--device zram1:colour=red: unknown key; the keys are size, algorithm, algorithm-params, mem-limit, backing-dev, recomp-algorithm" \
 	--device zram1:size=1M,colour=red
-usage_error "--device zram1:size=1Q: not a size (e.g. 1G, 512M, 0)" --device zram1:size=1Q
-usage_error "--device zram1:mem-limit=lots: not a size (e.g. 1G, 512M, 0)" --device zram1:mem-limit=lots
-usage_error "--device zram1:size: KEY=VALUE expected, e.g. size=1G" --device zram1:size
-usage_error "--device zram1:size=1M,: an empty KEY=VALUE (pairs are separated by single commas)" \
+serve_usage_error "--device zram1:size=1Q: not a size (e.g. 1G, 512M, 0)" --device zram1:size=1Q
+serve_usage_error "--device zram1:mem-limit=lots: not a size (e.g. 1G, 512M, 0)" --device zram1:mem-limit=lots
+serve_usage_error "--device zram1:size: KEY=VALUE expected, e.g. size=1G" --device zram1:size
+serve_usage_error "--device zram1:size=1M,: an empty KEY=VALUE (pairs are separated by single commas)" \
 	--device zram1:size=1M,
-usage_error "--device zram1024:size=1M: not zramN[:KEY=VALUE,...] with N from 0 to 1023" \
+serve_usage_error "--device zram1024:size=1M: not zramN[:KEY=VALUE,...] with N from 0 to 1023" \
 	--device zram1024:size=1M
-usage_error "--device nbd0: not zramN[:KEY=VALUE,...] with N from 0 to 1023" --device nbd0
-usage_error "--device zram1:recomp-algorithm=lz4: at most 3 recompression algorithms" \
+serve_usage_error "--device nbd0: not zramN[:KEY=VALUE,...] with N from 0 to 1023" --device nbd0
+serve_usage_error "--device zram1:recomp-algorithm=lz4: at most 3 recompression algorithms" \
 	--device zram1:recomp-algorithm=zstd,recomp-algorithm=lz4hc,recomp-algorithm=deflate,recomp-algorithm=lz4
-usage_error "--size and --device zram0:size=2M both set zram0's disksize: give one" \
+serve_usage_error "--size and --device zram0:size=2M both set zram0's disksize: give one" \
 	--size 1M --device zram0:size=2M
 
 echo "== 2. --device"
