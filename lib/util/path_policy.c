@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
@@ -114,27 +115,52 @@ static int open_beneath(const char *dir, const char *rel, int flags)
 	return -err;
 }
 
+/*
+ * path resolved (realpath) into resolved, and the allowed directory holding
+ * it into dir (both PATH_MAX bytes): that directory's length; 0 when no list
+ * is set (path is opened as it is); -errno, or -EPERM when no allowed
+ * directory holds it. as_dir: path is a directory, which may itself be an
+ * allowed one.
+ */
+static long resolve_allowed(struct path_policy *p, const char *path, bool as_dir,
+			    char *resolved, char *dir)
+{
+	size_t len = 0;
+	int err = 0;
+
+	pthread_rwlock_rdlock(&p->lock);
+	if (p->restricted && !realpath(path, resolved))
+		err = -errno;
+	else if (p->restricted) {
+		len = strlen(resolved);
+		if (as_dir && len + 1 < PATH_MAX && len > 1)
+			strcpy(resolved + len, "/");	/* found with its slash */
+		len = allowed_dir(p, resolved, dir);
+		if (!len)
+			err = -EPERM;
+	}
+	pthread_rwlock_unlock(&p->lock);
+	if (err == -EPERM)
+		return uz_refuse(-EPERM, "path outside the allowed directories");
+	return err ? err : (long)len;
+}
+
+/* A path with no list set: opened as it is. */
+static int open_plain(const char *path, int flags)
+{
+	int fd = open(path, flags);
+
+	return fd < 0 ? -errno : fd;
+}
+
 int path_policy_open(struct path_policy *p, const char *path, int flags)
 {
 	char resolved[PATH_MAX], dir[PATH_MAX];
-	size_t len;
-	int fd;
+	long len = resolve_allowed(p, path, false, resolved, dir);
 
 	flags |= O_CLOEXEC;
-	pthread_rwlock_rdlock(&p->lock);
-	if (!p->restricted) {
-		pthread_rwlock_unlock(&p->lock);
-		fd = open(path, flags);
-		return fd < 0 ? -errno : fd;
-	}
-	if (!realpath(path, resolved)) {
-		pthread_rwlock_unlock(&p->lock);
-		return -errno;
-	}
-	len = allowed_dir(p, resolved, dir);
-	pthread_rwlock_unlock(&p->lock);
-	if (!len)
-		return uz_refuse(-EPERM, "path outside the allowed directories");
+	if (len <= 0)
+		return len ? (int)len : open_plain(path, flags);
 	return open_beneath(dir, resolved + (len == 1 ? 1 : len + 1), flags);
 }
 
@@ -167,29 +193,14 @@ int path_policy_open_parent(struct path_policy *p, const char *path,
 {
 	char dir[PATH_MAX], resolved[PATH_MAX], allowed[PATH_MAX];
 	const int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
-	size_t len;
+	long len;
 	int ret = split_path(path, dir, name);
 
 	if (ret)
 		return ret;
-	pthread_rwlock_rdlock(&p->lock);
-	if (!p->restricted) {
-		pthread_rwlock_unlock(&p->lock);
-		ret = open(dir, flags);
-		return ret < 0 ? -errno : ret;
-	}
-	if (!realpath(dir, resolved)) {
-		pthread_rwlock_unlock(&p->lock);
-		return -errno;
-	}
-	/* the directory itself may be an allowed one: look for it with a slash */
-	len = strlen(resolved);
-	if (len + 1 < PATH_MAX && len > 1)
-		strcpy(resolved + len, "/");
-	len = allowed_dir(p, resolved, allowed);
-	pthread_rwlock_unlock(&p->lock);
-	if (!len)
-		return uz_refuse(-EPERM, "path outside the allowed directories");
+	len = resolve_allowed(p, dir, true, resolved, allowed);
+	if (len <= 0)
+		return len ? (int)len : open_plain(dir, flags);
 	if (!resolved[len + (len > 1)])
 		return open_beneath(allowed, ".", flags);
 	return open_beneath(allowed, resolved + (len == 1 ? 1 : len + 1), flags);
