@@ -84,12 +84,9 @@ void ctl_trim(char *s);
 
 /* The mount point of the filesystem on block device "maj:min", or NULL. */
 char *ctl_mount_of(const char *majmin);
-/* The mount points of every FUSE tree uzram serves (fuse.uzram). */
-char **ctl_uzram_trees(size_t *n);
 /* The mount point of a loop device on TREE/zramN/disk for one of the
  * trees, or NULL. */
 char *ctl_loop_mountpoint(char **trees, size_t ntrees, int id);
-void ctl_free_trees(char **trees, size_t n);
 
 /* ---- ctl_table.c ---- */
 

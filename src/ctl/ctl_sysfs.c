@@ -125,44 +125,6 @@ char *ctl_mount_of(const char *majmin)
 	return found;
 }
 
-/* The mount points of every FUSE tree uzram serves (fuse.uzram). */
-char **ctl_uzram_trees(size_t *n)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL, **v = NULL;
-	size_t cap = 0;
-
-	*n = 0;
-	if (!f)
-		return NULL;
-	while (getline(&line, &cap, f) > 0) {
-		char mnt[PATH_MAX], *sep = strstr(line, " - ");
-		char **nv;
-
-		if (!sep || strncmp(sep + 3, "fuse.uzram ", 11) ||
-		    sscanf(line, "%*u %*u %*s %*s %4095s", mnt) != 1)
-			continue;
-		nv = realloc(v, (*n + 1) * sizeof(*v));
-		if (!nv)
-			break;
-		v = nv;
-		v[*n] = strdup(mnt);
-		if (!v[*n])
-			break;
-		(*n)++;
-	}
-	free(line);
-	fclose(f);
-	return v;
-}
-
-void ctl_free_trees(char **trees, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(trees[i]);
-	free(trees);
-}
-
 /* A file of /sys/block/NAME (one line, trimmed), malloc'd, or NULL. */
 static char *block_attr(const char *name, const char *attr)
 {

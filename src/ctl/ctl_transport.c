@@ -27,6 +27,7 @@
 
 #include "control/control.h"
 #include "ctl.h"
+#include "mounts.h"
 #include "uzram.h"
 
 /* ---- helpers ---- */
@@ -103,10 +104,10 @@ static long sock_list(struct ctl *c, int **out)
 static char *sock_mountpoint(struct ctl *c, int id)
 {
 	size_t n;
-	char **trees = ctl_uzram_trees(&n);
+	char **trees = uzram_trees(&n);
 	char *mp = ctl_loop_mountpoint(trees, n, id);
 
-	ctl_free_trees(trees, n);
+	uzram_trees_free(trees, n);
 	return mp;
 }
 

@@ -53,6 +53,7 @@ void fuse_front_stop(struct fuse_front *f)
 #include <unistd.h>
 
 #include "fuse_internal.h"
+#include "mounts.h"
 
 /* ---- read and write ---- */
 
@@ -196,47 +197,19 @@ static void front_free(struct fuse_front *f)
 }
 
 /* A mount point left by a server that died reads ENOTCONN: detach it. */
-/* mountinfo's escapes (\040 for a space, ...) undone in place. */
-static void unescape_mount(char *s)
-{
-	char *d = s;
-
-	for (; *s; s++, d++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
-		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*d = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*d = *s;
-		}
-	}
-	*d = '\0';
-}
-
-/* Is a uzram tree (fuse.uzram) mounted at the directory path resolves to? */
+/* Is a uzram tree mounted at the directory path resolves to? */
 static bool uzram_tree_at(const char *path)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char real[PATH_MAX], mnt[PATH_MAX], *line = NULL;
-	size_t cap = 0;
+	char real[PATH_MAX], **trees;
+	size_t n;
 	bool found = false;
 
-	if (!f || !realpath(path, real)) {
-		if (f)
-			fclose(f);
+	if (!realpath(path, real))
 		return false;
-	}
-	while (!found && getline(&line, &cap, f) > 0) {
-		char *sep = strstr(line, " - ");
-
-		if (!sep || strncmp(sep + 3, "fuse.uzram ", 11) ||
-		    sscanf(line, "%*u %*u %*s %*s %4095s", mnt) != 1)
-			continue;
-		unescape_mount(mnt);
-		found = !strcmp(mnt, real);
-	}
-	free(line);
-	fclose(f);
+	trees = uzram_trees(&n);
+	for (size_t i = 0; i < n && !found; i++)
+		found = !strcmp(trees[i], real);
+	uzram_trees_free(trees, n);
 	return found;
 }
 
