@@ -167,10 +167,6 @@ static int load(const char *file, long pid, uint8_t **data, size_t *len)
 		if (fd < 0)
 			return -errno;
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		if (process_exists(pid)) {
-			close(fd);
-			return process_exists(pid);
-		}
 		bool out_failed;
 		long pages = dump_process((int)pid, path, &out_failed);
 		int ret = pages < 0 ? (int)pages : pages == 0 ? -ENODATA :
