@@ -608,11 +608,11 @@ static int start_control(struct serve *sv)
 		sv->ctl = sv->ctl_path;
 	} else if (!sv->ctl && o->listen && !o->stdio && !sv->activated) {
 		/* TCP alone: the default directory's, where uzram ctl looks */
-		if (control_default_path(sv->ctl_path, sizeof(sv->ctl_path)) == 0 &&
-		    control_runtime_dir(sv->nbd_path, sizeof(sv->nbd_path)) == 0 &&
-		    listen_make_dir(sv->nbd_path) == 0)
+		char dir[PATH_MAX];
+
+		if (control_runtime_dir(dir, sizeof(dir)) == 0 && listen_make_dir(dir) == 0 &&
+		    control_default_path(sv->ctl_path, sizeof(sv->ctl_path)) == 0)
 			sv->ctl = sv->ctl_path;
-		sv->nbd_path[0] = '\0';
 	}
 	if (!sv->ctl)
 		return 0;
